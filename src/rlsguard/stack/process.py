@@ -1,0 +1,281 @@
+"""One supervised child process, with the verbs every server offers.
+
+Postgres, Redis, the SMTP sink and HTTP services differ only in how they are
+prepared, launched and probed; starting, stopping, crashing and freezing them
+is the same code, so drills can treat every server alike.
+
+Servers are spawned from the calling thread and never from a worker thread:
+the parent-death signal fires when the *thread* that forked the child exits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import ClassVar, Self
+
+from rlsguard.errors import ServerError
+from rlsguard.stack.runtime import (
+    OWNER_ENV,
+    RUN_ID_ENV,
+    SERVER_TAG_ENV,
+    ServiceUser,
+    death_signal_preexec,
+    kill_and_wait,
+    owner_tag,
+    tagged_processes,
+)
+
+log = logging.getLogger("rlsguard.stack")
+
+POLL_INTERVAL_S = 0.001
+DEFAULT_READY_TIMEOUT_S = 30.0
+DEFAULT_STOP_TIMEOUT_S = 10.0
+
+
+class State(Enum):
+    STOPPED = "stopped"
+    RUNNING = "running"
+    FROZEN = "frozen"
+    CRASHED = "crashed"
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every server of one run shares: the run id, its directory and the service user."""
+
+    run_id: str
+    run_dir: Path
+    user: ServiceUser
+
+
+class Server(ABC):
+    """A child process under supervision.
+
+    Subclasses say how to prepare their files, what to run and when it is
+    ready; this class does the rest and keeps every process tagged with the
+    run id, so a later run can reap it if this one is killed.
+    """
+
+    kind: ClassVar[str] = "server"
+    stop_signal: ClassVar[signal.Signals] = signal.SIGTERM
+
+    def __init__(self, name: str, ctx: Context) -> None:
+        self.name = name
+        self.ctx = ctx
+        self.workdir = ctx.run_dir / name
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._state = State.STOPPED
+        self._prepared = False
+        self._lock = threading.RLock()
+        self.starts = 0
+
+    # -- hooks -----------------------------------------------------------------
+    def prepare(self) -> None:  # noqa: B027  (optional hook)
+        """One-time setup before the first start (directories, initdb, config)."""
+
+    @abstractmethod
+    def command(self) -> list[str]:
+        """The argv to run."""
+
+    def environment(self) -> Mapping[str, str]:
+        return {}
+
+    @abstractmethod
+    def probe(self) -> bool:
+        """True once the server accepts work; must be cheap, it is polled every millisecond."""
+
+    def before_spawn(self) -> None:  # noqa: B027  (optional hook)
+        """Runs before each spawn, after the previous process is fully gone."""
+
+    # -- state -----------------------------------------------------------------
+    @property
+    def server_tag(self) -> str:
+        return f"{self.ctx.run_id}/{self.name}"
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    @property
+    def state(self) -> State:
+        with self._lock:
+            if self._state in (State.RUNNING, State.FROZEN) and self._exited():
+                self._state = State.CRASHED
+            return self._state
+
+    @property
+    def is_running(self) -> bool:
+        return self.state is State.RUNNING
+
+    @property
+    def log_path(self) -> Path:
+        """Where the process's stdout and stderr go."""
+        return self.workdir / f"{self.kind}.out"
+
+    def log_tail(self, lines: int = 20) -> str:
+        try:
+            text = self.log_path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def _exited(self) -> bool:
+        return self._proc is None or self._proc.poll() is not None
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name} {self._state.value} pid={self.pid}>"
+
+    # -- verbs -----------------------------------------------------------------
+    def start(self, *, wait: bool = True, timeout: float = DEFAULT_READY_TIMEOUT_S) -> Self:
+        """Start the process; with ``wait``, return once it is ready."""
+        with self._lock:
+            if self._state in (State.RUNNING, State.FROZEN) and not self._exited():
+                return self
+            if not self._prepared:
+                self.workdir.mkdir(mode=0o700, parents=True, exist_ok=True)
+                self.ctx.user.chown(self.workdir)
+                self.prepare()
+                self._prepared = True
+            self._reap_leftovers()
+            self.before_spawn()
+            self._spawn()
+        if wait:
+            self.wait_ready(timeout)
+        return self
+
+    def _spawn(self) -> None:
+        env = dict(os.environ)
+        env.update(self.environment())
+        env[RUN_ID_ENV] = self.ctx.run_id
+        env[SERVER_TAG_ENV] = self.server_tag
+        env[OWNER_ENV] = owner_tag()
+        with open(self.log_path, "ab") as out:
+            self.ctx.user.chown(self.log_path)
+            try:
+                self._proc = subprocess.Popen(  # noqa: S603
+                    self.command(),
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    cwd=self.workdir,
+                    env=env,
+                    start_new_session=True,  # Ctrl-C reaches us, not the servers
+                    close_fds=True,
+                    preexec_fn=death_signal_preexec(os.getpid()),  # noqa: PLW1509
+                    **self.ctx.user.popen_kwargs(),  # type: ignore[arg-type]
+                )
+            except OSError as exc:
+                raise ServerError(f"{self.name}: could not run {self.command()[0]}: {exc}") from exc
+        self._state = State.RUNNING
+        self.starts += 1
+        log.debug("%s: started pid %s", self.name, self._proc.pid)
+
+    def wait_ready(self, timeout: float = DEFAULT_READY_TIMEOUT_S) -> Self:
+        """Block until :meth:`probe` answers, the process dies, or ``timeout`` passes."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                if self._state is State.FROZEN:
+                    raise ServerError(f"{self.name} is frozen; thaw() it before waiting for it")
+                if self._exited():
+                    self._state = State.CRASHED
+                    code = self._proc.returncode if self._proc else None
+                    raise ServerError(
+                        f"{self.name} exited with code {code} before it was ready.\n"
+                        f"Last lines of {self.log_path}:\n{self.log_tail()}"
+                    )
+            if self.probe():
+                return self
+            if time.monotonic() > deadline:
+                raise ServerError(
+                    f"{self.name} was not ready after {timeout:.1f}s.\n"
+                    f"Last lines of {self.log_path}:\n{self.log_tail()}"
+                )
+            time.sleep(POLL_INTERVAL_S)
+
+    def stop(self, timeout: float = DEFAULT_STOP_TIMEOUT_S) -> None:
+        """Graceful stop; escalates to SIGKILL after ``timeout``."""
+        with self._lock:
+            if self._proc is None:
+                return
+            if self._state is State.FROZEN:
+                self._signal_tree(signal.SIGCONT)
+            if self._proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    self._proc.send_signal(self.stop_signal)
+                try:
+                    self._proc.wait(timeout)
+                except subprocess.TimeoutExpired:
+                    log.warning("%s did not stop in %.1fs; killing it", self.name, timeout)
+                    self._proc.kill()
+                    self._proc.wait()
+            self._reap_leftovers()
+            self._state = State.STOPPED
+
+    def kill(self) -> None:
+        """``kill -9`` the main process, as a crash would; its children are left to notice."""
+        with self._lock:
+            if self._proc is None or self._proc.poll() is not None:
+                raise ServerError(f"{self.name} is not running")
+            self._proc.kill()
+            self._proc.wait()
+            self._state = State.CRASHED
+
+    def restart(self, *, wait: bool = True, timeout: float = DEFAULT_READY_TIMEOUT_S) -> Self:
+        """Stop (or, after a crash, just clean up) and start again."""
+        with self._lock:
+            if self._proc is not None and self._proc.poll() is None:
+                self.stop()
+            return self.start(wait=wait, timeout=timeout)
+
+    def freeze(self) -> None:
+        """SIGSTOP every process of this server: connections hang, nothing answers."""
+        with self._lock:
+            if self.state is not State.RUNNING:
+                raise ServerError(f"{self.name} is {self.state.value}, not running")
+            self._signal_tree(signal.SIGSTOP)
+            self._state = State.FROZEN
+
+    def thaw(self) -> None:
+        """SIGCONT what :meth:`freeze` stopped."""
+        with self._lock:
+            if self._state is not State.FROZEN:
+                return
+            self._signal_tree(signal.SIGCONT, reverse=True)
+            self._state = State.RUNNING
+
+    # -- helpers ---------------------------------------------------------------
+    def tree_pids(self) -> list[int]:
+        """The main process first, then every other process carrying this server's tag."""
+        main = self.pid if not self._exited() else None
+        others = sorted(tagged_processes(server_tag=self.server_tag))
+        return ([main] if main else []) + [p for p in others if p != main]
+
+    def _signal_tree(self, sig: signal.Signals, *, reverse: bool = False) -> None:
+        pids = self.tree_pids()
+        for pid in reversed(pids) if reverse else pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+
+    def _reap_leftovers(self) -> None:
+        """After the main process is gone, wait for (and then kill) children it left."""
+        if self._proc is not None and self._proc.poll() is None:
+            return
+        deadline = time.monotonic() + 2.0
+        while (left := tagged_processes(server_tag=self.server_tag)) and (
+            time.monotonic() < deadline
+        ):
+            time.sleep(POLL_INTERVAL_S)
+        if left:
+            kill_and_wait(left)
