@@ -128,7 +128,7 @@ def discover_pg_binaries(
     env: Mapping[str, str] | None = None,
     path: str | None = None,
     debian_root: Path = Path("/usr/lib/postgresql"),
-    embedded: Path | None | bool = True,
+    embedded: Path | bool | None = True,
 ) -> PgBinaries:
     """Pick the server binaries to use.
 

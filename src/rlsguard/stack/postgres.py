@@ -189,7 +189,7 @@ class PostgresServer(Server):
             "--auth-host=scram-sha-256",
             f"--pwfile={pwfile}",
         ]  # fmt: skip
-        proc = subprocess.run(  # noqa: S603
+        proc = subprocess.run(
             cmd,
             capture_output=True,
             text=True,
@@ -291,9 +291,7 @@ class PostgresServer(Server):
     def drop_database(self, name: str) -> None:
         with self.connect(autocommit=True) as conn:
             conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                    sql.Identifier(name)
-                )
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
             )
 
     def remove(self) -> None:

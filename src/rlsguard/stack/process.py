@@ -163,7 +163,7 @@ class Server(ABC):
         with open(self.log_path, "ab") as out:
             self.ctx.user.chown(self.log_path)
             try:
-                self._proc = subprocess.Popen(  # noqa: S603
+                self._proc = subprocess.Popen(
                     self.command(),
                     stdin=subprocess.DEVNULL,
                     stdout=out,
@@ -172,7 +172,7 @@ class Server(ABC):
                     env=env,
                     start_new_session=True,  # Ctrl-C reaches us, not the servers
                     close_fds=True,
-                    preexec_fn=death_signal_preexec(os.getpid()),  # noqa: PLW1509
+                    preexec_fn=death_signal_preexec(os.getpid()),
                     **self.ctx.user.popen_kwargs(),  # type: ignore[arg-type]
                 )
             except OSError as exc:

@@ -1,0 +1,44 @@
+"""Helpers shared by the stack tests."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+import psutil
+
+T = TypeVar("T")
+
+
+def listening_addresses(pid: int) -> set[str]:
+    """IP addresses the process (and its children) listen on over TCP."""
+    procs = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
+    found: set[str] = set()
+    for proc in procs:
+        for conn in proc.net_connections(kind="inet"):
+            if conn.status == psutil.CONN_LISTEN:
+                found.add(conn.laddr.ip)
+    return found
+
+
+def eventually(check: Callable[[], T], timeout: float = 5.0, interval: float = 0.005) -> T:
+    """Poll ``check`` until it is truthy; fail with its last value after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition still false after {timeout}s (last: {value!r})")
+        time.sleep(interval)
+
+
+def process_states(pids: list[int]) -> set[str]:
+    states = set()
+    for pid in pids:
+        try:
+            states.add(psutil.Process(pid).status())
+        except psutil.NoSuchProcess:
+            states.add("gone")
+    return states

@@ -1,0 +1,129 @@
+"""Run directories, tags and the reaper that cleans up after killed runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from rlsguard.stack.runtime import (
+    MARKER,
+    OWNER_ENV,
+    RUN_ID_ENV,
+    SERVER_TAG_ENV,
+    RunDir,
+    ServiceUser,
+    owner_tag,
+    process_alive,
+    reap_stale,
+    tagged_processes,
+    user_can_execute,
+)
+
+
+def dead_owner_tag() -> str:
+    """The tag of a process that has certainly exited."""
+    proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    return f"{proc.stdout.strip()}:1"
+
+
+def spawn_tagged(run_id: str, owner: str) -> subprocess.Popen[bytes]:
+    env = {**os.environ, RUN_ID_ENV: run_id, SERVER_TAG_ENV: f"{run_id}/x", OWNER_ENV: owner}
+    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], env=env)
+
+
+def wait_tagged(run_id: str, count: int) -> None:
+    deadline = time.monotonic() + 5
+    while len(tagged_processes(run_id=run_id)) < count:
+        assert time.monotonic() < deadline, "tagged child never showed up"
+        time.sleep(0.005)
+
+
+def test_reaper_kills_processes_of_dead_owners_only(tmp_path: Path) -> None:
+    orphan = spawn_tagged("deadbeef", dead_owner_tag())
+    live = spawn_tagged("cafebabe", owner_tag())
+    try:
+        wait_tagged("deadbeef", 1)
+        wait_tagged("cafebabe", 1)
+        report = reap_stale([tmp_path])
+        assert orphan.pid in report.killed
+        assert orphan.wait(timeout=5) == -9
+        assert live.poll() is None
+        assert live.pid not in report.killed
+    finally:
+        for proc in (orphan, live):
+            proc.kill()
+            proc.wait()
+
+
+def write_marker(run_dir: Path, owner_pid: int, owner_start: int | None) -> None:
+    run_dir.mkdir()
+    (run_dir / MARKER).write_text(
+        json.dumps({"run_id": run_dir.name, "owner_pid": owner_pid, "owner_start": owner_start})
+    )
+
+
+def test_reaper_removes_directories_of_dead_runs_only(tmp_path: Path) -> None:
+    pid, start = (int(x) for x in dead_owner_tag().split(":"))
+    write_marker(tmp_path / "rlsguard-dead", pid, start)
+    me = [int(x) for x in owner_tag().split(":")]
+    write_marker(tmp_path / "rlsguard-live", me[0], me[1])
+    # Same pid as ours but another start time: a reused pid does not keep a run alive.
+    write_marker(tmp_path / "rlsguard-reused", me[0], me[1] + 1)
+    (tmp_path / "unrelated").mkdir()
+    report = reap_stale([tmp_path])
+    assert sorted(p.name for p in report.removed) == ["rlsguard-dead", "rlsguard-reused"]
+    assert (tmp_path / "rlsguard-live").exists()
+    assert (tmp_path / "unrelated").exists()
+
+
+def test_unmarked_directories_are_removed_by_age(tmp_path: Path) -> None:
+    young = tmp_path / "rlsguard-young"
+    young.mkdir()
+    assert reap_stale([tmp_path]).removed == []
+    later = time.time() + 3600
+    assert reap_stale([tmp_path], now=later).removed == [young]
+
+
+def test_run_dir_marker_names_its_owner(tmp_path: Path) -> None:
+    run = RunDir(root=tmp_path).create(ServiceUser.current())
+    marker = json.loads((run.path / MARKER).read_text())
+    assert marker["owner_pid"] == os.getpid()
+    assert process_alive(marker["owner_pid"], marker["owner_start"])
+    run.remove()
+    assert not run.path.exists()
+
+
+def test_long_roots_fall_back_to_short_socket_paths(tmp_path: Path) -> None:
+    deep = tmp_path / ("d" * 100)
+    run = RunDir(root=deep)
+    assert len(str(run.path)) + 40 <= 107
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to test another user's access")
+def test_user_can_execute_checks_every_parent() -> None:
+    user = ServiceUser.resolve()
+    # pytest's tmp_path lives under a 0700 directory: use a traversable one.
+    base = Path(tempfile.mkdtemp(dir="/tmp"))
+    base.chmod(0o755)
+    private = base / "private"
+    private.mkdir(mode=0o700)
+    tool = private / "tool"
+    tool.write_text("#!/bin/sh\n")
+    tool.chmod(0o755)
+    try:
+        assert not user_can_execute(user, tool)
+        private.chmod(0o755)
+        assert user_can_execute(user, tool)
+        tool.chmod(0o744)
+        assert not user_can_execute(user, tool)
+    finally:
+        shutil.rmtree(base)
