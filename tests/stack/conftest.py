@@ -16,9 +16,11 @@ def listening_addresses(pid: int) -> set[str]:
     procs = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
     found: set[str] = set()
     for proc in procs:
-        for conn in proc.net_connections(kind="inet"):
-            if conn.status == psutil.CONN_LISTEN:
-                found.add(conn.laddr.ip)
+        try:
+            conns = proc.net_connections(kind="inet")
+        except psutil.NoSuchProcess:  # a short-lived child (e.g. a backend) just exited
+            continue
+        found.update(c.laddr.ip for c in conns if c.status == psutil.CONN_LISTEN)
     return found
 
 
@@ -35,10 +37,11 @@ def eventually(check: Callable[[], T], timeout: float = 5.0, interval: float = 0
 
 
 def process_states(pids: list[int]) -> set[str]:
+    """States of the processes still alive (short-lived children may exit meanwhile)."""
     states = set()
     for pid in pids:
         try:
             states.add(psutil.Process(pid).status())
         except psutil.NoSuchProcess:
-            states.add("gone")
+            continue
     return states

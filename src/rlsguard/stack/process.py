@@ -33,6 +33,7 @@ from rlsguard.stack.runtime import (
     death_signal_preexec,
     kill_and_wait,
     owner_tag,
+    process_state,
     tagged_processes,
 )
 
@@ -246,6 +247,7 @@ class Server(ABC):
                 raise ServerError(f"{self.name} is {self.state.value}, not running")
             self._signal_tree(signal.SIGSTOP)
             self._state = State.FROZEN
+            self._wait_until_stopped()
 
     def thaw(self) -> None:
         """SIGCONT what :meth:`freeze` stopped."""
@@ -263,10 +265,36 @@ class Server(ABC):
         return ([main] if main else []) + [p for p in others if p != main]
 
     def _signal_tree(self, sig: signal.Signals, *, reverse: bool = False) -> None:
-        pids = self.tree_pids()
-        for pid in reversed(pids) if reverse else pids:
+        """Signal the main process and every tagged child.
+
+        Freezing stops the main process first and only then looks for its
+        children, so none forked in between is missed; thawing goes the other
+        way round, so the main process wakes to children that already run.
+        """
+        main = self.pid if not self._exited() else None
+
+        def signal_children() -> None:
+            for pid in sorted(tagged_processes(server_tag=self.server_tag)):
+                if pid != main:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, sig)
+
+        if reverse:
+            signal_children()
+        if main is not None:
             with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, sig)
+                os.kill(main, sig)
+        if not reverse:
+            signal_children()
+
+    def _wait_until_stopped(self, timeout: float = 2.0) -> None:
+        """SIGSTOP lands asynchronously: return only once every process shows state T."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if all(process_state(pid) in ("T", None) for pid in self.tree_pids()):
+                return
+            time.sleep(POLL_INTERVAL_S)
+        log.warning("%s: some processes did not stop within %.1fs", self.name, timeout)
 
     def _reap_leftovers(self) -> None:
         """After the main process is gone, wait for (and then kill) children it left."""

@@ -99,13 +99,18 @@ def process_alive(pid: int, start_time: int | None = None) -> bool:
     return start_time is None or current == start_time
 
 
-def _is_zombie(pid: int) -> bool:
+def process_state(pid: int) -> str | None:
+    """The one-letter state from /proc (R, S, T, Z, ...), None when the process is gone."""
     try:
         with open(f"/proc/{pid}/stat", encoding="utf-8") as fh:
             stat = fh.read()
     except OSError:
-        return False
-    return stat[stat.rfind(")") + 2 :].split()[0] == "Z"
+        return None
+    return stat[stat.rfind(")") + 2 :].split()[0]
+
+
+def _is_zombie(pid: int) -> bool:
+    return process_state(pid) == "Z"
 
 
 _TAG_KEYS = (RUN_ID_ENV.encode(), SERVER_TAG_ENV.encode(), OWNER_ENV.encode())

@@ -13,19 +13,30 @@ import atexit
 import contextlib
 import logging
 import os
+import shutil
 import signal
 import threading
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any, Self, TypeVar
 
 from rlsguard.errors import ServerError
+from rlsguard.stack.bincache import default_cache_root
+from rlsguard.stack.http import HttpService
 from rlsguard.stack.pgbin import PgBinaries, accessible_copy, discover_pg_binaries
 from rlsguard.stack.postgres import PostgresServer, PostgresSettings
 from rlsguard.stack.process import Context, Server
+from rlsguard.stack.redis import (
+    ConfigValue,
+    RedisBinary,
+    RedisServer,
+    accessible_binary,
+    discover_redis_binary,
+)
 from rlsguard.stack.runtime import ReapReport, RunDir, ServiceUser, reap_stale
+from rlsguard.stack.smtp import SmtpSink
 
 log = logging.getLogger("rlsguard.stack")
 
@@ -139,7 +150,10 @@ class Stack:
         return self.open()
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.close()
 
@@ -166,8 +180,6 @@ class Stack:
             server = self.servers.pop(name, None)
         if server is not None:
             server.stop()
-            import shutil  # noqa: PLC0415
-
             shutil.rmtree(server.workdir, ignore_errors=True)
 
     def __getitem__(self, name: str) -> Server:
@@ -192,8 +204,7 @@ class Stack:
             if key not in self._pg_binaries:
                 found = discover_pg_binaries(pg_bin, prefer=prefer)
                 assert self.user is not None
-                cache_root = Path(os.environ.get("RLSGUARD_CACHE_DIR", "/var/tmp"))
-                self._pg_binaries[key] = accessible_copy(found, self.user, cache_root)
+                self._pg_binaries[key] = accessible_copy(found, self.user, default_cache_root())
             return self._pg_binaries[key]
 
     def postgres(
@@ -223,3 +234,43 @@ class Stack:
             server.start(wait=False)
         for server in pending:
             server.wait_ready(timeout)
+
+    def redis(
+        self,
+        name: str | None = None,
+        *,
+        binary: RedisBinary | str | os.PathLike[str] | None = None,
+        persistence: bool = False,
+        config: Mapping[str, ConfigValue] | None = None,
+        start: bool = True,
+    ) -> RedisServer:
+        """A new local Redis/Valkey owned by this stack (no persistence unless asked)."""
+        ctx = self.context
+        if not isinstance(binary, RedisBinary):
+            binary = discover_redis_binary(binary)
+        binary = accessible_binary(binary, ctx.user, default_cache_root())
+        server = RedisServer(
+            name or self.unique_name("redis"), ctx, binary, persistence=persistence, config=config
+        )
+        return self.add(server, start=start)
+
+    def smtp(self, name: str | None = None, *, start: bool = True) -> SmtpSink:
+        """A new SMTP sink on 127.0.0.1 that records every message it accepts."""
+        return self.add(SmtpSink(name or self.unique_name("smtp"), self.context), start=start)
+
+    def http(
+        self,
+        name: str,
+        app: str,
+        *,
+        path: str = "/",
+        env: Mapping[str, str] | None = None,
+        factory: bool = False,
+        app_dir: str | os.PathLike[str] | None = None,
+        start: bool = True,
+    ) -> HttpService:
+        """An ASGI app (``"package.module:app"``) under uvicorn on 127.0.0.1."""
+        server = HttpService(
+            name, self.context, app, path=path, env=env, factory=factory, app_dir=app_dir
+        )
+        return self.add(server, start=start)

@@ -1,0 +1,545 @@
+"""Project configuration: ``rlsguard.toml`` or ``[tool.rlsguard]`` in ``pyproject.toml``.
+
+Where it is looked up
+    ``load_config(supabase_dir=...)`` looks only beside the given ``supabase/``
+    folder, i.e. in its parent directory. ``load_config(start)`` walks up from
+    ``start`` (default: the current directory) and stops at the first directory
+    that holds a config, or at the repository root (a directory with ``.git``
+    or ``.hg``). ``start`` may also name a config file directly.
+
+    In one directory, ``rlsguard.toml`` is read first, then ``pyproject.toml``
+    if it has a ``[tool.rlsguard]`` table. When both exist, ``rlsguard.toml``
+    wins and a :class:`ConfigWarning` names the ignored table: a dedicated
+    file is the more deliberate choice, and refusing to run over a leftover
+    table would punish the user for tidying up in two steps.
+
+What it holds
+    Every key of :class:`ProjectConfig`. Unknown keys are errors at every
+    level, so a typo never silently falls back to a default. Relative paths
+    are resolved against the directory of the file they were written in.
+
+How it fails
+    :class:`rlsguard.errors.ConfigError` with the file, the dotted key as
+    written (``tool.rlsguard.postgres.max_connections`` in ``pyproject.toml``,
+    ``personas.student.role`` in ``rlsguard.toml``) and the reason; TOML
+    syntax errors give the line and column.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+import types
+import typing
+import warnings
+from pathlib import Path
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from rlsguard.errors import ConfigError
+
+CONFIG_FILE = "rlsguard.toml"
+PYPROJECT_FILE = "pyproject.toml"
+PYPROJECT_TABLE = ("tool", "rlsguard")
+DEFAULT_SUPABASE_DIR = "supabase"
+DEFAULT_MATRIX = "fixtures/rls_matrix.yaml"
+DEFAULT_DOCKER_IMAGE = "supabase/postgres:17.6.1.132"
+REPO_MARKERS = (".git", ".hg")
+
+# GUCs that decide where the server listens and logs. rlsguard sets them so
+# the cluster stays on loopback and its log stays readable; a project may not.
+RESERVED_GUCS = frozenset(
+    {
+        "listen_addresses",
+        "port",
+        "unix_socket_directories",
+        "unix_socket_permissions",
+        "data_directory",
+        "config_file",
+        "hba_file",
+        "ident_file",
+        "cluster_name",
+        "logging_collector",
+        "log_destination",
+        "log_directory",
+        "log_filename",
+    }
+)
+_GUC_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
+_PERSONA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+_TOML_POSITION = re.compile(r"\(at line (\d+), column (\d+)\)")
+
+Backend = Literal["local", "dsn", "docker"]
+PersonaRole = Literal["anon", "authenticated", "service_role"]
+GucValue = bool | int | float | str
+
+
+class ConfigWarning(UserWarning):
+    """A configuration was found but not used (e.g. shadowed by ``rlsguard.toml``)."""
+
+
+def _resolve_path(value: Path | None, info: ValidationInfo) -> Path | None:
+    """Relative paths are relative to the config file, not to wherever pytest runs."""
+    if value is None:
+        return None
+    value = value.expanduser()
+    base = (info.context or {}).get("base_dir")
+    if base is not None and not value.is_absolute():
+        return (Path(base) / value).resolve()
+    return value
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+class PostgresConfig(_Section):
+    """How rlsguard starts a local or docker cluster."""
+
+    max_connections: int = Field(
+        default=100,
+        ge=5,
+        le=10_000,
+        description="max_connections of clusters rlsguard starts; pool-exhaustion drills use it.",
+    )
+    settings: dict[str, GucValue] = Field(
+        default_factory=dict,
+        description=(
+            "Extra server settings (GUC name = value) for clusters rlsguard starts. "
+            "fsync and full_page_writes are off and synchronous_commit on by default; "
+            "settings that decide where the server listens or logs are reserved."
+        ),
+    )
+
+    @field_validator("settings")
+    @classmethod
+    def _check_gucs(cls, value: dict[str, GucValue]) -> dict[str, GucValue]:
+        for name in value:
+            if not _GUC_NAME.match(name):
+                raise PydanticCustomError(
+                    "guc_name",
+                    "'{name}' is not a Postgres setting name",
+                    {"name": name, "field": name},
+                )
+            if name.lower() in RESERVED_GUCS:
+                raise PydanticCustomError(
+                    "guc_reserved",
+                    "{name} is set by rlsguard (it keeps the server on loopback and its "
+                    "log readable) and cannot be configured",
+                    {"name": name, "field": name},
+                )
+        return value
+
+
+class RedisConfig(_Section):
+    """How rlsguard starts its Redis (or Valkey) server."""
+
+    persistence: Literal["none", "rdb", "aof"] = Field(
+        default="none",
+        description=(
+            "'none' keeps everything in memory (fastest, the default); 'rdb' snapshots and "
+            "'aof' logs every write, for drills that restart Redis and expect keys back."
+        ),
+    )
+
+
+class DockerConfig(_Section):
+    """The docker backend: a supabase/postgres container started through testcontainers."""
+
+    image: str = Field(
+        default=DEFAULT_DOCKER_IMAGE,
+        min_length=1,
+        description="Container image; the default is the one the Supabase CLI pins.",
+    )
+    pgdata_tmpfs: bool = Field(
+        default=True,
+        description=(
+            "Keep the data directory on a tmpfs inside the container (fast). Docker empties "
+            "a tmpfs when the container stops, so a kill or restart starts from an empty "
+            "cluster; set false for crash drills that check committed rows survive."
+        ),
+    )
+
+
+class CacheConfig(_Section):
+    """The on-disk cache of prepared template data directories."""
+
+    enabled: bool = Field(
+        default=True, description="Reuse a cached template when its content hash matches."
+    )
+    dir: Path | None = Field(
+        default=None,
+        description=(
+            "Cache directory, relative to the config file; default $RLSGUARD_CACHE_DIR, "
+            "else ~/.cache/rlsguard."
+        ),
+    )
+
+    _resolve = field_validator("dir")(_resolve_path)
+
+
+class Persona(_Section):
+    """A name bound to a bare role or to a seeded user, plus JWT claim overrides."""
+
+    role: PersonaRole | None = Field(
+        default=None,
+        description="A role without a user (anon, service_role, or authenticated without a sub).",
+    )
+    user: str | None = Field(
+        default=None,
+        description="Email of a seeded user; the persona signs in as that user (authenticated).",
+    )
+    claims: dict[str, Any] = Field(
+        default_factory=dict,
+        description="JWT claims to override, e.g. {aal = 'aal2'} or {is_anonymous = true}.",
+    )
+
+    @field_validator("user")
+    @classmethod
+    def _check_email(cls, value: str | None) -> str | None:
+        if value is not None and not _EMAIL.match(value):
+            raise PydanticCustomError(
+                "persona_email", "'{value}' is not an email address", {"value": value}
+            )
+        return value
+
+    @field_validator("claims")
+    @classmethod
+    def _check_claims(cls, value: dict[str, Any]) -> dict[str, Any]:
+        if "role" in value:
+            raise PydanticCustomError(
+                "persona_claims_role",
+                "the role claim comes from the persona's role or user; set 'role' instead",
+                {"field": "role"},
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _role_xor_user(self) -> Self:
+        if self.role is not None and self.user is not None:
+            raise PydanticCustomError(
+                "persona_binding",
+                "set either role or user, not both (a user's role is always authenticated)",
+                {"field": "role"},
+            )
+        if self.role is None and self.user is None:
+            raise PydanticCustomError(
+                "persona_binding",
+                "a persona needs a role ('anon', 'authenticated', 'service_role') "
+                "or a user (a seeded user's email)",
+                {"field": "role"},
+            )
+        return self
+
+
+class ProjectConfig(_Section):
+    """``[tool.rlsguard]`` in pyproject.toml, or the top level of rlsguard.toml."""
+
+    supabase_dir: Path = Field(
+        default=Path(DEFAULT_SUPABASE_DIR),
+        description="The project's supabase/ folder (migrations, seed.sql), relative to this file.",
+    )
+    backend: Backend = Field(
+        default="local",
+        description=(
+            "Where Postgres comes from: 'local' (a throwaway cluster from server binaries), "
+            "'dsn' (an existing server; nothing it did not create is dropped or altered), "
+            "'docker' (a supabase/postgres container)."
+        ),
+    )
+    dsn: str | None = Field(
+        default=None,
+        min_length=1,
+        description=(
+            "Connection URL for the dsn backend. Write ${NAME} to read a variable from the "
+            "environment when the backend opens, so no password lands in the file."
+        ),
+    )
+    pg_bin: Path | None = Field(
+        default=None,
+        description="Directory with the Postgres server binaries, like RLSGUARD_PG_BIN.",
+    )
+    redis_bin: Path | None = Field(
+        default=None,
+        description="A redis-server or valkey-server binary to use instead of the one found.",
+    )
+    run_as: str | None = Field(
+        default=None,
+        min_length=1,
+        description="Unprivileged OS user that servers run as when rlsguard runs as root.",
+    )
+    allow_destructive: str | None = Field(
+        default=None,
+        min_length=1,
+        description=(
+            "Opt in to destructive faults on one server rlsguard did not start, named exactly "
+            "as host:port/dbname (the name rlsguard prints when it refuses)."
+        ),
+    )
+    # Sections are frozen, so one shared default instance is safe.
+    postgres: PostgresConfig = Field(
+        default=PostgresConfig(),
+        description="Clusters rlsguard starts (local, docker).",
+    )
+    redis: RedisConfig = Field(
+        default=RedisConfig(),
+        description="The Redis server.",
+    )
+    docker: DockerConfig = Field(
+        default=DockerConfig(),
+        description="The docker backend's container.",
+    )
+    matrix: Path = Field(
+        default=Path(DEFAULT_MATRIX),
+        description="The access matrix (persona x table x operation), relative to this file.",
+    )
+    personas: dict[str, Persona] = Field(
+        default_factory=dict,
+        description="Named identities tests and the access matrix refer to.",
+    )
+    cache: CacheConfig = Field(
+        default=CacheConfig(),
+        description="The template data-directory cache.",
+    )
+
+    _source: Path | None = PrivateAttr(None)
+
+    _resolve = field_validator("supabase_dir", "pg_bin", "redis_bin", "matrix")(_resolve_path)
+
+    @field_validator("personas")
+    @classmethod
+    def _check_persona_names(cls, value: dict[str, Persona]) -> dict[str, Persona]:
+        for name in value:
+            if not _PERSONA_NAME.match(name):
+                raise PydanticCustomError(
+                    "persona_name",
+                    "persona name '{name}' must start with a letter or _ and hold only "
+                    "letters, digits, _ and -",
+                    {"name": name, "field": name},
+                )
+        return value
+
+    @property
+    def source(self) -> Path | None:
+        """The file this configuration was read from; None when only defaults apply."""
+        return self._source
+
+
+# -- loading -------------------------------------------------------------------------
+
+
+def load_config(
+    start: Path | str | None = None, *, supabase_dir: Path | str | None = None
+) -> ProjectConfig:
+    """Find, read and validate the project configuration.
+
+    ``supabase_dir`` (e.g. from ``--supabase-dir``) pins the lookup to its parent
+    directory and overrides the file's own ``supabase_dir``. Without any file,
+    defaults apply, relative to ``start`` (or to the supabase folder's parent).
+    """
+    explicit_supabase = Path(supabase_dir).expanduser().resolve() if supabase_dir else None
+    if explicit_supabase is not None:
+        base_dir = explicit_supabase.parent
+        found = _config_in(base_dir)
+    else:
+        origin = Path(start).expanduser().resolve() if start is not None else Path.cwd()
+        if origin.is_file():
+            base_dir = origin.parent
+            found = _named_file(origin)
+        else:
+            base_dir = origin
+            found = _search_upwards(origin)
+    if found is None:
+        config = _validate({}, base_dir=base_dir, path=None, prefix="")
+    else:
+        path, table = found
+        if table is None:  # rlsguard.toml
+            table = _parse(path)
+            prefix = ""
+        else:
+            prefix = ".".join(PYPROJECT_TABLE) + "."
+        config = _validate(table, base_dir=path.parent, path=path, prefix=prefix)
+        config._source = path
+    if explicit_supabase is not None:
+        source = config.source
+        config = config.model_copy(update={"supabase_dir": explicit_supabase})
+        config._source = source
+    return config
+
+
+def _named_file(path: Path) -> tuple[Path, dict[str, Any] | None]:
+    """A file named explicitly: a pyproject.toml must have the table, others are rlsguard.toml."""
+    if path.name != PYPROJECT_FILE:
+        return path, None
+    table = _read_table(path)
+    if table is None:
+        raise ConfigError(str(path), "tool.rlsguard", "the file has no [tool.rlsguard] table")
+    return path, table
+
+
+def _search_upwards(origin: Path) -> tuple[Path, dict[str, Any] | None] | None:
+    for directory in (origin, *origin.parents):
+        found = _config_in(directory)
+        if found is not None:
+            return found
+        if any((directory / marker).exists() for marker in REPO_MARKERS):
+            return None
+    return None
+
+
+def _config_in(directory: Path) -> tuple[Path, dict[str, Any] | None] | None:
+    """``(rlsguard.toml, None)`` or ``(pyproject.toml, its [tool.rlsguard])`` in one directory."""
+    dedicated = directory / CONFIG_FILE
+    pyproject = directory / PYPROJECT_FILE
+    table = _read_table(pyproject) if pyproject.is_file() else None
+    if dedicated.is_file():
+        if table is not None:
+            warnings.warn(
+                f"{dedicated} is used; [tool.rlsguard] in {pyproject} is ignored "
+                "(keep the configuration in one place)",
+                ConfigWarning,
+                stacklevel=3,
+            )
+        return dedicated, None
+    if table is not None:
+        return pyproject, table
+    return None
+
+
+def _read_table(pyproject: Path) -> dict[str, Any] | None:
+    """The ``[tool.rlsguard]`` table of a pyproject.toml, or None when it has none."""
+    data: Any = _parse(pyproject)
+    for depth, key in enumerate(PYPROJECT_TABLE):
+        if not isinstance(data, dict) or key not in data:
+            return None
+        data = data[key]
+        if not isinstance(data, dict):
+            dotted = ".".join(PYPROJECT_TABLE[: depth + 1])
+            raise ConfigError(str(pyproject), dotted, f"must be a table, not {_kind(data)}")
+    table: dict[str, Any] = data
+    return table
+
+
+def _parse(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(str(path), "", f"not UTF-8 text: {exc.reason}") from exc
+    except OSError as exc:
+        raise ConfigError(str(path), "", f"cannot be read: {exc.strerror or exc}") from exc
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(path), "", _describe_toml_error(str(exc), text)) from exc
+
+
+def _describe_toml_error(message: str, text: str) -> str:
+    match = _TOML_POSITION.search(message)
+    what = _TOML_POSITION.sub("", message).replace("(at end of document)", "").strip()
+    if match:
+        return f"invalid TOML at line {match[1]}, column {match[2]}: {what}"
+    line = text.count("\n") + 1
+    column = len(text) - (text.rfind("\n") + 1) + 1
+    return f"invalid TOML at line {line}, column {column} (end of file): {what}"
+
+
+def _validate(
+    table: dict[str, Any], *, base_dir: Path, path: Path | None, prefix: str
+) -> ProjectConfig:
+    try:
+        return ProjectConfig.model_validate(table, context={"base_dir": base_dir})
+    except ValidationError as exc:
+        problems = [_describe(err, prefix) for err in exc.errors()]
+        key, reason = problems[0]
+        if len(problems) > 1:
+            reason += "; also " + "; ".join(f"{k}: {r}" for k, r in problems[1:])
+        raise ConfigError(str(path) if path else "(defaults)", key, reason) from None
+
+
+def _describe(err: Any, prefix: str) -> tuple[str, str]:
+    """A pydantic error as (dotted key as written in the file, reason a human can act on)."""
+    loc = [str(part) for part in err["loc"]]
+    ctx = err.get("ctx") or {}
+    if "field" in ctx and (not loc or loc[-1] != ctx["field"]):
+        loc.append(str(ctx["field"]))
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        known = _known_keys(loc[:-1])
+        reason = "unknown key"
+        close = difflib.get_close_matches(loc[-1], known, n=1)
+        if close:
+            reason += f"; did you mean {close[0]!r}?"
+        elif known:
+            reason += f"; known keys: {', '.join(sorted(known))}"
+    elif kind.startswith(("persona_", "guc_")):
+        reason = err["msg"]
+    elif kind in ("model_type", "model_attributes_type", "dict_type"):
+        reason = f"must be a table, not {_kind(err.get('input'))}"
+    else:
+        reason = err["msg"]
+        if "input" in err and not isinstance(err["input"], dict):
+            reason += f" (got {_kind(err['input'])} {err['input']!r})"
+    return prefix + ".".join(_toml_key(part) for part in loc), reason
+
+
+def _toml_key(part: str) -> str:
+    """A key as TOML would write it: bare when it can be, quoted otherwise."""
+    return part if _BARE_KEY.match(part) else '"' + part.replace('"', '\\"') + '"'
+
+
+def _known_keys(loc: list[str]) -> list[str]:
+    """The keys a table at ``loc`` accepts, to suggest the one a typo meant."""
+    model: Any = ProjectConfig
+    expect_key = False
+    for part in loc:
+        if expect_key:
+            expect_key = False
+            continue
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            return []
+        field = model.model_fields.get(part)
+        if field is None:
+            return []
+        model = _unwrap(field.annotation)
+        if typing.get_origin(model) is dict:
+            model = _unwrap(typing.get_args(model)[1])
+            expect_key = True
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        return list(model.model_fields)
+    return []
+
+
+def _unwrap(annotation: Any) -> Any:
+    """``X | None`` and ``Annotated[X, ...]`` to ``X``."""
+    if typing.get_origin(annotation) is Annotated:
+        annotation = typing.get_args(annotation)[0]
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if len(args) == 1:
+            return args[0]
+    return annotation
+
+
+def _kind(value: object) -> str:
+    return {
+        bool: "a boolean",
+        int: "an integer",
+        float: "a float",
+        str: "a string",
+        list: "an array",
+        dict: "a table",
+    }.get(type(value), type(value).__name__)

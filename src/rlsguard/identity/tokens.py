@@ -1,0 +1,133 @@
+"""JWTs shaped exactly like GoTrue's, and the anon / service_role API keys.
+
+One implementation for the whole project: impersonated sessions put these
+claims into ``request.jwt.claims``, and the reference auth service signs the
+same tokens for real clients. Claim shape (GoTrue ``AccessTokenClaims``):
+``aud`` is a string, ``email`` and ``phone`` are always present (empty string
+when unset), ``is_anonymous`` always present, ``amr`` a list of objects.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import jwt
+
+from rlsguard.clock import SYSTEM_CLOCK, Clock
+
+ALGORITHM = "HS256"
+DEFAULT_ISSUER = "http://127.0.0.1:54321/auth/v1"  # the CLI's default auth URL
+DEFAULT_EXPIRY_S = 3600
+API_KEY_ISSUER = "supabase-demo"  # what `supabase start` signs its keys with
+API_KEY_EXP = 1983812996  # the CLI's fixed expiry for local keys (2032-11-12)
+CLOCK_SKEW_S = 30  # PostgREST's allowed skew for exp/nbf/iat
+API_ROLES = ("anon", "authenticated", "service_role")
+
+
+def new_secret() -> str:
+    """A per-run HS256 secret (Supabase requires at least 32 characters)."""
+    return secrets.token_urlsafe(48)
+
+
+@dataclass(frozen=True)
+class AuthUser:
+    """The parts of an ``auth.users`` row that go into a token."""
+
+    id: str
+    email: str | None = None
+    phone: str | None = None
+    role: str = "authenticated"
+    aud: str = "authenticated"
+    app_metadata: Mapping[str, Any] = field(default_factory=dict)
+    user_metadata: Mapping[str, Any] = field(default_factory=dict)
+    is_anonymous: bool = False
+
+
+@dataclass(frozen=True)
+class TokenSigner:
+    """Signs and verifies tokens with one secret, reading time from a clock."""
+
+    secret: str = field(default_factory=new_secret, repr=False)
+    issuer: str = DEFAULT_ISSUER
+    expiry_s: int = DEFAULT_EXPIRY_S
+    clock: Clock = SYSTEM_CLOCK
+
+    def user_claims(
+        self,
+        user: AuthUser,
+        *,
+        aal: str = "aal1",
+        amr: Sequence[Mapping[str, Any]] | None = None,
+        session_id: str | None = None,
+        overrides: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """The claims GoTrue issues for a signed-in user, in its field order."""
+        now = int(self.clock.now())
+        method = "anonymous" if user.is_anonymous else "password"
+        claims: dict[str, Any] = {
+            "aud": user.aud,
+            "exp": now + self.expiry_s,
+            "iat": now,
+            "iss": self.issuer,
+            "sub": user.id,
+            "email": user.email or "",
+            "phone": user.phone or "",
+            "app_metadata": dict(user.app_metadata),
+            "user_metadata": dict(user.user_metadata),
+            "role": user.role or "authenticated",
+            "aal": aal,
+            "amr": list(amr) if amr is not None else [{"method": method, "timestamp": now}],
+            "session_id": session_id or str(uuid.uuid4()),
+            "is_anonymous": user.is_anonymous,
+        }
+        if overrides:
+            claims.update(overrides)
+        return claims
+
+    def api_key_claims(self, role: str) -> dict[str, Any]:
+        """The payload of a legacy API key: no ``sub``, no ``aud``."""
+        if role not in ("anon", "service_role"):
+            raise ValueError(f"API keys exist for anon and service_role, not {role!r}")
+        return {"iss": API_KEY_ISSUER, "role": role, "exp": API_KEY_EXP}
+
+    def sign(self, claims: Mapping[str, Any]) -> str:
+        return jwt.encode(dict(claims), self.secret, algorithm=ALGORITHM)
+
+    def verify(self, token: str, *, audience: str | None = None) -> dict[str, Any]:
+        """Verify like PostgREST: signature, exp/nbf/iat with 30 s skew, aud only if asked.
+
+        Times are checked against our clock, not the system's, so tests can
+        expire a token by advancing a ManualClock.
+        """
+        claims = jwt.decode(
+            token,
+            self.secret,
+            algorithms=[ALGORITHM],
+            audience=audience,
+            options={
+                "verify_aud": audience is not None,
+                "verify_exp": False,
+                "verify_nbf": False,
+                "verify_iat": False,
+            },
+        )
+        now = self.clock.now()
+        if "exp" in claims and now > float(claims["exp"]) + CLOCK_SKEW_S:
+            raise jwt.ExpiredSignatureError("Signature has expired")
+        if "nbf" in claims and now < float(claims["nbf"]) - CLOCK_SKEW_S:
+            raise jwt.ImmatureSignatureError("The token is not yet valid (nbf)")
+        if "iat" in claims and now < float(claims["iat"]) - CLOCK_SKEW_S:
+            raise jwt.ImmatureSignatureError("The token is not yet valid (iat)")
+        return claims
+
+    @property
+    def anon_key(self) -> str:
+        return self.sign(self.api_key_claims("anon"))
+
+    @property
+    def service_role_key(self) -> str:
+        return self.sign(self.api_key_claims("service_role"))
