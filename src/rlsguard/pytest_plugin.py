@@ -1,33 +1,234 @@
-"""pytest plugin: fixtures that hand tests real servers owned by one Stack per session."""
+"""pytest plugin: real servers and a Supabase-like database for every test, cheaply.
+
+Fixtures compose from small parts, as in pytest-postgresql:
+
+- ``rlsguard_stack`` (session): the process supervisor; servers started through
+  it stop with the session.
+- ``rlsguard_engine`` (session): the prepared template cluster of the project
+  in ``--supabase-dir`` (built once, then cached on disk).
+- ``rlsguard_db`` (test): a :class:`~rlsguard.database.Database` inside a
+  transaction that is rolled back after the test (a fraction of a millisecond).
+- ``rlsguard_clone`` (test): a database of its own, cloned from the template,
+  for tests that commit, run DDL or open several connections; dropped after.
+- ``rlsguard_personas`` (session), ``private_postgres`` (test).
+
+Under pytest-xdist the controller builds the template once and owns the
+cluster; each worker attaches to it and works in a database of its own.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import os
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
-from rlsguard.stack import PostgresServer, Stack
+from rlsguard.errors import RlsguardError
+
+ENGINE_KEY = "rlsguard_engine"
+_engine_key = pytest.StashKey[Any]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("rlsguard", "rlsguard: RLS and auth regression suite")
+    group.addoption(
+        "--supabase-dir",
+        default=None,
+        help="the project's supabase/ folder (default: from rlsguard config, else ./supabase)",
+    )
+    group.addoption(
+        "--rlsguard-backend",
+        choices=("local", "dsn", "docker"),
+        default=None,
+        help="where Postgres comes from (default: local server binaries)",
+    )
+    group.addoption("--rlsguard-dsn", default=None, help="the server URL for the dsn backend")
+    group.addoption(
+        "--rlsguard-pg-bin", default=None, help="directory of the Postgres server binaries"
+    )
+    group.addoption(
+        "--rlsguard-no-cache",
+        action="store_true",
+        default=False,
+        help="rebuild the template database instead of reusing the cached one",
+    )
+    group.addoption(
+        "--rlsguard-allow-destructive",
+        default=None,
+        metavar="TARGET",
+        help="allow destructive faults on this exact target (a server rlsguard did not start)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
     for marker, doc in (
-        ("rls", "row level security checks (pytest -m rls)"),
+        ("rls", "row level security checks: the access matrix and targeted RLS tests"),
         ("auth", "auth flows against the reference auth service"),
-        ("chaos", "injects a fault into a private server and reverts it"),
+        ("chaos", "injects a fault into a private server and reverts it, even on failure"),
         ("slow", "longer tests, left out of plain pytest; run them with -m slow"),
     ):
         config.addinivalue_line("markers", f"{marker}: {doc}")
+    if _is_xdist_controller(config):
+        config.pluginmanager.register(_XdistController(config), "rlsguard-xdist-controller")
+
+
+def _engine_options(config: pytest.Config) -> Any:
+    from rlsguard.engine import EngineOptions
+
+    supabase_dir = config.getoption("--supabase-dir")
+    return EngineOptions(
+        supabase_dir=Path(supabase_dir).resolve() if supabase_dir else None,
+        backend=config.getoption("--rlsguard-backend"),
+        dsn=config.getoption("--rlsguard-dsn"),
+        pg_bin=config.getoption("--rlsguard-pg-bin"),
+        no_cache=config.getoption("--rlsguard-no-cache"),
+        allow_destructive=config.getoption("--rlsguard-allow-destructive"),
+    )
+
+
+def _is_xdist_controller(config: pytest.Config) -> bool:
+    return (
+        config.pluginmanager.hasplugin("xdist")
+        and getattr(config.option, "dist", "no") != "no"
+        and not hasattr(config, "workerinput")
+    )
+
+
+def _worker_id(config: pytest.Config) -> str:
+    workerinput = getattr(config, "workerinput", None)
+    return str(workerinput["workerid"]) if workerinput else "main"
+
+
+def _fail_session(exc: BaseException) -> None:
+    """A backend that cannot start ends the session once, with the reason."""
+    pytest.exit(f"rlsguard could not prepare its database: {exc}", returncode=3)
+
+
+class _XdistController:
+    """In the xdist controller: build the template once, hand workers a description of it."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.engine: Any = None
+        self.error: str | None = None
+
+    def pytest_configure_node(self, node: Any) -> None:
+        if self.engine is None and self.error is None:
+            from rlsguard.engine import Engine
+
+            try:
+                self.engine = Engine(options=_engine_options(self.config)).open()
+            except RlsguardError as exc:
+                # Projects without a supabase/ folder still run their other tests.
+                self.error = str(exc)
+        node.workerinput[ENGINE_KEY] = json.dumps(
+            dataclasses.asdict(self.engine.state()) if self.engine else {"error": self.error}
+        )
+
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        if self.engine is not None:
+            self.engine.close()
 
 
 @pytest.fixture(scope="session")
-def rlsguard_stack() -> Iterator[Stack]:
+def rlsguard_stack() -> Iterator[Any]:
     """The session's supervisor: every server a test starts through it stops with the session."""
+    from rlsguard.stack.supervisor import Stack
+
     with Stack() as stack:
         yield stack
 
 
+@pytest.fixture(scope="session")
+def rlsguard_engine(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """The project's prepared template cluster (owned here, or the xdist controller's)."""
+    from rlsguard.engine import Engine, EngineState
+
+    config = request.config
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput and ENGINE_KEY in workerinput:
+        state = json.loads(workerinput[ENGINE_KEY])
+        if "error" in state:
+            _fail_session(RlsguardError(state["error"]))
+        yield Engine.attach(EngineState(**state))
+        return
+    try:
+        engine = Engine(options=_engine_options(config)).open()
+    except RlsguardError as exc:
+        _fail_session(exc)
+    try:
+        yield engine
+    finally:
+        engine.close()
+
+
+@pytest.fixture(scope="session")
+def rlsguard_personas(rlsguard_engine: Any) -> Any:
+    """The project's personas (config file plus anon and service_role); add more in code."""
+    return rlsguard_engine.personas
+
+
+@pytest.fixture(scope="session")
+def _rlsguard_worker_db(request: pytest.FixtureRequest, rlsguard_engine: Any) -> Iterator[str]:
+    name = f"rlsguard_{_worker_id(request.config)}_{os.getpid()}"
+    rlsguard_engine.clone(name)
+    try:
+        yield name
+    finally:
+        rlsguard_engine.drop(name)
+
+
+@pytest.fixture(scope="session")
+def _rlsguard_pool(rlsguard_engine: Any, _rlsguard_worker_db: str) -> Iterator[Any]:
+    from psycopg_pool import ConnectionPool
+
+    pool = ConnectionPool(
+        rlsguard_engine.conninfo(_rlsguard_worker_db),
+        min_size=1,
+        max_size=4,
+        kwargs={"autocommit": True},
+        open=True,
+    )
+    try:
+        yield pool
+    finally:
+        pool.close()
+
+
 @pytest.fixture
-def private_postgres(rlsguard_stack: Stack) -> Iterator[PostgresServer]:
+def rlsguard_db(rlsguard_engine: Any, _rlsguard_pool: Any) -> Iterator[Any]:
+    """The project's database inside a transaction rolled back after the test."""
+    from psycopg.pq import TransactionStatus
+
+    with _rlsguard_pool.connection() as conn:
+        conn.execute("BEGIN")
+        try:
+            yield rlsguard_engine.database(conn)
+        finally:
+            status = conn.info.transaction_status
+            if status in (TransactionStatus.INTRANS, TransactionStatus.INERROR):
+                conn.execute("ROLLBACK")
+            else:
+                raise RlsguardError(
+                    "the test ended the transaction rlsguard_db runs in (COMMIT?), so its "
+                    "changes stay in the shared test database; use rlsguard_clone for tests "
+                    "that commit"
+                )
+
+
+@pytest.fixture
+def rlsguard_clone(rlsguard_engine: Any) -> Iterator[Any]:
+    """A database of the test's own, cloned from the template; commits and DDL allowed."""
+    with rlsguard_engine.cloned_database() as database:
+        yield database
+
+
+@pytest.fixture
+def private_postgres(rlsguard_stack: Any) -> Iterator[Any]:
     """A cluster of the test's own, for tests that crash, freeze or exhaust it."""
     server = rlsguard_stack.postgres(rlsguard_stack.unique_name("private"))
     try:

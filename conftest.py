@@ -1,0 +1,1 @@
+"""Repository root: makes ``tests`` importable as a package for shared test helpers."""

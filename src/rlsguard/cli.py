@@ -1,0 +1,119 @@
+"""The ``rlsguard`` command: the same engine as the pytest plugin, from a shell."""
+
+from __future__ import annotations
+
+import json
+import signal
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from rlsguard import __version__
+from rlsguard.errors import RlsguardError
+
+app = typer.Typer(
+    name="rlsguard",
+    help="RLS and auth regression and chaos suite for Supabase-style Postgres.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+SupabaseDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--supabase-dir",
+        help="The project's supabase/ folder (default: from rlsguard config, else ./supabase).",
+        file_okay=False,
+    ),
+]
+
+_STATUS_STYLE = {"ok": "[green]ok[/]", "warn": "[yellow]warn[/]", "fail": "[red]FAIL[/]",
+                 "info": "[blue]info[/]"}  # fmt: skip
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    console.print(f"rlsguard {__version__}")
+
+
+@app.command()
+def doctor(
+    supabase_dir: SupabaseDir = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Show which binaries, backends and settings rlsguard finds here, and why."""
+    from rlsguard.doctor import diagnose
+
+    diagnosis = diagnose(supabase_dir=supabase_dir.resolve() if supabase_dir else None)
+    if as_json:
+        typer.echo(json.dumps(diagnosis.as_dict(), indent=2))
+    else:
+        table = Table(show_header=True, header_style="bold", box=None, padding=(0, 1))
+        table.add_column("check")
+        table.add_column("")
+        table.add_column("finding", overflow="fold")
+        for check in diagnosis.checks:
+            detail = "".join(f"\n  [dim]{escape(d)}[/]" for d in check.details)
+            table.add_row(check.name, _STATUS_STYLE[check.status], escape(check.summary) + detail)
+        console.print(table)
+        if not diagnosis.ok:
+            err_console.print("[red]Some checks failed: fix those lines first.[/]")
+    raise typer.Exit(0 if diagnosis.ok else 1)
+
+
+@app.command()
+def up(
+    supabase_dir: SupabaseDir = None,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Rebuild the template instead of reusing it.")
+    ] = False,
+) -> None:
+    """Start the project's prepared database and print how to connect; Ctrl-C stops it."""
+    from rlsguard.engine import Engine, EngineOptions
+
+    options = EngineOptions(
+        supabase_dir=supabase_dir.resolve() if supabase_dir else None, no_cache=no_cache
+    )
+    try:
+        engine = Engine(options=options).open()
+    except RlsguardError as exc:
+        err_console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from exc
+    try:
+        prepared = engine.prepared
+        assert prepared is not None
+        how = "from the cache" if prepared.cache_hit else "built"
+        console.print(
+            f"[green]ready[/] ({how} in {prepared.seconds:.2f}s): "
+            f"{prepared.server.binaries.describe()}"
+        )
+        typer.echo(f"psql '{engine.conninfo('postgres')}'")
+        typer.echo(f"url {prepared.server.url()}")
+        typer.echo(f"anon key {engine.signer.anon_key}")
+        typer.echo(f"service_role key {engine.signer.service_role_key}")
+        typer.echo("Press Ctrl-C to stop.", err=True)
+        signal.pause()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        engine.close()
+
+
+def main() -> None:
+    try:
+        app()
+    except RlsguardError as exc:
+        err_console.print(f"[red]error:[/] {exc}")
+        raise SystemExit(2) from exc
+
+
+if __name__ == "__main__":
+    main()

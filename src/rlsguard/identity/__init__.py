@@ -1,0 +1,1 @@
+"""Identity: GoTrue-shaped tokens, personas, and PostgREST-exact impersonated sessions."""

@@ -1,0 +1,63 @@
+"""Supabase on plain PostgreSQL: the bootstrap, and migrations and seeds as the CLI applies them.
+
+>>> report = apply_project(server, SupabaseProject.load("supabase"))
+>>> user_id = create_user(server, email="ada@example.com", password="secret")
+"""
+
+from rlsguard.supabase.apply import ApplyReport, apply_project
+from rlsguard.supabase.bootstrap import BootstrapReport, bootstrap, clone_database
+from rlsguard.supabase.deviations import DEVIATIONS, Deviation
+from rlsguard.supabase.errors import (
+    BootstrapError,
+    ExtensionUnavailable,
+    FidelityWarning,
+    MigrationError,
+    UserCreationError,
+)
+from rlsguard.supabase.extensions import KNOWN_SERVERS, STAND_INS, StandIns, StandInWarning
+from rlsguard.supabase.migrations import (
+    AppliedFile,
+    MigrationSession,
+    apply_migrations,
+    apply_seeds,
+)
+from rlsguard.supabase.project import (
+    Migration,
+    SqlFile,
+    SupabaseConfig,
+    SupabaseProject,
+    SupabaseProjectWarning,
+)
+from rlsguard.supabase.roles import API_ROLES, ROLES
+from rlsguard.supabase.users import create_user
+
+__all__ = [
+    "API_ROLES",
+    "DEVIATIONS",
+    "KNOWN_SERVERS",
+    "ROLES",
+    "STAND_INS",
+    "AppliedFile",
+    "ApplyReport",
+    "BootstrapError",
+    "BootstrapReport",
+    "Deviation",
+    "ExtensionUnavailable",
+    "FidelityWarning",
+    "Migration",
+    "MigrationError",
+    "MigrationSession",
+    "SqlFile",
+    "StandInWarning",
+    "StandIns",
+    "SupabaseConfig",
+    "SupabaseProject",
+    "SupabaseProjectWarning",
+    "UserCreationError",
+    "apply_migrations",
+    "apply_project",
+    "apply_seeds",
+    "bootstrap",
+    "clone_database",
+    "create_user",
+]

@@ -1,0 +1,486 @@
+"""Apply migrations and seed files exactly as the Supabase CLI does.
+
+Per file, like ``supabase db reset``: ``RESET ALL``, then every statement and the history row
+sent as one pipelined batch (one implicit transaction: a failure leaves nothing of the file
+behind, unless the file itself ran ``COMMIT`` earlier), as ``postgres``. Seeds follow the same
+path and are recorded in ``supabase_migrations.seed_files`` with their sha256; a seed whose hash
+changed is "dirty" and only gets its hash updated.
+
+The session is a superuser connection that switches to ``postgres`` with ``SET SESSION
+AUTHORIZATION`` (so ``session_user`` and ``current_user`` are ``postgres`` and every check is
+postgres'), started with postgres' own role settings so ``RESET`` restores them. Statements that
+Supabase's ``supautils`` lets postgres run (see :mod:`.supautils`) run as the superuser for
+that statement only.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import psycopg
+from pglast import ast
+from pglast.enums import TransactionStmtKind
+from pglast.visitors import Visitor
+from psycopg import sql
+
+from rlsguard.supabase.bootstrap import DEFAULT_DATABASE, ConnTarget
+from rlsguard.supabase.errors import ExtensionUnavailable, MigrationError, SqlProblem
+from rlsguard.supabase.extensions import (
+    EXTENSION_FUNCTIONS,
+    STAND_INS,
+    StandIn,
+    StandIns,
+    announce,
+    where_available,
+)
+from rlsguard.supabase.project import Migration, SqlFile
+from rlsguard.supabase.statements import LineIndex, Statement, split
+from rlsguard.supabase.supautils import (
+    PRIVILEGED_ROLE,
+    Elevation,
+    created_extension,
+    elevation,
+    session_authorization,
+)
+
+log = logging.getLogger("rlsguard.supabase")
+
+ENSURE_HISTORY = (
+    "CREATE SCHEMA IF NOT EXISTS supabase_migrations",
+    "CREATE TABLE IF NOT EXISTS supabase_migrations.schema_migrations "
+    "(version text NOT NULL PRIMARY KEY)",
+    "ALTER TABLE supabase_migrations.schema_migrations ADD COLUMN IF NOT EXISTS statements text[]",
+    "ALTER TABLE supabase_migrations.schema_migrations ADD COLUMN IF NOT EXISTS name text",
+    "CREATE TABLE IF NOT EXISTS supabase_migrations.seed_files "
+    "(path text NOT NULL PRIMARY KEY, hash text NOT NULL)",
+)
+INSERT_VERSION = (
+    "INSERT INTO supabase_migrations.schema_migrations(version, name, statements) "
+    "VALUES (%s, %s, %s)"
+)
+UPSERT_SEED = (
+    "INSERT INTO supabase_migrations.seed_files(path, hash) VALUES (%s, %s) "
+    "ON CONFLICT (path) DO UPDATE SET hash = EXCLUDED.hash"
+)
+_ELEVATE = "SET SESSION AUTHORIZATION DEFAULT"
+_DEMOTE = f"SET SESSION AUTHORIZATION {PRIVILEGED_ROLE}"
+_UNDEFINED_FUNCTION = re.compile(r"function (?:[\w\"]+\.)?\"?(\w+)\"?\(")
+
+
+@dataclass
+class AppliedFile:
+    """One migration or seed file and what running it did."""
+
+    file: SqlFile
+    kind: Literal["migration", "seed"]
+    status: Literal["applied", "already applied", "hash updated"]
+    statements: int = 0
+    seconds: float = 0.0
+    elevated: list[str] = field(default_factory=list)  # "line N: reason"
+    stand_ins: list[str] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Step:
+    """One command of a file's batch, and the statement it stands for (None: our own)."""
+
+    query: str | sql.Composable
+    statement: Statement | None = None
+    params: Sequence[Any] | None = None
+
+
+class MigrationSession:
+    """A connection that runs files the way the Supabase CLI does (see the module docstring)."""
+
+    def __init__(
+        self,
+        target: ConnTarget,
+        dbname: str = DEFAULT_DATABASE,
+        *,
+        stand_ins: StandIns | bool | str | None = None,
+    ) -> None:
+        self.stand_ins = StandIns.coerce(stand_ins)
+        self._conninfo = target.conninfo(dbname, options=_postgres_options(target, dbname))
+        self._notices: list[str] = []
+        self.conn = self._connect()
+        try:
+            row = self.conn.execute(
+                "select current_setting('server_version'), "
+                "array(select name from pg_available_extensions), "
+                "array(select extname from pg_extension)"
+            ).fetchone()
+            assert row is not None
+            self.server_version: str = row[0]
+            self.available: frozenset[str] = frozenset(row[1])
+            with self.conn.pipeline():
+                for statement in ENSURE_HISTORY:
+                    self.conn.execute(statement)
+        except BaseException:
+            self.conn.close()
+            raise
+
+    def _connect(self) -> psycopg.Connection[Any]:
+        conn = psycopg.connect(self._conninfo, autocommit=True)
+        conn.add_notice_handler(self._on_notice)
+        conn.execute(_DEMOTE)
+        return conn
+
+    def __enter__(self) -> MigrationSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def _on_notice(self, diag: psycopg.errors.Diagnostic) -> None:
+        self._notices.append(f"{diag.severity}: {diag.message_primary}")
+
+    # -- ledgers ---------------------------------------------------------------
+    def applied_versions(self) -> set[str]:
+        rows = self.conn.execute("SELECT version FROM supabase_migrations.schema_migrations")
+        return {version for (version,) in rows.fetchall()}
+
+    def seed_hashes(self) -> dict[str, str]:
+        rows = self.conn.execute("SELECT path, hash FROM supabase_migrations.seed_files")
+        return dict(rows.fetchall())
+
+    # -- running files -----------------------------------------------------------
+    def migrate(self, migrations: Iterable[Migration]) -> list[AppliedFile]:
+        """Apply the migrations not yet in the history table, in order."""
+        done = self.applied_versions()
+        out = []
+        for migration in migrations:
+            if migration.version in done:
+                out.append(AppliedFile(migration, "migration", "already applied"))
+                continue
+            out.append(self.run(migration, "migration"))
+        return out
+
+    def seed(self, seeds: Iterable[SqlFile]) -> list[AppliedFile]:
+        """Run the seed files not yet recorded with the same hash (a changed hash: hash only)."""
+        known = self.seed_hashes()
+        out = []
+        for seed in seeds:
+            recorded = known.get(seed.display)
+            if recorded == seed.sha256:
+                out.append(AppliedFile(seed, "seed", "already applied"))
+                continue
+            out.append(self.run(seed, "seed", dirty=recorded is not None))
+        return out
+
+    def run(
+        self, file: SqlFile, kind: Literal["migration", "seed"], *, dirty: bool = False
+    ) -> AppliedFile:
+        """Run one file as one batch; raise :class:`MigrationError` naming where it failed."""
+        started = time.perf_counter()
+        statements, _ = split(file.text)
+        result = AppliedFile(file, kind, "hash updated" if dirty else "applied")
+        # Every file starts as postgres with postgres' settings, whatever the last one did.
+        steps: list[_Step] = [_Step("RESET ALL"), _Step(_DEMOTE)]
+        used: list[StandIn] = []
+        if not dirty:
+            for statement in statements:
+                steps.extend(self._steps_for(file, statement, result, used))
+        # Deferred constraints are checked here rather than at the implicit COMMIT, so a
+        # violation is reported like any statement's (and the batch stays readable).
+        last_line = LineIndex(file.text).position(len(file.text.rstrip()))[0]
+        end = Statement("(the end of the file: deferred constraints)", len(file.text), last_line, 1)
+        steps.append(_Step("SET CONSTRAINTS ALL IMMEDIATE", end))
+        if isinstance(file, Migration) and kind == "migration":
+            history = [s.text for s in statements]
+            steps.append(_Step(INSERT_VERSION, params=(file.version, file.name, history)))
+        else:
+            steps.append(_Step(UPSERT_SEED, params=(file.display, file.sha256)))
+        self._notices.clear()
+        cursors: list[psycopg.Cursor[Any]] = []
+        try:
+            with self.conn.pipeline():
+                for step in steps:
+                    cursor = self.conn.cursor()
+                    cursors.append(cursor)
+                    cursor.execute(step.query, step.params, prepare=False)
+        except psycopg.Error as exc:
+            failed = _failed_index(cursors)
+            if exc.diag.sqlstate is None:  # the client lost track of the pipeline: start over
+                self.conn.close()
+                self.conn = self._connect()
+            raise self._error(file, kind, statements, steps, failed, exc) from exc
+        finally:
+            for cursor in cursors:
+                cursor.close()
+        result.statements = len(statements)
+        result.notices = list(self._notices)
+        result.seconds = time.perf_counter() - started
+        message = announce(used, file.display)
+        if message:
+            result.stand_ins.append(message)
+        log.info("%s %s: %s in %.3f s", kind, file.display, result.status, result.seconds)
+        return result
+
+    def _steps_for(
+        self, file: SqlFile, statement: Statement, result: AppliedFile, used: list[StandIn]
+    ) -> list[_Step]:
+        node = statement.node
+        session = session_authorization(node)
+        if session == "reset":
+            # On Supabase the session user *is* postgres: resetting to it changes nothing.
+            return [_Step(_DEMOTE, statement)]
+        if session == "set":
+            target = _session_target(node)
+            if target != PRIVILEGED_ROLE:
+                refuse = (
+                    "DO $rlsguard$ BEGIN RAISE EXCEPTION 'permission denied to set session "
+                    "authorization' USING ERRCODE = '42501'; END $rlsguard$"
+                )
+                return [_Step(refuse, statement)]
+            return [_Step(_DEMOTE, statement)]
+        created = created_extension(node)
+        if created is not None:
+            name, schema, _ = created
+            if name not in self.available:
+                stand_in = self.stand_ins.for_extension(name)
+                if stand_in is None:
+                    raise self._missing_extension(file, statement, name)
+                used.append(stand_in)
+                result.elevated.append(f"line {statement.line}: stand-in for {name}")
+                body = [_Step(text, statement) for text in stand_in.statements(schema)]
+                return [_Step(_ELEVATE), *body, _Step(_DEMOTE)]
+        rule = elevation(node) if node is not None else None
+        if rule is None:
+            return [_Step(statement.text, statement)]
+        result.elevated.append(f"line {statement.line}: {rule.reason}")
+        return _elevated(_Step(statement.text, statement), rule)
+
+    # -- errors ----------------------------------------------------------------
+    def _missing_extension(
+        self, file: SqlFile, statement: Statement, name: str
+    ) -> ExtensionUnavailable:
+        stand_in = STAND_INS.get(name)
+        advice = where_available(name)
+        if stand_in is not None:
+            advice += (
+                f' Or opt into the {stand_in.kind} stand-in (stand_ins=["{name}"]), which '
+                f"provides {stand_in.provides}."
+            )
+        return ExtensionUnavailable(
+            extension=name,
+            file=file.path,
+            display_path=file.display,
+            line=statement.line,
+            column=statement.column,
+            statement=statement.text,
+            problem=SqlProblem(
+                message=f'extension "{name}" is not available on this server '
+                f"(PostgreSQL {self.server_version})",
+                sqlstate="0A000",
+            ),
+            kind="migration" if isinstance(file, Migration) else "seed",
+            advice=advice,
+        )
+
+    def _error(
+        self,
+        file: SqlFile,
+        kind: Literal["migration", "seed"],
+        statements: list[Statement],
+        steps: list[_Step],
+        failed: int | None,
+        exc: psycopg.Error,
+    ) -> MigrationError:
+        diag = exc.diag
+        step = steps[-1] if failed is None else steps[failed]
+        statement = step.statement
+        if statement is None:  # our own command (RESET ALL or the history row)
+            statement = Statement(str(step.query), 0, 1, 1)
+        line, column = statement.line, statement.column
+        error_line = error_column = None
+        offset = None
+        if step.statement is not None and step.query == statement.text:
+            position = _int(diag.statement_position)
+            if position:
+                offset = statement.location(position)
+            else:  # e.g. CREATE POLICY reports a missing relation without a position
+                offset = _locate(statement.node, diag.sqlstate, diag.message_primary or "")
+        if offset is not None:
+            error_line, error_column = LineIndex(file.text).position(offset)
+        context = diag.context
+        if diag.internal_query:
+            context = "\n".join(filter(None, [context, f"internal query: {diag.internal_query}"]))
+        problem = SqlProblem(
+            message=diag.message_primary or str(exc),
+            sqlstate=diag.sqlstate,
+            detail=diag.message_detail,
+            hint=diag.message_hint,
+            context=context,
+        )
+        committed = None
+        if step.statement is not None:
+            for earlier in statements:
+                if earlier.offset >= step.statement.offset:
+                    break
+                if _is_commit(earlier.node):
+                    committed = earlier.line
+        return MigrationError(
+            file=file.path,
+            display_path=file.display,
+            line=line,
+            column=column,
+            statement=statement.text,
+            problem=problem,
+            error_line=error_line,
+            error_column=error_column,
+            kind=kind,
+            committed_before=committed,
+            advice=self._advice(problem),
+        )
+
+    def _advice(self, problem: SqlProblem) -> str | None:
+        """rlsguard's own explanation for errors that come from the server build."""
+        if problem.sqlstate == "0A000" and "is not available" in problem.message:
+            name = problem.message.split('"')[1] if '"' in problem.message else ""
+            return where_available(name) if name else None
+        if problem.sqlstate == "42883":
+            match = _UNDEFINED_FUNCTION.search(problem.message)
+            extension = EXTENSION_FUNCTIONS.get(match.group(1)) if match else None
+            if extension and extension not in self.available:
+                assert match is not None
+                advice = (
+                    f'{match.group(1)}() comes from the "{extension}" extension, which this '
+                    f"server (PostgreSQL {self.server_version}) does not have. "
+                    f"{where_available(extension)}"
+                )
+                if match.group(1) in ("crypt", "gen_salt", "hmac") or match.group(1).startswith(
+                    "pgp_"
+                ):
+                    advice += " rlsguard never stands in for it: it is security-relevant."
+                return advice
+        return None
+
+
+_MISSING_RELATION = re.compile(r'relation "([^"]+)" does not exist')
+
+
+class _Finder(Visitor):  # type: ignore[misc]
+    """The file offset of the first RangeVar / FuncCall with the name an error names."""
+
+    def __init__(self, relation: str | None, function: str | None) -> None:
+        self.relation = relation
+        self.function = function
+        self.found: int | None = None
+
+    def visit_RangeVar(self, ancestors: Any, node: Any) -> None:
+        name = f"{node.schemaname}.{node.relname}" if node.schemaname else node.relname
+        if self.found is None and self.relation in (name, node.relname):
+            self.found = node.location
+
+    def visit_FuncCall(self, ancestors: Any, node: Any) -> None:
+        parts = [getattr(part, "sval", "") for part in node.funcname or ()]
+        if self.found is None and parts and parts[-1] == self.function:
+            self.found = node.location
+
+
+def _locate(node: Any, sqlstate: str | None, message: str) -> int | None:
+    """Where in the file the object an error names appears, when Postgres gave no position."""
+    if node is None:
+        return None
+    relation = function = None
+    if sqlstate == "42P01" and (match := _MISSING_RELATION.search(message)):
+        relation = match.group(1)
+    elif sqlstate == "42883" and (match := _UNDEFINED_FUNCTION.search(message)):
+        function = match.group(1)
+    else:
+        return None
+    finder = _Finder(relation, function)
+    finder(node)
+    return finder.found if isinstance(finder.found, int) and finder.found >= 0 else None
+
+
+def _elevated(step: _Step, rule: Elevation) -> list[_Step]:
+    """Run ``step`` as the superuser (what supautils does), then back to postgres."""
+    after = [_Step(query) for query in rule.after]
+    return [_Step(_ELEVATE), step, *after, _Step(_DEMOTE)]
+
+
+def _session_target(node: Any) -> str | None:
+    for arg in node.args or ():
+        value = getattr(getattr(arg, "val", None), "sval", None)
+        if value is not None:
+            return str(value)
+    return None
+
+
+def _is_commit(node: Any) -> bool:
+    return isinstance(node, ast.TransactionStmt) and node.kind in (
+        TransactionStmtKind.TRANS_STMT_COMMIT,
+        TransactionStmtKind.TRANS_STMT_COMMIT_PREPARED,
+    )
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value else None
+    except ValueError:
+        return None
+
+
+def _failed_index(cursors: list[psycopg.Cursor[Any]]) -> int | None:
+    """The first command of the batch without a successful result is the one that failed.
+
+    None when every command succeeded, i.e. the implicit COMMIT itself failed.
+    """
+    for index, cursor in enumerate(cursors):
+        result = cursor.pgresult
+        if result is None or result.status == psycopg.pq.ExecStatus.FATAL_ERROR:
+            return index
+    return None
+
+
+def _postgres_options(target: ConnTarget, dbname: str) -> str:
+    """``-c name=value`` for each of postgres' role settings in ``dbname``, libpq-escaped."""
+    with psycopg.connect(target.conninfo(dbname), autocommit=True) as conn:
+        rows = conn.execute(
+            "select unnest(setconfig) from pg_db_role_setting "
+            "where setrole = (select oid from pg_roles where rolname = %s) "
+            "and setdatabase in "
+            "(0, (select oid from pg_database where datname = current_database())) "
+            "order by setdatabase",
+            (PRIVILEGED_ROLE,),
+        ).fetchall()
+    settings: dict[str, str] = {}
+    for (item,) in rows:  # database-specific settings come last and win
+        name, _, value = item.partition("=")
+        settings[name] = value
+    return " ".join(
+        "-c " + f"{name}={value}".replace("\\", "\\\\").replace(" ", "\\ ")
+        for name, value in settings.items()
+    )
+
+
+def apply_migrations(
+    target: ConnTarget,
+    migrations: Iterable[Migration],
+    *,
+    dbname: str = DEFAULT_DATABASE,
+    stand_ins: StandIns | bool | str | None = None,
+) -> list[AppliedFile]:
+    with MigrationSession(target, dbname, stand_ins=stand_ins) as session:
+        return session.migrate(migrations)
+
+
+def apply_seeds(
+    target: ConnTarget,
+    seeds: Iterable[SqlFile],
+    *,
+    dbname: str = DEFAULT_DATABASE,
+    stand_ins: StandIns | bool | str | None = None,
+) -> list[AppliedFile]:
+    with MigrationSession(target, dbname, stand_ins=stand_ins) as session:
+        return session.seed(seeds)

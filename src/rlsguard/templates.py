@@ -1,0 +1,189 @@
+"""Build a prepared cluster once and reuse its data directory while nothing changed.
+
+A template is a whole data directory after bootstrap, migrations and seed.
+It is cached on disk under a content hash of everything that went into it
+(rlsguard's bootstrap, the migrations, the seed, the config, the server
+build), so a changed migration misses the cache and an unchanged project
+starts by copying files and launching the postmaster: no SQL at all.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib.util
+import json
+import logging
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rlsguard import __version__
+from rlsguard.stack.pgbin import PgBinaries
+from rlsguard.stack.postgres import PostgresServer, copy_datadir
+from rlsguard.stack.supervisor import Stack
+
+log = logging.getLogger("rlsguard.templates")
+
+KEEP_ENTRIES = 8
+
+
+def default_cache_dir() -> Path:
+    env = os.environ.get("RLSGUARD_CACHE_DIR")
+    if env:
+        return Path(env) / "templates"
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg) if xdg else Path.home() / ".cache"
+    return base / "rlsguard" / "templates"
+
+
+def package_fingerprint(package: str) -> str:
+    """A digest of every file of a package (its SQL and the code that plans it).
+
+    Any change to the bootstrap, even in a development checkout with an
+    unchanged version number, then misses the template cache.
+    """
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return __version__
+    digest = hashlib.sha256()
+    for location in spec.submodule_search_locations:
+        for path in sorted(Path(location).rglob("*")):
+            if path.is_file() and path.suffix in (".py", ".sql"):
+                digest.update(path.relative_to(location).as_posix().encode() + b"\0")
+                digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class TemplateInputs:
+    """Everything a template depends on, as named byte strings; its digest is the cache key."""
+
+    parts: Mapping[str, bytes] = field(default_factory=dict)
+
+    @classmethod
+    def collect(
+        cls,
+        binaries: PgBinaries,
+        files: Iterable[tuple[str, Path]] = (),
+        values: Mapping[str, str] | None = None,
+    ) -> TemplateInputs:
+        parts: dict[str, bytes] = {
+            "rlsguard": __version__.encode(),
+            "server": f"{binaries.version} {binaries.bindir}".encode(),
+        }
+        for name, path in files:
+            parts[f"file:{name}"] = path.read_bytes()
+        for name, value in (values or {}).items():
+            parts[f"value:{name}"] = value.encode()
+        return cls(parts)
+
+    def key(self) -> str:
+        digest = hashlib.sha256()
+        for name in sorted(self.parts):
+            digest.update(name.encode() + b"\0")
+            digest.update(hashlib.sha256(self.parts[name]).digest())
+        return digest.hexdigest()[:24]
+
+
+class TemplateCache:
+    """Prepared data directories on disk, one per key, oldest pruned first."""
+
+    def __init__(self, root: Path | None = None) -> None:
+        self.root = root or default_cache_dir()
+
+    def path(self, key: str) -> Path:
+        return self.root / key / "data"
+
+    def lookup(self, key: str) -> Path | None:
+        data = self.path(key)
+        if (data / "PG_VERSION").exists() and (self.root / key / "meta.json").exists():
+            with contextlib.suppress(OSError):
+                os.utime(self.root / key)  # LRU by mtime
+            return data
+        return None
+
+    def store(self, key: str, datadir: Path, meta: Mapping[str, object]) -> Path:
+        self.root.mkdir(parents=True, exist_ok=True)
+        staging = self.root / f".{key}.{os.getpid()}"
+        shutil.rmtree(staging, ignore_errors=True)
+        copy_datadir(datadir, staging / "data")
+        (staging / "meta.json").write_text(json.dumps(dict(meta), indent=2), encoding="utf-8")
+        target = self.root / key
+        try:
+            staging.rename(target)
+        except OSError:  # another run stored the same key first: theirs is as good
+            shutil.rmtree(staging, ignore_errors=True)
+        self.prune()
+        return self.path(key)
+
+    def entries(self) -> list[Path]:
+        if not self.root.is_dir():
+            return []
+        found = [p for p in self.root.iterdir() if p.is_dir() and not p.name.startswith(".")]
+        # Newest first; the name breaks ties of coarse file-system timestamps.
+        return sorted(found, key=lambda p: (p.stat().st_mtime_ns, p.name), reverse=True)
+
+    def prune(self, keep: int = KEEP_ENTRIES) -> list[Path]:
+        removed = []
+        for old in self.entries()[keep:]:
+            shutil.rmtree(old, ignore_errors=True)
+            removed.append(old)
+        return removed
+
+    def clear(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+@dataclass
+class PreparedCluster:
+    """A running cluster holding a prepared template, and how it came to be."""
+
+    server: PostgresServer
+    key: str
+    cache_hit: bool
+    seconds: float
+
+
+def prepare_cluster(
+    stack: Stack,
+    inputs: TemplateInputs,
+    build: Callable[[PostgresServer], object],
+    *,
+    binaries: PgBinaries,
+    name: str = "template",
+    cache: TemplateCache | None = None,
+    use_cache: bool = True,
+    **settings_kw: object,
+) -> PreparedCluster:
+    """Start a cluster from the cache, or build it with ``build`` and cache the result."""
+    started = time.perf_counter()
+    cache = cache or TemplateCache()
+    key = inputs.key()
+    cached = cache.lookup(key) if use_cache else None
+    if cached is not None:
+        server = stack.postgres(name, binaries=binaries, datadir_source=cached, **settings_kw)  # type: ignore[arg-type]
+        log.info("template %s: cache hit (%s)", key, cached)
+        return PreparedCluster(server, key, True, time.perf_counter() - started)
+    server = stack.postgres(name, binaries=binaries, **settings_kw)  # type: ignore[arg-type]
+    build(server)
+    if use_cache:
+        with server.connect(autocommit=True) as conn:
+            conn.execute("CHECKPOINT")
+        server.stop()
+        cache.store(
+            key,
+            server.datadir,
+            {
+                "key": key,
+                "server": binaries.describe(),
+                "created": time.time(),
+                "inputs": sorted(inputs.parts),
+            },
+        )
+        server.start()
+    log.info("template %s: built in %.2fs", key, time.perf_counter() - started)
+    return PreparedCluster(server, key, False, time.perf_counter() - started)

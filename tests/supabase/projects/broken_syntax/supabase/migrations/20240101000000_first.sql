@@ -1,0 +1,1 @@
+create table public.first (id int primary key);

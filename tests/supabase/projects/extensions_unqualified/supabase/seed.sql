@@ -1,0 +1,1 @@
+insert into public.invites (email) values ('ada@example.com'), ('grace@example.com');

@@ -1,0 +1,1 @@
+insert into public.orders (id, total) values (1, 9.5);

@@ -1,0 +1,1 @@
+create table public.seed_log (n serial primary key, source text not null);

@@ -1,0 +1,1 @@
+insert into public.seed_log (source) values ('seed');

@@ -1,0 +1,1 @@
+create table public.legacy_init (id int);

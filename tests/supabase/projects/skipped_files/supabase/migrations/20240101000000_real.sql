@@ -1,0 +1,1 @@
+create table public.real (id int);

@@ -1,0 +1,1 @@
+create table public.second_real (id int);

@@ -1,0 +1,1 @@
+create table public.draft (id int);

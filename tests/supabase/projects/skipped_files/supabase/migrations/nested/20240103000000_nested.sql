@@ -1,0 +1,1 @@
+create table public.nested (id int);
