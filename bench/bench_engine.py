@@ -101,23 +101,28 @@ def isolation(engine: Engine, reps: int) -> dict[str, list[float]]:
     rollback_ms = []
     for _ in range(reps):
         t0 = time.perf_counter()
-        with pool.connection() as conn:
+        with pool.connection() as conn:  # what the rlsguard_db fixture does around a test
             conn.execute("BEGIN")
+            engine.database(conn)
             conn.execute("ROLLBACK")
         rollback_ms.append((time.perf_counter() - t0) * 1000)
     pool.close()
-    clone_ms = []
+    clone_ms, cycle_ms = [], []
     for i in range(max(3, reps // 50)):
         name = f"bench_clone_{i}"
-
-        def cycle(name: str = name) -> None:
-            engine.clone(name)
-            with engine.connect(name) as conn:
-                conn.execute("select 1")
-            engine.drop(name)
-
-        clone_ms.append(timed(cycle) * 1000)
-    return {"per_test_rollback_ms": rollback_ms, "per_test_clone_ms": clone_ms}
+        t0 = time.perf_counter()
+        engine.clone(name)
+        t1 = time.perf_counter()
+        with engine.connect(name) as conn:
+            conn.execute("select 1")
+        engine.drop(name)
+        clone_ms.append((t1 - t0) * 1000)
+        cycle_ms.append((time.perf_counter() - t0) * 1000)
+    return {
+        "per_test_rollback_ms": rollback_ms,
+        "per_test_clone_ms": clone_ms,
+        "per_test_clone_full_cycle_ms": cycle_ms,
+    }
 
 
 def checks(engine: Engine, personas: list[str], query: str, reps: int) -> dict[str, Any]:

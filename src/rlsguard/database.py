@@ -15,7 +15,6 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from rlsguard.identity.batch import Batch
-from rlsguard.identity.factory import UserFactory
 from rlsguard.identity.personas import Personas, find_user_by_id
 from rlsguard.identity.session import ApiSettings, Identity, Request, Session
 from rlsguard.identity.tokens import AuthUser
@@ -50,6 +49,13 @@ def has_role(conn: psycopg.Connection[Any], role: str) -> bool:
     return bool(conn.execute("select 1 from pg_roles where rolname = %s", (role,)).fetchone())
 
 
+def resolve_api(conn: psycopg.Connection[Any], api: ApiSettings) -> ApiSettings:
+    """Drop the authenticator switch on a plain server that has no such role."""
+    if api.authenticator and not has_role(conn, api.authenticator):
+        return ApiSettings(api.schema, api.extra_search_path, None)
+    return api
+
+
 class Database:
     """A database under test, and the way to run requests in it as anyone."""
 
@@ -60,14 +66,12 @@ class Database:
         *,
         api: ApiSettings | None = None,
         settings_by_role: Mapping[str, Mapping[str, str]] | None = None,
+        verify_api: bool = True,
     ) -> None:
         self.conn = conn
         self.personas = personas
-        self.api = api or ApiSettings()
-        if self.api.authenticator and not has_role(conn, self.api.authenticator):
-            # A plain server without Supabase's roles: switch role without authenticator.
-            self.api = ApiSettings(self.api.schema, self.api.extra_search_path, None)
-        self._factory = UserFactory()
+        self.api = resolve_api(conn, api or ApiSettings()) if verify_api else (api or ApiSettings())
+        self._factory: Any = None  # faker costs ~0.5 s to import and set up: only when needed
         self._settings_by_role = (
             {k: dict(v) for k, v in settings_by_role.items()}
             if settings_by_role is not None
@@ -128,6 +132,10 @@ class Database:
         """
         metadata = dict(user_metadata or {})
         if email is None and phone is None and not anonymous:
+            if self._factory is None:
+                from rlsguard.identity.factory import UserFactory
+
+                self._factory = UserFactory()
             spec = self._factory.next(**metadata)
             email, metadata = spec.email, spec.user_metadata
         user_id = create_user(

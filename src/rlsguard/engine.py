@@ -23,7 +23,7 @@ from typing import Any, Self
 import psycopg
 
 from rlsguard.config import ProjectConfig, load_config
-from rlsguard.database import Database, role_settings
+from rlsguard.database import Database, resolve_api, role_settings
 from rlsguard.errors import BackendUnavailable, ConfigError, RlsguardError
 from rlsguard.identity.personas import Personas
 from rlsguard.identity.session import ApiSettings
@@ -111,6 +111,7 @@ class Engine:
         self.personas = Personas(self.signer, self.config.personas)
         self._settings_by_role: dict[str, dict[str, str]] | None = None
         self._janitor: Janitor | None = None
+        self._api: ApiSettings | None = None
         self.timings: dict[str, float] = {}
 
     # -- lifecycle -------------------------------------------------------------
@@ -253,10 +254,17 @@ class Engine:
         return ApiSettings(schema=schema, extra_search_path=cfg.extra_search_path)
 
     def database(self, conn: psycopg.Connection[Any]) -> Database:
-        """A Database handle on ``conn``; role settings are read once per engine."""
-        if self._settings_by_role is None:
+        """A Database handle on ``conn``; what it reads from the catalog is read once."""
+        if self._settings_by_role is None or self._api is None:
             self._settings_by_role = role_settings(conn)
-        return Database(conn, self.personas, api=self.api, settings_by_role=self._settings_by_role)
+            self._api = resolve_api(conn, self.api)
+        return Database(
+            conn,
+            self.personas,
+            api=self._api,
+            settings_by_role=self._settings_by_role,
+            verify_api=False,
+        )
 
     @contextlib.contextmanager
     def cloned_database(self, name: str | None = None) -> Iterator[Database]:

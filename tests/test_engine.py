@@ -1,0 +1,59 @@
+"""The engine: clones are isolated, workers attach without owning processes."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+
+from rlsguard.engine import Engine, EngineOptions, EngineState
+from rlsguard.errors import ConfigError, RlsguardError
+
+
+def test_clones_are_isolated_from_each_other_and_the_template(notes_engine: Engine) -> None:
+    with notes_engine.cloned_database() as first, notes_engine.cloned_database() as second:
+        first.execute("insert into notes (owner_id, body) values "
+                      "('11111111-1111-1111-1111-111111111111', 'only in first')")  # fmt: skip
+        first.execute("create table first_only (x int)")
+        assert first.scalar("select count(*) from notes") == 4
+        assert second.scalar("select count(*) from notes") == 3
+        assert second.scalar("select to_regclass('public.first_only')") is None
+    with notes_engine.connect("postgres") as template:
+        assert template.execute("select count(*) from notes").fetchone() == (3,)
+
+
+def test_clone_is_dropped_even_when_the_test_fails(notes_engine: Engine) -> None:
+    name = "rlsguard_failing_clone"
+    with pytest.raises(RuntimeError), notes_engine.cloned_database(name):
+        raise RuntimeError("the test failed")
+    assert not notes_engine.janitor.exists(name)
+
+
+def test_a_worker_attaches_with_the_same_secret_and_cluster(notes_engine: Engine) -> None:
+    state = json.loads(json.dumps(dataclasses.asdict(notes_engine.state())))
+    worker = Engine.attach(EngineState(**state))
+    try:
+        assert worker.stack is None  # owns no process
+        assert worker.signer.secret == notes_engine.signer.secret
+        with worker.cloned_database() as db, db.as_persona("bob") as s:
+            assert s.scalar("select count(*) from notes") == 1
+    finally:
+        worker.close()
+    # Closing a worker leaves the controller's cluster running.
+    with notes_engine.connect("postgres") as conn:
+        assert conn.execute("select 1").fetchone() == (1,)
+
+
+def test_missing_project_names_the_folder(tmp_path: Path) -> None:
+    engine = Engine(options=EngineOptions(supabase_dir=tmp_path / "supabase"))
+    with pytest.raises(ConfigError, match="no Supabase project here"):
+        engine.open()
+    assert engine.stack is None
+
+
+def test_closed_engine_refuses_work(notes_project: Path) -> None:
+    engine = Engine(options=EngineOptions(supabase_dir=notes_project))
+    with pytest.raises(RlsguardError, match="not open"):
+        engine.clone("x")
