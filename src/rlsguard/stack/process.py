@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import select
 import signal
 import subprocess
 import threading
@@ -42,6 +43,28 @@ log = logging.getLogger("rlsguard.stack")
 POLL_INTERVAL_S = 0.001
 DEFAULT_READY_TIMEOUT_S = 30.0
 DEFAULT_STOP_TIMEOUT_S = 10.0
+
+
+def wait_exit(proc: subprocess.Popen[bytes], timeout: float) -> int:
+    """Popen.wait(timeout), woken by the exit itself rather than by polling.
+
+    Popen.wait with a timeout sleeps in growing steps of up to 50 ms; a pidfd
+    becomes readable the moment the child exits, which keeps a stop of
+    Postgres at its real ~10 ms.
+    """
+    if proc.poll() is not None:
+        return proc.returncode
+    try:
+        fd = os.pidfd_open(proc.pid)
+    except (AttributeError, OSError):
+        return proc.wait(timeout)
+    try:
+        ready, _, _ = select.select([fd], [], [], timeout)
+    finally:
+        os.close(fd)
+    if not ready:
+        raise subprocess.TimeoutExpired(proc.args, timeout)
+    return proc.wait()
 
 
 class State(Enum):
@@ -216,7 +239,7 @@ class Server(ABC):
                 with contextlib.suppress(ProcessLookupError):
                     self._proc.send_signal(self.stop_signal)
                 try:
-                    self._proc.wait(timeout)
+                    wait_exit(self._proc, timeout)
                 except subprocess.TimeoutExpired:
                     log.warning("%s did not stop in %.1fs; killing it", self.name, timeout)
                     self._proc.kill()
