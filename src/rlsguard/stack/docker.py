@@ -36,10 +36,15 @@ from typing import Any, ClassVar, Self
 from urllib.parse import urlsplit
 
 import psycopg
-from psycopg import conninfo, sql
+from psycopg import conninfo
 
 from rlsguard.errors import BackendUnavailable, ServerError
-from rlsguard.stack.postgres import DEFAULT_DATABASE, PostgresSettings
+from rlsguard.stack.postgres import (
+    DEFAULT_DATABASE,
+    PostgresSettings,
+    create_database_sql,
+    drop_database_sql,
+)
 from rlsguard.stack.process import State
 from rlsguard.stack.runtime import owner_tag, process_alive
 
@@ -623,16 +628,9 @@ class DockerPostgres:
 
     # -- databases -------------------------------------------------------------
     def create_database(self, name: str, *, template: str | None = None) -> None:
-        stmt = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
-        if template:
-            stmt += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
-            if self.major >= 15:
-                stmt += sql.SQL(" STRATEGY FILE_COPY")
         with self.connect(autocommit=True) as conn:
-            conn.execute(stmt)
+            conn.execute(create_database_sql(name, template, self.major))
 
     def drop_database(self, name: str) -> None:
         with self.connect(autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
+            conn.execute(drop_database_sql(name))

@@ -22,6 +22,7 @@ import psycopg
 from psycopg import conninfo, pq, sql
 
 from rlsguard.errors import BackendUnavailable, DestructiveActionRefused, ServerError
+from rlsguard.stack.postgres import create_database_sql
 from rlsguard.stack.process import State
 
 DEFAULT_READY_TIMEOUT_S = 30.0
@@ -216,12 +217,9 @@ class ExternalPostgres:
     # -- databases -------------------------------------------------------------
     def create_database(self, name: str, *, template: str | None = None) -> None:
         """Create a database and remember it, so it (and only it) may be dropped later."""
-        stmt = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
-        if template:
-            stmt += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
         with self._lock:
             with self._open() as conn:
-                conn.execute(stmt)
+                conn.execute(create_database_sql(name, template, self.major))
             self._created.append(name)
 
     def drop_database(self, name: str) -> None:

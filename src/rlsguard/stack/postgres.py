@@ -56,6 +56,20 @@ def copy_datadir(src: Path, dst: Path) -> None:
         (dst / name).unlink(missing_ok=True)
 
 
+def create_database_sql(name: str, template: str | None, major: int) -> sql.Composed:
+    """``CREATE DATABASE``, cloning with FILE_COPY where it exists (6-7 ms on tmpfs vs 9-10)."""
+    stmt = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+    if template:
+        stmt += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
+        if major >= 15:
+            stmt += sql.SQL(" STRATEGY FILE_COPY")
+    return stmt
+
+
+def drop_database_sql(name: str) -> sql.Composed:
+    return sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+
+
 @dataclass
 class PostgresSettings:
     """What a cluster is started with; every GUC may be overridden."""
@@ -296,19 +310,12 @@ class PostgresServer(Server):
         return self
 
     def create_database(self, name: str, *, template: str | None = None) -> None:
-        stmt = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
-        if template:
-            stmt += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
-            if self.binaries.major >= 15:  # FILE_COPY: 6-7 ms on tmpfs vs 9-10 for WAL_LOG
-                stmt += sql.SQL(" STRATEGY FILE_COPY")
         with self.connect(autocommit=True) as conn:
-            conn.execute(stmt)
+            conn.execute(create_database_sql(name, template, self.binaries.major))
 
     def drop_database(self, name: str) -> None:
         with self.connect(autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
+            conn.execute(drop_database_sql(name))
 
     def remove(self) -> None:
         """Stop and delete the cluster's files."""
