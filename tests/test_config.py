@@ -406,3 +406,57 @@ def test_paths_stay_as_given_without_a_file() -> None:
     config = ProjectConfig(supabase_dir=Path("x/supabase"))
     assert config.supabase_dir == Path("x/supabase")
     assert config.source is None
+
+
+# -- [lint] waivers ----------------------------------------------------------------
+
+
+def test_lint_waivers(tmp_path: Path) -> None:
+    project(
+        tmp_path,
+        {
+            "rlsguard.toml": """\
+                [[lint.waivers]]
+                rule = "multiple_permissive_policies"
+                object = "public.users"
+                reason = "three SELECT policies read better than one; measured: no slowdown"
+
+                [[lint.waivers]]
+                rule = "rls_enabled_no_policy"
+                object = "private.*"
+                reason = "backend-only tables"
+            """
+        },
+    )
+    waivers = load_config(tmp_path).lint.waivers
+    assert [(w.rule, w.object) for w in waivers] == [
+        ("multiple_permissive_policies", "public.users"),
+        ("rls_enabled_no_policy", "private.*"),
+    ]
+    assert waivers[1].reason == "backend-only tables"
+    assert ProjectConfig().lint.waivers == ()
+
+
+def test_lint_waiver_needs_a_reason(tmp_path: Path) -> None:
+    error = config_error(
+        tmp_path,
+        """\
+        [[lint.waivers]]
+        rule = "rls_enabled_no_policy"
+        object = "public.audit_log"
+        """,
+    )
+    assert error.key == "lint.waivers.0.reason"
+
+
+def test_lint_waiver_unknown_key_suggests(tmp_path: Path) -> None:
+    error = config_error(
+        tmp_path,
+        """\
+        [[lint.waivers]]
+        rule = "rls_enabled_no_policy"
+        obejct = "public.audit_log"
+        reason = "x"
+        """,
+    )
+    assert "did you mean 'object'" in error.reason

@@ -13,7 +13,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from rlsguard import __version__
+from rlsguard.audit import cli as audit_cli
 from rlsguard.errors import RlsguardError
+from rlsguard.matrix.cli import matrix_app
+from rlsguard.policy import cli as policy_cli
 
 app = typer.Typer(
     name="rlsguard",
@@ -22,6 +25,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+app.add_typer(matrix_app, name="matrix")
 console = Console()
 err_console = Console(stderr=True)
 
@@ -105,6 +109,10 @@ def up(
         pass
     finally:
         engine.close()
+
+
+policy_cli.register(app)  # snapshot, diff, blame, rollback
+audit_cli.register(app)  # lint, probe
 
 
 def main() -> None:

@@ -246,6 +246,38 @@ class Persona(_Section):
         return self
 
 
+class Waiver(_Section):
+    """A lint or probe finding accepted on purpose; reports show it with the reason."""
+
+    rule: str = Field(
+        min_length=1,
+        description="The rule id the finding has, e.g. 'multiple_permissive_policies'.",
+    )
+    object: str = Field(
+        min_length=1,
+        description=(
+            "schema.name of the table, view or function; * and ? match any characters "
+            "(public.* waives the rule for the whole schema)."
+        ),
+    )
+    reason: str = Field(
+        min_length=1,
+        description="Why the finding is acceptable; shown in every report that lists it.",
+    )
+
+
+class LintConfig(_Section):
+    """``rlsguard lint`` and ``rlsguard probe``."""
+
+    waivers: tuple[Waiver, ...] = Field(
+        default=(),
+        description=(
+            "Findings accepted on purpose ([[lint.waivers]] with rule, object, reason). A "
+            "waiver that matches nothing is reported, so none outlives its reason."
+        ),
+    )
+
+
 class ProjectConfig(_Section):
     """``[tool.rlsguard]`` in pyproject.toml, or the top level of rlsguard.toml."""
 
@@ -314,6 +346,10 @@ class ProjectConfig(_Section):
     cache: CacheConfig = Field(
         default=CacheConfig(),
         description="The template data-directory cache.",
+    )
+    lint: LintConfig = Field(
+        default=LintConfig(),
+        description="rlsguard lint and probe: waivers of accepted findings.",
     )
 
     _source: Path | None = PrivateAttr(None)
@@ -517,6 +553,9 @@ def _known_keys(loc: list[str]) -> list[str]:
         model = _unwrap(field.annotation)
         if typing.get_origin(model) is dict:
             model = _unwrap(typing.get_args(model)[1])
+            expect_key = True
+        elif typing.get_origin(model) in (tuple, list):  # [[array.of.tables]]: an index next
+            model = _unwrap(typing.get_args(model)[0])
             expect_key = True
     if isinstance(model, type) and issubclass(model, BaseModel):
         return list(model.model_fields)

@@ -11,6 +11,7 @@ processes, so a worker that dies cannot take the cluster with it.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import os
 import time
@@ -43,6 +44,7 @@ from rlsguard.templates import (
 log = logging.getLogger("rlsguard.engine")
 
 TEMPLATE_DB = "postgres"  # migrations run in 'postgres', as on Supabase ("revoke ... on database")
+_SHARED_CLUSTERS = itertools.count(1)  # cluster names of engines that share a Stack
 
 
 @dataclass
@@ -96,14 +98,29 @@ class EngineState:
 
 
 class Engine:
-    """Owns (or attaches to) a prepared cluster and makes databases for tests and commands."""
+    """Owns (or attaches to) a prepared cluster and makes databases for tests and commands.
 
-    def __init__(self, config: ProjectConfig | None = None, options: EngineOptions | None = None):
+    ``stack``: build the cluster in a Stack the caller owns (several engines, e.g. a base
+    and a head schema, then share one supervisor; closing the engine stops only its own
+    cluster). ``project``: use this project instead of loading ``supabase_dir`` (e.g. one
+    with its migrations left out, for a bootstrap-only template).
+    """
+
+    def __init__(
+        self,
+        config: ProjectConfig | None = None,
+        options: EngineOptions | None = None,
+        *,
+        stack: Stack | None = None,
+        project: SupabaseProject | None = None,
+    ):
         self.options = options or EngineOptions()
         self.config = config or load_config(supabase_dir=self.options.supabase_dir)
         self.supabase_dir = self.options.supabase_dir or self.config.supabase_dir
-        self.project: SupabaseProject | None = None
+        self.project: SupabaseProject | None = project
         self.stack: Stack | None = None
+        self._shared_stack = stack
+        self._cluster_name = "template" if stack is None else f"template-{next(_SHARED_CLUSTERS)}"
         self.prepared: PreparedCluster | None = None
         self.endpoint: Endpoint | None = None
         self.template_db = TEMPLATE_DB
@@ -140,7 +157,10 @@ class Engine:
                 f"the {backend!r} backend cannot hold a cached template yet; "
                 "use --rlsguard-backend local for pytest -m rls"
             )
-        self.stack = Stack(user=self.config.run_as).open()
+        if self._shared_stack is not None:
+            self.stack = self._shared_stack.open()
+        else:
+            self.stack = Stack(user=self.config.run_as).open()
         try:
             binaries = self.stack.pg_binaries(
                 self.options.pg_bin or self.config.pg_bin, prefer=self.options.prefer
@@ -160,6 +180,7 @@ class Engine:
                 inputs,
                 lambda server: apply_project(server, project),
                 binaries=binaries,
+                name=self._cluster_name,
                 cache=TemplateCache(Path(cache_dir) / "templates" if cache_dir else None),
                 use_cache=self.config.cache.enabled and not self.options.no_cache,
                 max_connections=self.config.postgres.max_connections,
@@ -206,7 +227,10 @@ class Engine:
             self._janitor.close()
             self._janitor = None
         if self.stack is not None:
-            self.stack.close()
+            if self._shared_stack is not None:
+                self.stack.discard(self._cluster_name)  # the stack is the caller's
+            else:
+                self.stack.close()
             self.stack = None
         self.prepared = None
 

@@ -12,6 +12,11 @@ Fixtures compose from small parts, as in pytest-postgresql:
   for tests that commit, run DDL or open several connections; dropped after.
 - ``rlsguard_personas`` (session), ``private_postgres`` (test).
 
+The project's access matrix (``fixtures/rls_matrix.yaml``, see
+:mod:`rlsguard.matrix.items`) becomes one ``rls`` item per persona x table x
+operation. The engine is opened once per process, on first use, by whoever
+needs it first (a fixture, a matrix item, the xdist controller).
+
 Under pytest-xdist the controller builds the template once and owns the
 cluster; each worker attaches to it and works in a database of its own.
 """
@@ -30,7 +35,7 @@ import pytest
 from rlsguard.errors import RlsguardError
 
 ENGINE_KEY = "rlsguard_engine"
-_engine_key = pytest.StashKey[Any]()
+_engine_key = pytest.StashKey["_Engines"]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -62,6 +67,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="TARGET",
         help="allow destructive faults on this exact target (a server rlsguard did not start)",
     )
+    group.addoption(
+        "--rlsguard-matrix",
+        default=None,
+        metavar="PATH",
+        help="check this access matrix file (default: the project's matrix, when pytest runs "
+        "without path arguments or is given the file or its folder)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -72,8 +84,60 @@ def pytest_configure(config: pytest.Config) -> None:
         ("slow", "longer tests, left out of plain pytest; run them with -m slow"),
     ):
         config.addinivalue_line("markers", f"{marker}: {doc}")
+    config.stash[_engine_key] = _Engines(config)
     if _is_xdist_controller(config):
         config.pluginmanager.register(_XdistController(config), "rlsguard-xdist-controller")
+    from rlsguard.matrix.items import configure_matrix
+    from rlsguard.policy.plugin import configure_drift
+
+    configure_matrix(config)
+    configure_drift(config)  # fixtures/policies.snapshot.json: the approved surface
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    engines = config.stash.get(_engine_key, None)
+    if engines is not None:
+        engines.close()
+
+
+def session_engine(config: pytest.Config) -> Any:
+    """The process's engine: opened (or attached, in an xdist worker) on first use."""
+    return config.stash[_engine_key].get()
+
+
+class _Engines:
+    """One engine per pytest process, shared by fixtures, matrix items and the xdist controller."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.engine: Any = None
+        self.error: str | None = None
+
+    def get(self) -> Any:
+        from rlsguard.engine import Engine, EngineState
+
+        if self.engine is not None:
+            return self.engine
+        if self.error is not None:
+            raise RlsguardError(self.error)
+        workerinput = getattr(self.config, "workerinput", None)
+        try:
+            if workerinput and ENGINE_KEY in workerinput:
+                state = json.loads(workerinput[ENGINE_KEY])
+                if "error" in state:
+                    raise RlsguardError(state["error"])
+                self.engine = Engine.attach(EngineState(**state))
+            else:
+                self.engine = Engine(options=_engine_options(self.config)).open()
+        except RlsguardError as exc:
+            self.error = str(exc)
+            raise
+        return self.engine
+
+    def close(self) -> None:
+        if self.engine is not None:
+            self.engine.close()
+            self.engine = None
 
 
 def _engine_options(config: pytest.Config) -> Any:
@@ -113,25 +177,15 @@ class _XdistController:
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
-        self.engine: Any = None
-        self.error: str | None = None
 
     def pytest_configure_node(self, node: Any) -> None:
-        if self.engine is None and self.error is None:
-            from rlsguard.engine import Engine
-
-            try:
-                self.engine = Engine(options=_engine_options(self.config)).open()
-            except RlsguardError as exc:
-                # Projects without a supabase/ folder still run their other tests.
-                self.error = str(exc)
-        node.workerinput[ENGINE_KEY] = json.dumps(
-            dataclasses.asdict(self.engine.state()) if self.engine else {"error": self.error}
-        )
-
-    def pytest_unconfigure(self, config: pytest.Config) -> None:
-        if self.engine is not None:
-            self.engine.close()
+        engines = self.config.stash[_engine_key]
+        try:
+            state = dataclasses.asdict(engines.get().state())
+        except RlsguardError as exc:
+            # Projects without a supabase/ folder still run their other tests.
+            state = {"error": str(exc)}
+        node.workerinput[ENGINE_KEY] = json.dumps(state)
 
 
 @pytest.fixture(scope="session")
@@ -144,26 +198,12 @@ def rlsguard_stack() -> Iterator[Any]:
 
 
 @pytest.fixture(scope="session")
-def rlsguard_engine(request: pytest.FixtureRequest) -> Iterator[Any]:
+def rlsguard_engine(request: pytest.FixtureRequest) -> Any:
     """The project's prepared template cluster (owned here, or the xdist controller's)."""
-    from rlsguard.engine import Engine, EngineState
-
-    config = request.config
-    workerinput = getattr(config, "workerinput", None)
-    if workerinput and ENGINE_KEY in workerinput:
-        state = json.loads(workerinput[ENGINE_KEY])
-        if "error" in state:
-            _fail_session(RlsguardError(state["error"]))
-        yield Engine.attach(EngineState(**state))
-        return
     try:
-        engine = Engine(options=_engine_options(config)).open()
+        return session_engine(request.config)
     except RlsguardError as exc:
         _fail_session(exc)
-    try:
-        yield engine
-    finally:
-        engine.close()
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,187 @@
+"""``rlsguard lint`` and ``rlsguard probe``: findings without writing an expectation.
+
+Exit codes: 0 no finding at or above ``--fail-on`` (waived findings never count); 1 at least
+one; 2 usage or infrastructure error, with the reason.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.console import Console
+
+from rlsguard.errors import RlsguardError
+
+if TYPE_CHECKING:
+    from rlsguard.audit.findings import Check, Finding
+
+err = Console(stderr=True, highlight=False)
+
+SupabaseDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--supabase-dir",
+        help="The project's supabase/ folder (default: from rlsguard config, else ./supabase).",
+        file_okay=False,
+    ),
+]
+
+
+class OutputFormat(StrEnum):
+    text = "text"
+    json = "json"
+    sarif = "sarif"
+    markdown = "markdown"
+
+
+class FailOn(StrEnum):
+    error = "error"
+    warn = "warn"
+    info = "info"
+    none = "none"
+
+
+FormatOption = Annotated[
+    OutputFormat, typer.Option("--format", "-f", help="text, json, sarif (2.1.0) or markdown.")
+]
+FailOnOption = Annotated[
+    FailOn,
+    typer.Option("--fail-on", help="Exit 1 when an unwaived finding is at this level or above."),
+]
+OutputOption = Annotated[
+    Path | None,
+    typer.Option("--output", "-o", help="Write the report to this file instead of stdout."),
+]
+NoCacheOption = Annotated[
+    bool, typer.Option("--no-cache", help="Rebuild the template instead of reusing it.")
+]
+
+
+@contextmanager
+def _prepared(supabase_dir: Path | None, no_cache: bool) -> Iterator[tuple[Any, Any]]:
+    """The engine and a throwaway clone of the project's database; errors exit with 2."""
+    from rlsguard.engine import Engine, EngineOptions
+
+    options = EngineOptions(
+        supabase_dir=supabase_dir.resolve() if supabase_dir else None, no_cache=no_cache
+    )
+    try:
+        with Engine(options=options) as engine, engine.cloned_database() as db:
+            yield engine, db
+    except RlsguardError as exc:
+        err.print(f"[red]error:[/] {exc}", markup=True, soft_wrap=True)
+        raise typer.Exit(2) from exc
+
+
+def _report(
+    findings: list[Finding],
+    *,
+    check: Check,
+    fmt: OutputFormat,
+    fail_on: FailOn,
+    output: Path | None,
+    default_uri: str | None,
+    notes: list[str] | None = None,
+) -> None:
+    from rlsguard.audit.findings import failing
+    from rlsguard.audit.formats import print_text, render
+
+    title = f"rlsguard {check}"
+    if fmt == OutputFormat.text and output is None:
+        print_text(Console(), findings, title=title, notes=notes or ())
+    else:
+        text = render(
+            findings,
+            fmt.value,  # type: ignore[arg-type]
+            checks=(check,),
+            title=title,
+            default_uri=default_uri,
+            notes=notes or (),
+        )
+        if output is None:
+            sys.stdout.write(text)
+        else:
+            output.parent.mkdir(parents=True, exist_ok=True)
+            output.write_text(text, encoding="utf-8")
+    if failing(findings, fail_on.value):  # type: ignore[arg-type]
+        raise typer.Exit(1)
+
+
+def _default_uri(engine: Any) -> str | None:
+    project = engine.load_project()
+    config = project.supabase_dir / "config.toml"
+    return config.relative_to(project.root).as_posix() if config.is_file() else None
+
+
+def lint(
+    supabase_dir: SupabaseDirOption = None,
+    fmt: FormatOption = OutputFormat.text,
+    fail_on: FailOnOption = FailOn.error,
+    output: OutputOption = None,
+    no_cache: NoCacheOption = False,
+) -> None:
+    """Lint the security surface the migrations build (splinter's checks and more)."""
+    from rlsguard.audit.api import lint_project
+
+    with _prepared(supabase_dir, no_cache) as (engine, db):
+        findings = lint_project(engine, db)
+        default_uri = _default_uri(engine)
+    _report(
+        findings,
+        check="lint",
+        fmt=fmt,
+        fail_on=fail_on,
+        output=output,
+        default_uri=default_uri,
+    )
+
+
+def probe(
+    supabase_dir: SupabaseDirOption = None,
+    fmt: FormatOption = OutputFormat.text,
+    fail_on: FailOnOption = FailOn.error,
+    output: OutputOption = None,
+    persona: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--persona", help="Act as these personas only (repeatable; default: all of them)."
+        ),
+    ] = None,
+    no_cache: NoCacheOption = False,
+) -> None:
+    """Try privilege escalation and cross-tenant reads and writes as every persona."""
+    from rlsguard.audit.api import probe_project
+
+    with _prepared(supabase_dir, no_cache) as (engine, db):
+        try:
+            report = probe_project(engine, db, personas=persona or None)
+        except RlsguardError as exc:
+            err.print(f"[red]error:[/] {exc}", markup=True, soft_wrap=True)
+            raise typer.Exit(2) from exc
+        default_uri = _default_uri(engine)
+    notes = [
+        f"acted as {', '.join(report.actors)} on {len(report.tables)} table(s); "
+        f"{report.attempts} attempt(s), all rolled back",
+        *report.notes,
+    ]
+    _report(
+        report.findings,
+        check="probe",
+        fmt=fmt,
+        fail_on=fail_on,
+        output=output,
+        default_uri=default_uri,
+        notes=notes,
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``lint`` and ``probe`` to the ``rlsguard`` application."""
+    app.command("lint")(lint)
+    app.command("probe")(probe)

@@ -1,0 +1,465 @@
+"""Rules that read policy expressions: what a predicate admits, whom, and how fast.
+
+Each expression is analysed once from its syntax tree (:mod:`rlsguard.audit.exprs`). The
+first group matches splinter's expression lints (its ids and levels) without its text-pattern
+blind spots: a policy with one wrapped and one unwrapped ``auth.uid()`` is found, and so is
+``user_metadata`` read through a ``raw_user_meta_data`` subquery or a helper function. The
+second group finds what splinter does not look for.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+
+from rlsguard.audit.exprs import Analysis
+from rlsguard.audit.findings import Finding
+from rlsguard.audit.rules.base import (
+    CLIENT_ROLES,
+    COMMAND_PRIVILEGES,
+    DML,
+    LintContext,
+    rule,
+    table_label,
+)
+from rlsguard.audit.rules.surface import is_credential_column
+from rlsguard.policy.catalog import Policy, Table
+
+_MULTIPLE_PERMISSIVE_ROLES = ("anon", "authenticated", "authenticator", "dashboard_user")
+
+
+def _who(roles: tuple[str, ...] | list[str]) -> str:
+    return " and ".join(roles) if roles else "nobody"
+
+
+# -- splinter parity ----------------------------------------------------------------------------
+
+
+@rule(
+    "auth_rls_initplan",
+    level="warn",
+    category="performance",
+    title="Auth function evaluated for every row",
+    description="`auth.uid()`, `auth.jwt()`, `auth.role()`, `auth.email()` and "
+    "`current_setting()` called directly in a policy are re-evaluated for each row; wrapped in "
+    "a scalar subquery they run once per statement (an InitPlan).",
+    remediation="Write `(select auth.uid())` instead of `auth.uid()` (the same for the other "
+    "functions), at every call site of the policy.",
+    origin="splinter 0003",
+)
+def auth_rls_initplan(ctx: LintContext) -> Iterator[Finding]:
+    for policy in ctx.catalog.policies:
+        for clause, analysis in ctx.expressions(policy):
+            unwrapped = analysis.unwrapped_calls
+            if not unwrapped:
+                continue
+            calls = ", ".join(dict.fromkeys(c.text for c in unwrapped))
+            mixed = (
+                " (other call sites of the same policy are wrapped)"
+                if (analysis.wrapped_calls)
+                else ""
+            )
+            yield ctx.finding(
+                policy.qualified_table,
+                f"policy {policy.name} calls {calls} in its {clause} clause without a "
+                f"`(select ...)` wrapper{mixed}: evaluated once per row.",
+                location=ctx.location(policy),
+                policy=policy.name,
+                clause=clause,
+            )
+
+
+@rule(
+    "multiple_permissive_policies",
+    level="warn",
+    category="performance",
+    title="Several permissive policies for one role and action",
+    description="Every permissive policy that applies is evaluated for every row; several for "
+    "the same role and action cost more than one policy with their conditions OR-ed.",
+    remediation="Merge the policies into one with OR-ed conditions (mind that merging must not "
+    "widen another action), or waive the finding with a reason.",
+    origin="splinter 0006",
+)
+def multiple_permissive_policies(ctx: LintContext) -> Iterator[Finding]:
+    for table in ctx.rls_tables:
+        groups: dict[tuple[str, str], list[str]] = defaultdict(list)
+        for policy in table.policies:
+            if not policy.permissive:
+                continue
+            for action in COMMAND_PRIVILEGES[policy.command]:
+                for role in _MULTIPLE_PERMISSIVE_ROLES:
+                    if policy.applies_to(role):
+                        groups[(role, action)].append(policy.name)
+        parts = [
+            f"{role} {action.lower()}: {', '.join(sorted(names))}"
+            for (role, action), names in sorted(groups.items())
+            if len(names) > 1
+        ]
+        if parts:
+            involved = {n for names in groups.values() if len(names) > 1 for n in names}
+            located = [
+                loc
+                for p in table.policies
+                if p.name in involved and (loc := ctx.location(p)) is not None
+            ]
+            yield ctx.finding(
+                table_label(table),
+                f"{table_label(table)} has several permissive policies per role and action "
+                f"({'; '.join(parts)}).",
+                location=ctx.locator.latest(located) or ctx.locator.relation(table.qualified),
+            )
+
+
+@rule(
+    "rls_references_user_metadata",
+    level="error",
+    category="security",
+    title="Policy trusts user_metadata",
+    description="`user_metadata` (`raw_user_meta_data` in auth.users) is set by the user at "
+    "sign-up and editable by them afterwards; a policy that reads it lets users grant "
+    "themselves access.",
+    remediation="Keep roles and tenants in a table users cannot write (or in `app_metadata`, "
+    "which only the service role sets) and read them from there.",
+    origin="splinter 0015",
+)
+def rls_references_user_metadata(ctx: LintContext) -> Iterator[Finding]:
+    for policy in ctx.catalog.policies:
+        reasons: list[str] = []
+        called: set[str] = set()
+        for clause, analysis in ctx.expressions(policy):
+            reasons.extend(f"{clause} {how}" for how in analysis.metadata_reads)
+            called |= analysis.functions
+        for name, _function, facts in ctx.invoker_closure(called):
+            reasons.extend(f"through {name}(), which {how}" for how in facts.metadata_reads)
+        if reasons:
+            yield ctx.finding(
+                policy.qualified_table,
+                f"policy {policy.name} decides access from user-editable metadata: "
+                f"{'; '.join(dict.fromkeys(reasons))}.",
+                location=ctx.location(policy),
+                policy=policy.name,
+            )
+
+
+def _true_clauses(ctx: LintContext, policy: Policy) -> list[str]:
+    """The clauses of a write policy that admit every row (splinter 0024's cases)."""
+    clauses = []
+    if policy.command in ("UPDATE", "DELETE", "ALL") and ctx.using(policy).always_true:
+        clauses.append("USING")
+    if policy.command in ("INSERT", "UPDATE", "ALL"):
+        checked = ctx.with_check(policy)
+        if checked is None and policy.command == "INSERT":
+            clauses.append("WITH CHECK (missing)")
+        elif checked is not None and checked.always_true:
+            clauses.append("WITH CHECK")
+    return clauses
+
+
+@rule(
+    "rls_policy_always_true",
+    level="warn",
+    category="security",
+    title="Permissive policy that admits every row",
+    description="A permissive policy whose condition is always true (`true`, `1 = 1`) lets its "
+    "roles write every row; a SELECT one next to narrower SELECT policies makes them pointless, "
+    "since permissive policies are OR-ed.",
+    remediation="Replace the condition with one that names whose rows these are (as "
+    "`owner_id = (select auth.uid())`), or drop the policy.",
+    origin="splinter 0024",
+)
+def rls_policy_always_true(ctx: LintContext) -> Iterator[Finding]:
+    for table in ctx.rls_tables:
+        for policy in table.policies:
+            roles = ctx.policy_roles(policy)
+            if not policy.permissive or not roles:
+                continue
+            clauses = _true_clauses(ctx, policy)
+            if clauses:
+                yield ctx.finding(
+                    table_label(table),
+                    f"policy {policy.name} ({policy.command}, {_who(roles)}) has an always-true "
+                    f"{' and '.join(clauses)}: it admits every row of {table_label(table)}.",
+                    location=ctx.location(policy),
+                    policy=policy.name,
+                )
+            elif policy.command in ("SELECT", "ALL") and ctx.using(policy).always_true:
+                shadowed = [
+                    other.name
+                    for other in table.policies
+                    if other is not policy
+                    and other.permissive
+                    and other.command in ("SELECT", "ALL")
+                    and set(ctx.policy_roles(other)) & set(roles)
+                    and not ctx.using(other).always_true
+                ]
+                if shadowed:
+                    yield ctx.finding(
+                        table_label(table),
+                        f"policy {policy.name} lets {_who(roles)} read every row of "
+                        f"{table_label(table)}, which makes the narrower SELECT policies "
+                        f"{', '.join(shadowed)} pointless (permissive policies are OR-ed).",
+                        location=ctx.location(policy),
+                        policy=policy.name,
+                        shadowed=shadowed,
+                    )
+
+
+# -- beyond splinter ------------------------------------------------------------------------------
+
+
+@rule(
+    "row_role_confusion",
+    level="error",
+    category="security",
+    title="Policy tests the row's role instead of the requester's",
+    description="A predicate such as `role = 'admin'` compares a column of the row being "
+    "checked with a privilege; every requester then passes for the rows whose role is "
+    "'admin', and may give their own row that role when they can update it.",
+    remediation="Test the requester: read their role from a table they cannot write, through a "
+    "SECURITY DEFINER helper keyed by `(select auth.uid())`, e.g. "
+    "`(select private.app_role()) = 'admin'`.",
+)
+def row_role_confusion(ctx: LintContext) -> Iterator[Finding]:
+    for policy in ctx.catalog.policies:
+        tests = []
+        for clause, analysis in ctx.expressions(policy):
+            tests.extend((clause, column, literal) for column, literal in analysis.row_role_tests)
+        if not tests:
+            continue
+        described = "; ".join(
+            f"{clause} compares the row's {column} with {literal!r}"
+            for clause, column, literal in dict.fromkeys(tests)
+        )
+        yield ctx.finding(
+            policy.qualified_table,
+            f"policy {policy.name}: {described}. That tests the row being read or written, not "
+            "the requester: any requester passes for such rows.",
+            location=ctx.location(policy),
+            policy=policy.name,
+            columns=sorted({column for _, column, _ in tests}),
+        )
+
+
+def _read_columns(ctx: LintContext, table: Table) -> tuple[set[str], set[str]]:
+    """Columns the table's policies read, and those compared with ``auth.uid()``."""
+    read: set[str] = set()
+    owner: set[str] = set()
+    for policy in table.policies:
+        for _, analysis in ctx.expressions(policy):
+            read |= analysis.columns
+            owner |= analysis.uid_columns
+    return read, owner
+
+
+@rule(
+    "update_policy_without_with_check",
+    level="error",
+    category="security",
+    title="UPDATE policy without WITH CHECK on columns policies trust",
+    description="Without WITH CHECK, Postgres checks the new row against USING. When the caller "
+    "may update a column the table's policies read (role, tenant, owner), they can move their "
+    "own row into another tenant or role as long as USING still holds.",
+    remediation="Add a WITH CHECK that pins what the caller may not change, e.g. "
+    "`with check (id = (select auth.uid()) and role is not distinct from "
+    "(select private.app_role()))`, or revoke UPDATE on those columns.",
+)
+def update_policy_without_with_check(ctx: LintContext) -> Iterator[Finding]:
+    for table in ctx.rls_tables:
+        if not table.rls_enabled:
+            continue
+        read, owner = _read_columns(ctx, table)
+        for policy in table.policies:
+            if (
+                policy.command not in ("UPDATE", "ALL")
+                or not policy.permissive
+                or policy.with_check_raw is not None
+            ):
+                continue
+            updatable: set[str] = set()
+            updaters = []
+            for role in ctx.policy_roles(policy):
+                columns = ctx.columns_with(table, role, "UPDATE")
+                if columns & read:
+                    updaters.append(role)
+                updatable |= columns
+            exposed = sorted(read & updatable)
+            if not exposed:
+                continue
+            trusted = [c for c in exposed if c not in owner]
+            yield ctx.finding(
+                table_label(table),
+                f"policy {policy.name} ({policy.command}) has no WITH CHECK, and "
+                f"{_who(updaters)} may update {', '.join(exposed)}, which the "
+                f"policies of {table_label(table)} read: a user can rewrite these on their own "
+                "row as long as USING still holds.",
+                location=ctx.location(policy),
+                level="error" if trusted else "warn",
+                policy=policy.name,
+                columns=exposed,
+            )
+
+
+@rule(
+    "sensitive_columns_readable",
+    level="error",
+    category="security",
+    title="Secrets readable by every signed-in user",
+    description="A true-like SELECT policy lets every client it applies to read every row, "
+    "including columns whose names suggest secrets (password, token, key, secret).",
+    remediation="Scope the SELECT policy to the row's owner, move the secrets to a table "
+    "without client privileges, or revoke SELECT on those columns.",
+)
+def sensitive_columns_readable(ctx: LintContext) -> Iterator[Finding]:
+    for table in ctx.rls_tables:
+        if not table.rls_enabled:
+            continue
+        for policy in table.policies:
+            if policy.command not in ("SELECT", "ALL") or not policy.permissive:
+                continue
+            if not ctx.using(policy).always_true:
+                continue
+            for role in ctx.policy_roles(policy):
+                readable = ctx.columns_with(table, role, "SELECT")
+                secrets = sorted(c for c in readable if is_credential_column(c))
+                if secrets:
+                    yield ctx.finding(
+                        table_label(table),
+                        f"policy {policy.name} lets every {role} request read all rows of "
+                        f"{table_label(table)}, including {', '.join(secrets)}.",
+                        location=ctx.location(policy),
+                        policy=policy.name,
+                        role=role,
+                        columns=secrets,
+                    )
+                    break
+
+
+def _predicate(ctx: LintContext, policy: Policy) -> Analysis:
+    return ctx.effective_check(policy) if policy.command == "INSERT" else ctx.using(policy)
+
+
+@rule(
+    "policy_admits_anon",
+    level="warn",
+    category="security",
+    title="Policy for PUBLIC also admits anon",
+    description="A policy without `TO` applies to every role, anon included. When anon holds "
+    "the privilege and the condition does not require a signed-in user, requests with the "
+    "public anon key pass it too.",
+    remediation="Write `to authenticated` (or the roles you mean) in the policy.",
+)
+def policy_admits_anon(ctx: LintContext) -> Iterator[Finding]:
+    for table in ctx.rls_tables:
+        if not table.rls_enabled:
+            continue
+        anon = ctx.client_privileges(table, "anon")
+        for policy in table.policies:
+            if "public" not in policy.roles or not policy.permissive:
+                continue
+            if not anon & set(COMMAND_PRIVILEGES[policy.command]):
+                continue
+            predicate = _predicate(ctx, policy)
+            if predicate.anon_null or predicate.mentions_anon or predicate.always_false:
+                continue
+            yield ctx.finding(
+                table_label(table),
+                f"policy {policy.name} ({policy.command}) applies to PUBLIC, anon holds "
+                f"{', '.join(sorted(anon & set(COMMAND_PRIVILEGES[policy.command])))} on "
+                f"{table_label(table)}, and its condition does not require a signed-in user.",
+                location=ctx.location(policy),
+                policy=policy.name,
+            )
+
+
+@rule(
+    "auth_uid_null_inversion",
+    level="error",
+    category="security",
+    title="`auth.uid() IS NULL OR ...` admits anonymous requests",
+    description="A disjunct true when there is no signed-in user (`auth.uid() is null`, "
+    "`auth.role() = 'anon'`) makes the whole policy true for every anonymous request.",
+    remediation="Drop the disjunct; if anonymous access is meant, write a separate policy "
+    "`to anon` with its own narrow condition.",
+)
+def auth_uid_null_inversion(ctx: LintContext) -> Iterator[Finding]:
+    for table in ctx.rls_tables:
+        for policy in table.policies:
+            disjuncts = []
+            for clause, analysis in ctx.expressions(policy):
+                disjuncts.extend(f"{clause}: {d}" for d in analysis.anonymous_disjuncts)
+            if not disjuncts:
+                continue
+            anon_reaches = policy.applies_to("anon") and bool(
+                ctx.client_privileges(table, "anon") & set(COMMAND_PRIVILEGES[policy.command])
+            )
+            yield ctx.finding(
+                table_label(table),
+                f"policy {policy.name} is true for requests without a user "
+                f"({'; '.join(disjuncts)})"
+                + (", and anon may send them." if anon_reaches else "."),
+                location=ctx.location(policy),
+                level="error" if anon_reaches else "warn",
+                policy=policy.name,
+            )
+
+
+@rule(
+    "rls_policy_always_false",
+    level="warn",
+    category="security",
+    title="Permissive policy that admits nothing",
+    description="A permissive policy whose condition is always false (`false`, `1 = 0`) never "
+    "admits a row; when it is the only one for its action, clients silently get nothing and "
+    "no error reaches the logs.",
+    remediation="Write the intended condition, or drop the policy (a missing policy denies the "
+    "same way, but says so in reviews).",
+)
+def rls_policy_always_false(ctx: LintContext) -> Iterator[Finding]:
+    for table in ctx.rls_tables:
+        for policy in table.policies:
+            if not policy.permissive:
+                continue
+            dead = [clause for clause, a in ctx.expressions(policy) if a.always_false]
+            if dead:
+                yield ctx.finding(
+                    table_label(table),
+                    f"policy {policy.name} ({policy.command}, {_who(list(policy.roles))}) has "
+                    f"an always-false {' and '.join(dead)}: it admits no row of "
+                    f"{table_label(table)}.",
+                    location=ctx.location(policy),
+                    policy=policy.name,
+                )
+
+
+@rule(
+    "policy_without_grant",
+    level="warn",
+    category="security",
+    title="Policy for a role without the privilege",
+    description="Policies only filter what privileges allow. A policy for a role that holds no "
+    "privilege for its action never applies: the role gets 42501 permission denied (for "
+    "example after a table was rebuilt and its GRANTs were forgotten).",
+    remediation="Grant the privilege the policy is for (`grant select, ... on ... to "
+    "authenticated`), or drop the policy.",
+)
+def policy_without_grant(ctx: LintContext) -> Iterator[Finding]:
+    for table in ctx.rls_tables:
+        missing: dict[str, list[str]] = defaultdict(list)
+        for policy in table.policies:
+            needed = set(COMMAND_PRIVILEGES[policy.command])
+            for role in CLIENT_ROLES:
+                if role not in policy.roles:
+                    continue  # PUBLIC policies are not written for one role
+                held = ctx.client_privileges(table, role) | ctx.column_privileges(table, role)
+                if not held & needed:
+                    missing[role].append(f"{policy.name} ({policy.command})")
+        for role, policies in sorted(missing.items()):
+            privileges = sorted(ctx.client_privileges(table, role) & set(DML))
+            yield ctx.finding(
+                table_label(table),
+                f"{role} holds {', '.join(privileges) or 'no privilege'} on "
+                f"{table_label(table)}, so its policies {', '.join(policies)} never apply: "
+                "requests get 42501 permission denied.",
+                location=ctx.locator.grant(table.qualified),
+                role=role,
+            )

@@ -1,0 +1,423 @@
+"""Rules about what the Data API reaches: RLS flags, views, functions, exposed relations.
+
+These are the catalog checks of Supabase's splinter linter (the Security Advisor), with the
+same ids and levels, read from the typed catalog instead of SQL views. Where splinter looks
+only at SELECT grants, these look at every DML privilege the client roles hold: a table
+anon may only INSERT into is reachable too.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from rlsguard.audit.findings import Finding
+from rlsguard.audit.rules.base import CLIENT_ROLES, LintContext, rule, table_label
+from rlsguard.policy.catalog import SUPABASE_SCHEMAS
+
+# Column names that hold credentials (any table) and personal data (splinter 0023's intent).
+CREDENTIAL_WORDS = frozenset(
+    {
+        "password",
+        "passwd",
+        "pwd",
+        "passphrase",
+        "secret",
+        "token",
+        "apikey",
+        "credential",
+        "credentials",
+        "otp",
+        "totp",
+        "salt",
+        "cvv",
+        "cvc",
+        "pin",
+    }
+)
+KEY_QUALIFIERS = frozenset(
+    {"api", "private", "secret", "access", "signing", "encryption", "license", "service"}
+)
+PERSONAL_WORDS = frozenset(
+    {
+        "ssn",
+        "iban",
+        "passport",
+        "dob",
+        "birthdate",
+        "email",
+        "phone",
+        "address",
+        "tax",
+        "salary",
+        "diagnosis",
+        "medical",
+        "card",
+    }
+)
+
+
+def column_words(name: str) -> list[str]:
+    """``apiKey``, ``api_key``, ``API-KEY`` -> ``["api", "key"]``."""
+    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name)
+    return [w for w in re.split(r"[^a-z0-9]+", spaced.lower()) if w]
+
+
+def is_credential_column(name: str) -> bool:
+    """Secrets: passwords, tokens, API/private keys, OTP seeds."""
+    words = column_words(name)
+    if any(w in CREDENTIAL_WORDS for w in words):
+        return True
+    return any(w == "key" and i > 0 and words[i - 1] in KEY_QUALIFIERS for i, w in enumerate(words))
+
+
+def is_sensitive_column(name: str) -> bool:
+    """Credentials, plus personal data (birth dates, national ids, contact details)."""
+    words = column_words(name)
+    if is_credential_column(name) or any(w in PERSONAL_WORDS for w in words):
+        return True
+    return "birth" in words or "_".join(words) in (
+        "date_of_birth",
+        "credit_card",
+        "social_security",
+    )
+
+
+# -- RLS flags -------------------------------------------------------------------------------
+
+
+@rule(
+    "rls_disabled_in_public",
+    level="error",
+    category="security",
+    title="RLS disabled on a table the API reaches",
+    description="A table in an exposed schema that anon or authenticated may query has row level "
+    "security off: every row is open to every client holding the privilege.",
+    remediation="Enable row level security (`alter table ... enable row level security`) and add "
+    "policies, or revoke the client roles' privileges.",
+    origin="splinter 0013",
+)
+def rls_disabled_in_public(ctx: LintContext) -> Iterator[Finding]:
+    for table in ctx.rls_tables:
+        if not table.exposed or table.rls_enabled:
+            continue
+        roles = ctx.reachable_by(table)
+        if roles:
+            privileges = sorted(
+                ctx.client_privileges(table, roles[0]) & {"SELECT", "INSERT", "UPDATE", "DELETE"}
+            )
+            yield ctx.finding(
+                table_label(table),
+                f"RLS is disabled on {table_label(table)}, which {' and '.join(roles)} may "
+                f"query ({', '.join(privileges) or 'column privileges'}): every row is "
+                "readable/writable by them.",
+                location=ctx.locator.rls(table.qualified),
+                roles=roles,
+            )
+
+
+@rule(
+    "policy_exists_rls_disabled",
+    level="error",
+    category="security",
+    title="Policies exist but RLS is disabled",
+    description="Policies are only applied while row level security is enabled. With RLS off "
+    "they are ignored, yet pg_policies looks healthy.",
+    remediation="Enable row level security on the table "
+    "(`alter table ... enable row level security`).",
+    origin="splinter 0007",
+)
+def policy_exists_rls_disabled(ctx: LintContext) -> Iterator[Finding]:
+    for table in ctx.rls_tables:
+        if table.policies and not table.rls_enabled:
+            names = ", ".join(p.name for p in table.policies)
+            yield ctx.finding(
+                table_label(table),
+                f"{table_label(table)} has {len(table.policies)} policies ({names}) but row "
+                "level security is disabled, so none of them applies.",
+                location=ctx.locator.rls(table.qualified),
+            )
+
+
+@rule(
+    "rls_enabled_no_policy",
+    level="info",
+    category="security",
+    title="RLS enabled without any policy",
+    description="Row level security with no policy denies every client silently (empty results, "
+    "no error). Intended for backend-only tables; a mistake otherwise.",
+    remediation="Add policies for the roles that should reach the table, or document that only "
+    "the service role uses it.",
+    origin="splinter 0008",
+)
+def rls_enabled_no_policy(ctx: LintContext) -> Iterator[Finding]:
+    for table in ctx.rls_tables:
+        if table.schema in SUPABASE_SCHEMAS or not table.rls_enabled or table.policies:
+            continue
+        yield ctx.finding(
+            table_label(table),
+            f"{table_label(table)} has row level security enabled and no policy: every "
+            "client request sees no rows and changes none.",
+            location=ctx.locator.rls(table.qualified),
+        )
+
+
+@rule(
+    "sensitive_columns_exposed",
+    level="error",
+    category="security",
+    title="Sensitive columns in a table without RLS",
+    description="A table the API reaches, without row level security, has columns whose names "
+    "suggest credentials or personal data.",
+    remediation="Enable row level security and restrict the rows, or move the columns out of "
+    "the exposed schema.",
+    origin="splinter 0023",
+)
+def sensitive_columns_exposed(ctx: LintContext) -> Iterator[Finding]:
+    for table in ctx.rls_tables:
+        if not table.exposed or table.rls_enabled:
+            continue
+        roles = ctx.reachable_by(table, ("SELECT",))
+        columns = [c.name for c in table.columns if is_sensitive_column(c.name)]
+        if roles and columns:
+            yield ctx.finding(
+                table_label(table),
+                f"{table_label(table)} has no row level security and {' and '.join(roles)} "
+                f"may read its sensitive-looking columns {', '.join(columns)}.",
+                location=ctx.locator.rls(table.qualified),
+                columns=columns,
+            )
+
+
+# -- views and other relations ---------------------------------------------------------------
+
+
+def _selectable_by(ctx: LintContext, relation: object) -> list[str]:
+    return [r for r in CLIENT_ROLES if "SELECT" in ctx.client_privileges(relation, r)]
+
+
+@rule(
+    "security_definer_view",
+    level="error",
+    category="security",
+    title="View runs with its owner's rights",
+    description="A view without security_invoker runs as its owner; owned by postgres (which "
+    "bypasses RLS) it shows every row of the tables it reads to whoever may select it.",
+    remediation="Recreate the view `with (security_invoker = true)` (PostgreSQL 15+), or revoke "
+    "select from anon and authenticated.",
+    origin="splinter 0010",
+)
+def security_definer_view(ctx: LintContext) -> Iterator[Finding]:
+    for view in ctx.catalog.views:
+        if view.kind != "view" or not view.exposed or view.security_invoker:
+            continue
+        roles = _selectable_by(ctx, view)
+        if roles:
+            yield ctx.finding(
+                view.qualified,
+                f"view {view.qualified} runs as its owner {view.owner} (no security_invoker) "
+                f"and {' and '.join(roles)} may select it: RLS of "
+                f"{', '.join(view.reads) or 'the tables it reads'} is not applied to them.",
+                location=ctx.locator.relation(view.qualified),
+            )
+
+
+@rule(
+    "auth_users_exposed",
+    level="error",
+    category="security",
+    title="auth.users exposed through a view",
+    description="A view or materialized view in an exposed schema reads auth.users and clients "
+    "may select it: emails, phone numbers and metadata of every user leak.",
+    remediation="Drop the view or revoke select from anon and authenticated; expose only the "
+    "profile columns you need through a security_invoker view on your own table.",
+    origin="splinter 0002",
+)
+def auth_users_exposed(ctx: LintContext) -> Iterator[Finding]:
+    users = ctx.catalog.table("auth.users")
+    users_rls = users.rls_enabled if users else False
+    for view in ctx.catalog.views:
+        if not view.exposed or "auth.users" not in view.reads:
+            continue
+        roles = _selectable_by(ctx, view)
+        leaks = view.kind == "materialized view" or not view.security_invoker or not users_rls
+        if roles and leaks:
+            yield ctx.finding(
+                view.qualified,
+                f"{view.kind} {view.qualified} reads auth.users and {' and '.join(roles)} may "
+                "select it.",
+                location=ctx.locator.relation(view.qualified),
+            )
+
+
+@rule(
+    "materialized_view_in_api",
+    level="warn",
+    category="security",
+    title="Materialized view selectable through the API",
+    description="Materialized views have no row level security: every client that may select "
+    "one reads all its rows.",
+    remediation="Move it to a schema the API does not expose, or revoke select from anon and "
+    "authenticated.",
+    origin="splinter 0016",
+)
+def materialized_view_in_api(ctx: LintContext) -> Iterator[Finding]:
+    for view in ctx.catalog.views:
+        if (
+            view.kind == "materialized view"
+            and view.exposed
+            and (roles := _selectable_by(ctx, view))
+        ):
+            yield ctx.finding(
+                view.qualified,
+                f"materialized view {view.qualified} is selectable by {' and '.join(roles)} "
+                "and has no row level security.",
+                location=ctx.locator.relation(view.qualified),
+            )
+
+
+@rule(
+    "foreign_table_in_api",
+    level="warn",
+    category="security",
+    title="Foreign table selectable through the API",
+    description="Foreign tables do not enforce row level security: every client that may "
+    "select one reads all the remote rows.",
+    remediation="Move it to a schema the API does not expose, or revoke select from anon and "
+    "authenticated.",
+    origin="splinter 0017",
+)
+def foreign_table_in_api(ctx: LintContext) -> Iterator[Finding]:
+    for table in ctx.catalog.tables:
+        if (
+            table.kind == "foreign table"
+            and table.exposed
+            and (roles := _selectable_by(ctx, table))
+        ):
+            yield ctx.finding(
+                table_label(table),
+                f"foreign table {table_label(table)} is selectable by {' and '.join(roles)}; "
+                "row level security does not apply to it.",
+                location=ctx.locator.relation(table.qualified),
+            )
+
+
+# -- functions ----------------------------------------------------------------------------
+
+
+@rule(
+    "function_search_path_mutable",
+    level="warn",
+    category="security",
+    title="Function without a pinned search_path",
+    description="A function that does not set search_path resolves unqualified names with the "
+    "caller's path; for SECURITY DEFINER functions a caller can shadow tables or operators.",
+    remediation="Add `set search_path = ''` to the function and qualify every name in its body.",
+    origin="splinter 0011",
+)
+def function_search_path_mutable(ctx: LintContext) -> Iterator[Finding]:
+    for function in ctx.catalog.functions:
+        if function.schema in SUPABASE_SCHEMAS or function.search_path is not None:
+            continue
+        kind = "SECURITY DEFINER function" if function.security_definer else "function"
+        yield ctx.finding(
+            f"{function.schema}.{function.name}",
+            f"{kind} {function.signature} does not pin its search_path.",
+            location=ctx.locator.function(f"{function.schema}.{function.name}"),
+        )
+
+
+def _definer_functions(ctx: LintContext, role: str) -> Iterator[Finding]:
+    for function in ctx.catalog.functions:
+        if not (function.security_definer and function.exposed and role in function.executable_by):
+            continue
+        if function.result in ("trigger", "event_trigger"):
+            continue  # not callable through the API
+        name = f"{function.schema}.{function.name}"
+        yield ctx.finding(
+            name,
+            f"SECURITY DEFINER function {function.signature} in an exposed schema runs as "
+            f"{function.owner} and {role} may call it through the API (/rpc/{function.name}).",
+            location=ctx.locator.grant(name) or ctx.locator.function(name),
+        )
+
+
+@rule(
+    "anon_security_definer_function_executable",
+    level="warn",
+    category="security",
+    title="SECURITY DEFINER function callable by anon",
+    description="Anyone with the public anon key can call this function, which runs with its "
+    "owner's rights and bypasses RLS when the owner does.",
+    remediation="Revoke execute from anon (and public), move the function to an unexposed "
+    "schema, or make it SECURITY INVOKER; if it must stay, check the caller inside it.",
+    origin="splinter 0028",
+)
+def anon_security_definer_function_executable(ctx: LintContext) -> Iterator[Finding]:
+    return _definer_functions(ctx, "anon")
+
+
+@rule(
+    "authenticated_security_definer_function_executable",
+    level="warn",
+    category="security",
+    title="SECURITY DEFINER function callable by signed-in users",
+    description="Every signed-in user can call this function, which runs with its owner's "
+    "rights and bypasses RLS when the owner does.",
+    remediation="Make sure the function checks the caller itself (as `auth.uid()`), or revoke "
+    "execute from authenticated, or move it to an unexposed schema.",
+    origin="splinter 0029",
+)
+def authenticated_security_definer_function_executable(ctx: LintContext) -> Iterator[Finding]:
+    return _definer_functions(ctx, "authenticated")
+
+
+# -- storage ------------------------------------------------------------------------------
+
+
+@rule(
+    "public_bucket_allows_listing",
+    level="warn",
+    category="security",
+    title="Public bucket can be listed",
+    description="Files of a public bucket are served by URL without any policy; a broad SELECT "
+    "policy on storage.objects additionally lets clients list every file name in it.",
+    remediation="Drop the SELECT policy for the public bucket (public URLs keep working), or "
+    "narrow it to the owner's folder.",
+    origin="splinter 0025",
+)
+def public_bucket_allows_listing(ctx: LintContext) -> Iterator[Finding]:
+    objects = ctx.catalog.table("storage.objects")
+    if objects is None:
+        return
+    public = [b.id for b in ctx.buckets if b.public]
+    for policy in objects.policies:
+        if policy.command not in ("SELECT", "ALL") or not policy.permissive:
+            continue
+        roles = ctx.policy_roles(policy)
+        using = ctx.using(policy)
+        if (
+            not roles
+            or not using.parsed
+            or using.auth_calls
+            or using.functions
+            - {
+                "storage.foldername",
+                "storage.filename",
+                "storage.extension",
+            }
+        ):
+            continue
+        if using.columns - {"bucket_id"}:
+            continue
+        listed = {value for column, value in using.compared_literals if column == "bucket_id"}
+        named = [b for b in public if b in listed] or (public if using.always_true else [])
+        for bucket in named:
+            yield ctx.finding(
+                "storage.objects",
+                f"policy {policy.name} lets {' and '.join(roles)} list every file of the public "
+                f"bucket {bucket!r}.",
+                location=ctx.location(policy),
+                bucket=bucket,
+                policy=policy.name,
+            )

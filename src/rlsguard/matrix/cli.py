@@ -1,0 +1,180 @@
+"""``rlsguard matrix check | record | schema``: the access matrix outside pytest."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from rlsguard.errors import RlsguardError
+
+matrix_app = typer.Typer(
+    help="The access matrix: who may read, insert, update and delete which rows.",
+    no_args_is_help=True,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+SupabaseDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--supabase-dir",
+        help="The project's supabase/ folder (default: from rlsguard config, else ./supabase).",
+        file_okay=False,
+    ),
+]
+MatrixPath = Annotated[
+    Path | None,
+    typer.Option(
+        "--matrix",
+        help="The matrix file (default: `matrix` from the rlsguard config, "
+        "fixtures/rls_matrix.yaml).",
+        dir_okay=False,
+    ),
+]
+_STATUS = {"pass": "[green]pass[/]", "fail": "[red]FAIL[/]", "error": "[red]ERROR[/]"}
+
+
+@contextmanager
+def _database(supabase_dir: Path | None, no_cache: bool = False) -> Iterator[Any]:
+    """The project's prepared database, cloned for this command and dropped after."""
+    from rlsguard.engine import Engine, EngineOptions
+
+    options = EngineOptions(
+        supabase_dir=supabase_dir.resolve() if supabase_dir else None, no_cache=no_cache
+    )
+    with Engine(options=options) as engine, engine.cloned_database() as db:
+        yield engine, db
+
+
+def _schemas(engine: Any) -> list[str]:
+    return list(engine.load_project().config.api_schemas)
+
+
+@matrix_app.command()
+def check(
+    supabase_dir: SupabaseDir = None,
+    matrix: MatrixPath = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="List passing cells too.")
+    ] = False,
+) -> None:
+    """Check every cell of the matrix; exit 1 when any cell fails."""
+    from rlsguard.matrix.check import Checker
+    from rlsguard.matrix.load import load_matrix
+    from rlsguard.matrix.report import explain
+
+    with _database(supabase_dir) as (engine, db):
+        path = matrix or engine.config.matrix
+        loaded = load_matrix(path, engine.personas.names)
+        run = Checker(db, loaded, schemas=_schemas(engine)).run()
+    if as_json:
+        typer.echo(json.dumps(_as_json(run), indent=2))
+        raise typer.Exit(0 if run.ok else 1)
+    table = Table(show_header=True, header_style="bold", box=None, padding=(0, 1))
+    for column in ("persona", "table", "operation", "", "rows"):
+        table.add_column(column, overflow="fold")
+    for result in run.results.values():
+        if result.passed and not verbose:
+            continue
+        cell = result.cell
+        table.add_row(
+            cell.persona,
+            cell.table,
+            cell.operation,
+            _STATUS[result.status],
+            escape(result.summary()),
+        )
+    if table.row_count:
+        console.print(table)
+    for result in run.failed:
+        typer.echo("")
+        typer.echo(explain(result), nl=False)  # plain text: long SQL must not be re-wrapped
+    typer.echo("")
+    failed = len(run.failed)
+    color = "red" if failed else "green"
+    console.print(
+        f"[{color}]{len(run.results)} cell(s) checked, {failed} failed[/] "
+        f"[dim]({run.statements} statements in {run.round_trips} round trip(s), "
+        f"{run.seconds * 1000:.0f} ms)[/]"
+    )
+    for line in run.untested.lines():
+        console.print(f"[yellow]untested[/]: {escape(line)}")
+    raise typer.Exit(0 if run.ok else 1)
+
+
+def _as_json(run: Any) -> dict[str, Any]:
+    return {
+        "file": run.matrix.file,
+        "ok": run.ok,
+        "cells": [
+            {
+                "id": r.cell.id,
+                "persona": r.cell.persona,
+                "table": r.cell.table,
+                "operation": r.cell.operation,
+                "status": r.status,
+                "kinds": r.kinds,
+                "summary": r.summary(),
+                "unexpected": sorted(list(k) for k in r.unexpected),
+                "missing": sorted(list(k) for k in r.missing),
+            }
+            for r in run.results.values()
+        ],
+        "untested": run.untested.as_dict(),
+        "statements": run.statements,
+        "round_trips": run.round_trips,
+        "seconds": round(run.seconds, 4),
+    }
+
+
+@matrix_app.command()
+def record(
+    supabase_dir: SupabaseDir = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="Where to write (default: the config's matrix path; - prints)."
+        ),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a starter matrix from what each persona can do today (review it before use)."""
+    from rlsguard.matrix.record import record as observe
+    from rlsguard.matrix.record import render
+
+    with _database(supabase_dir) as (engine, db):
+        target = output or engine.config.matrix
+        if str(target) != "-" and Path(target).exists() and not force:
+            raise RlsguardError(
+                f"{target} exists; pass --force to overwrite it or -o to write elsewhere"
+            )
+        recording = observe(db, schemas=_schemas(engine))
+        text = render(recording, source=str(engine.supabase_dir))
+    if str(target) == "-":
+        typer.echo(text, nl=False)
+        return
+    Path(target).parent.mkdir(parents=True, exist_ok=True)
+    Path(target).write_text(text, encoding="utf-8")
+    cells = sum(len(v) for ops in recording.tables.values() for v in ops.values())
+    console.print(
+        f"[green]wrote[/] {escape(str(target))}: {len(recording.personas)} persona(s), "
+        f"{len(recording.tables)} table(s), {cells} cell(s). Review every entry marked "
+        "# recorded."
+    )
+
+
+@matrix_app.command()
+def schema() -> None:
+    """Print the JSON Schema of the matrix file format."""
+    from rlsguard.matrix.model import json_schema_text
+
+    typer.echo(json_schema_text(), nl=False)
