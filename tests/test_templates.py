@@ -32,6 +32,7 @@ def test_hit_after_build_and_miss_after_a_migration_changes(
     with engine_for(project_copy, cache_dir) as first:
         assert first.prepared is not None
         assert not first.prepared.cache_hit
+        assert not first.prepared.base_hit
         first_key = first.prepared.key
     with engine_for(project_copy, cache_dir) as second:
         assert second.prepared is not None
@@ -44,6 +45,7 @@ def test_hit_after_build_and_miss_after_a_migration_changes(
     with engine_for(project_copy, cache_dir) as third:
         assert third.prepared is not None
         assert not third.prepared.cache_hit
+        assert third.prepared.base_hit  # an edit reuses the cached initdb + bootstrap
         assert third.prepared.key != first_key
         with third.cloned_database() as db:
             assert db.scalar("select obj_description('public.notes'::regclass)") == "v2"

@@ -30,10 +30,13 @@ from rlsguard.identity.personas import Personas
 from rlsguard.identity.session import ApiSettings
 from rlsguard.identity.tokens import TokenSigner
 from rlsguard.janitor import Janitor
+from rlsguard.stack.pgbin import PgBinaries
 from rlsguard.stack.supervisor import Stack
 from rlsguard.supabase.apply import apply_project
+from rlsguard.supabase.bootstrap import bootstrap
 from rlsguard.supabase.project import SupabaseProject
 from rlsguard.templates import (
+    Layer,
     PreparedCluster,
     TemplateCache,
     TemplateInputs,
@@ -183,6 +186,7 @@ class Engine:
                 name=self._cluster_name,
                 cache=TemplateCache(Path(cache_dir) / "templates" if cache_dir else None),
                 use_cache=self.config.cache.enabled and not self.options.no_cache,
+                base=_bootstrap_layer(binaries, project.config.auto_expose),
                 max_connections=self.config.postgres.max_connections,
                 gucs=dict(self.config.postgres.settings),
             )
@@ -300,6 +304,19 @@ class Engine:
                 yield self.database(conn)
         finally:
             self.drop(name)
+
+
+def _bootstrap_layer(binaries: PgBinaries, auto_expose: bool) -> Layer:
+    """initdb + the Supabase bootstrap: shared by every version of every project's migrations."""
+    inputs = TemplateInputs.collect(
+        binaries,
+        values={
+            "layer": "bootstrap",
+            "bootstrap": package_fingerprint("rlsguard.supabase"),
+            "auto_expose": str(auto_expose),
+        },
+    )
+    return Layer(inputs, lambda server: bootstrap(server, auto_expose=auto_expose))
 
 
 def _read(path: Path) -> str:

@@ -146,6 +146,33 @@ class PreparedCluster:
     key: str
     cache_hit: bool
     seconds: float
+    base_hit: bool = False
+
+
+@dataclass(frozen=True)
+class Layer:
+    """A stage of a template worth caching on its own (e.g. the bootstrap before migrations)."""
+
+    inputs: TemplateInputs
+    build: Callable[[PostgresServer], object]
+
+
+def _store(server: PostgresServer, cache: TemplateCache, key: str, inputs: TemplateInputs) -> None:
+    """Cache the cluster's data directory: a clean stop, a copy, and up again (~0.1 s)."""
+    with server.connect(autocommit=True) as conn:
+        conn.execute("CHECKPOINT")
+    server.stop()
+    cache.store(
+        key,
+        server.datadir,
+        {
+            "key": key,
+            "server": server.binaries.describe(),
+            "created": time.time(),
+            "inputs": sorted(inputs.parts),
+        },
+    )
+    server.start()
 
 
 def prepare_cluster(
@@ -157,9 +184,16 @@ def prepare_cluster(
     name: str = "template",
     cache: TemplateCache | None = None,
     use_cache: bool = True,
+    base: Layer | None = None,
     **settings_kw: object,
 ) -> PreparedCluster:
-    """Start a cluster from the cache, or build it with ``build`` and cache the result."""
+    """Start a cluster from the cache, or build it with ``build`` and cache the result.
+
+    With a ``base`` layer (initdb + Supabase bootstrap), a miss of the whole
+    template — a migration was edited — starts from the cached base instead
+    of running initdb again: the developer's edit-and-rerun loop pays for the
+    migrations only.
+    """
     started = time.perf_counter()
     cache = cache or TemplateCache()
     key = inputs.key()
@@ -168,22 +202,19 @@ def prepare_cluster(
         server = stack.postgres(name, binaries=binaries, datadir_source=cached, **settings_kw)  # type: ignore[arg-type]
         log.info("template %s: cache hit (%s)", key, cached)
         return PreparedCluster(server, key, True, time.perf_counter() - started)
-    server = stack.postgres(name, binaries=binaries, **settings_kw)  # type: ignore[arg-type]
+    base_dir = cache.lookup(base.inputs.key()) if use_cache and base is not None else None
+    if base_dir is not None:
+        server = stack.postgres(name, binaries=binaries, datadir_source=base_dir, **settings_kw)  # type: ignore[arg-type]
+    else:
+        server = stack.postgres(name, binaries=binaries, **settings_kw)  # type: ignore[arg-type]
+        if base is not None:
+            base.build(server)
+            if use_cache:
+                _store(server, cache, base.inputs.key(), base.inputs)
     build(server)
     if use_cache:
-        with server.connect(autocommit=True) as conn:
-            conn.execute("CHECKPOINT")
-        server.stop()
-        cache.store(
-            key,
-            server.datadir,
-            {
-                "key": key,
-                "server": binaries.describe(),
-                "created": time.time(),
-                "inputs": sorted(inputs.parts),
-            },
-        )
-        server.start()
+        _store(server, cache, key, inputs)
     log.info("template %s: built in %.2fs", key, time.perf_counter() - started)
-    return PreparedCluster(server, key, False, time.perf_counter() - started)
+    return PreparedCluster(
+        server, key, False, time.perf_counter() - started, base_hit=base_dir is not None
+    )
