@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import shutil
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -108,7 +109,8 @@ class TemplateCache:
 
     def store(self, key: str, datadir: Path, meta: Mapping[str, object]) -> Path:
         self.root.mkdir(parents=True, exist_ok=True)
-        staging = self.root / f".{key}.{os.getpid()}"
+        # Per process and thread: a Workspace builds two folders of the same schema at once.
+        staging = self.root / f".{key}.{os.getpid()}.{threading.get_ident()}"
         shutil.rmtree(staging, ignore_errors=True)
         copy_datadir(datadir, staging / "data")
         (staging / "meta.json").write_text(json.dumps(dict(meta), indent=2), encoding="utf-8")

@@ -142,7 +142,7 @@ def render(recording: Recording, *, source: str = "") -> str:
         "# REVIEW EVERY ENTRY: this is what the policies do today, not necessarily what they",
         "# should do. Turn key lists into predicates (e.g. owner_id = :uid) so the file stays",
         "# right when the data changes, and add insert: candidates and changes: (updates that",
-        "# change a row, to probe WITH CHECK) per table (see README, \"Access matrix\").",
+        '# change a row, to probe WITH CHECK) per table (see README, "Access matrix").',
         '# Entries marked "# recorded" have not been reviewed yet.',
     ]
     lines.extend(f"# {note}" for note in recording.notes.get("", []))
