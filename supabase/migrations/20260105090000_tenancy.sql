@@ -137,10 +137,14 @@ returns text
 language sql stable security definer
 set search_path = ''
 as $$
-  select m.role from private.memberships m where m.user_id = p_user_id
+  -- Only within the caller's own school: roles of other schools are nobody's business.
+  select m.role
+  from private.memberships m
+  join private.memberships me on me.user_id = (select auth.uid()) and me.school_id = m.school_id
+  where m.user_id = p_user_id
 $$;
 comment on function private.member_role(uuid) is
-  'The trusted role of any user (used to keep users.role equal to it on admin edits).';
+  'The trusted role of a user of the caller''s school (keeps users.role equal to it on admin edits).';
 
 -- Members of the requester's own school, by trusted role.
 create function private.school_member_ids(p_roles text[])

@@ -49,4 +49,7 @@ create policy staff_notes_delete_admin on public.staff_notes
   using (school_id = (select private.school_id()) and (select private.is_admin()));
 
 revoke all on public.staff_notes from anon, authenticated, service_role;
-grant select, insert, update, delete on public.staff_notes to authenticated, service_role;
+grant select, insert, delete on public.staff_notes to authenticated;
+-- Only the note itself may change: a note stays in its school and with its author.
+grant update (category, body, student_id) on public.staff_notes to authenticated;
+grant select, insert, update, delete on public.staff_notes to service_role;

@@ -30,16 +30,10 @@ create policy submissions_objects_insert_own on storage.objects
     and (storage.foldername(name))[1] = (select auth.uid())::text
   );
 
-create policy submissions_objects_update_own on storage.objects
-  for update to authenticated
-  using (
-    bucket_id = 'submissions'
-    and (storage.foldername(name))[1] = (select auth.uid())::text
-  )
-  with check (
-    bucket_id = 'submissions'
-    and (storage.foldername(name))[1] = (select auth.uid())::text
-  );
+-- No UPDATE policy on purpose: a handed-in file is replaced by delete + insert, never edited.
+-- An UPDATE policy here would also let a student move homework into the public avatars bucket:
+-- Postgres ORs the WITH CHECK of every permissive UPDATE policy, so the avatars policy would
+-- accept the moved row (rlsguard's matrix found exactly that).
 
 create policy submissions_objects_delete_own on storage.objects
   for delete to authenticated

@@ -88,11 +88,9 @@ def test_reference_probe_has_no_error(reference: tuple[list[Finding], ProbeRepor
     ]  # fmt: skip
     assert report.notes == []
     assert report.attempts > 100
-    # An admin may re-attribute their own note to anyone (the UPDATE policy does not pin the
-    # author the INSERT policy checks): reported, as a warning.
-    assert [(f.rule, f.object, f.level) for f in report.findings] == [
-        ("privilege_escalation", "public.staff_notes", "warn")
-    ]
+    # The probe once found that an admin could re-attribute a note to anyone; the platform
+    # now grants UPDATE on the note's own columns only, and the probe finds nothing.
+    assert report.findings == []
 
 
 def test_reference_probe_without_personas(reference_engine: Engine) -> None:

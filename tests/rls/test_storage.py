@@ -48,24 +48,37 @@ def test_uploads_land_in_the_own_folder_only(rlsguard_db: Database) -> None:
 
 def test_renames_stay_in_the_own_folder(rlsguard_db: Database) -> None:
     db = rlsguard_db
-    own, theirs = seed_id(9, 1), seed_id(9, 3)
+    avatar, their_avatar = seed_id(9, 6), seed_id(9, 7)
     with db.as_persona("student") as s:
         rejected_by_rls(
             s,
             "update storage.objects set name = replace(name, %s, %s) where id = %s",
-            (STUDENT, STUDENT2, own),
+            (STUDENT, STUDENT2, avatar),
         )
     with db.as_persona("student") as s:
+        rename = "update storage.objects set name = name || '.bak' where id = %s"
+        assert s.execute(rename, (their_avatar,)) == 0
+        assert s.execute(rename, (avatar,)) == 1
+    assert db.scalar("select name from storage.objects where id = %s", (their_avatar,)).endswith(
+        "/avatar.png"
+    )
+
+
+def test_handed_in_homework_cannot_be_edited_or_made_public(rlsguard_db: Database) -> None:
+    """An UPDATE policy on homework would let it move into the public bucket (OR-ed WITH CHECKs)."""
+    db = rlsguard_db
+    homework = seed_id(9, 1)
+    with db.as_persona("student") as s:
         assert (
-            s.execute("update storage.objects set name = name || '.bak' where id = %s", (theirs,))
+            s.execute("update storage.objects set bucket_id = 'avatars' where id = %s", (homework,))
             == 0
         )
         assert (
-            s.execute("update storage.objects set name = name || '.bak' where id = %s", (own,)) == 1
+            s.execute("update storage.objects set name = name || '.bak' where id = %s", (homework,))
+            == 0
         )
-    assert db.scalar("select name from storage.objects where id = %s", (theirs,)).startswith(
-        f"{STUDENT2}/"
-    )
+    with db.as_anon() as s:
+        assert s.fetch("select id from storage.objects where id = %s", (homework,)) == []
 
 
 def test_deletes_reach_the_own_folder_only(rlsguard_db: Database) -> None:
