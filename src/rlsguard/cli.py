@@ -15,6 +15,7 @@ from rich.table import Table
 from rlsguard import __version__
 from rlsguard.audit import cli as audit_cli
 from rlsguard.errors import RlsguardError
+from rlsguard.gate import cli as gate_cli
 from rlsguard.matrix.cli import matrix_app
 from rlsguard.policy import cli as policy_cli
 
@@ -113,6 +114,7 @@ def up(
 
 policy_cli.register(app)  # snapshot, diff, blame, rollback
 audit_cli.register(app)  # lint, probe
+gate_cli.register(app)  # gate
 
 
 def main() -> None:

@@ -121,17 +121,35 @@ def diff(
         typer.Option("--fail-on", help="Exit 1 when a change widens access, or on any change."),
     ] = FailOn.none,
     no_cache: NoCacheOption = False,
+    access: Annotated[
+        bool,
+        typer.Option(
+            "--access",
+            help="Add the access diff: rows each persona gained or lost (needs two databases: "
+            "git refs or folders, not snapshot files).",
+        ),
+    ] = False,
 ) -> None:
     """The graded difference of the security surface between two states."""
     from rlsguard.policy.api import diff_sources
     from rlsguard.policy.render import render
 
+    access_diff = None
     with _workspace(supabase_dir, no_cache) as (workspace, folder):
         result = diff_sources(base, head, supabase_dir=folder, workspace=workspace)
-    sys.stdout.write(render(result, fmt.value))
-    failed = (fail_on is FailOn.widens and bool(result.widens)) or (
-        fail_on is FailOn.any and bool(result.changes)
-    )
+        if access:
+            from rlsguard.gate.access import access_diff_sources
+
+            access_diff = access_diff_sources(base, head, supabase_dir=folder, workspace=workspace)
+    text = render(result, fmt.value)
+    if access_diff is not None:
+        from rlsguard.gate.access_render import with_policy_diff
+
+        text = with_policy_diff(text, access_diff, fmt.value)
+    sys.stdout.write(text)
+    widened = bool(result.widens) or bool(access_diff and access_diff.widens)
+    changed = bool(result.changes) or bool(access_diff)
+    failed = (fail_on is FailOn.widens and widened) or (fail_on is FailOn.any and changed)
     raise typer.Exit(1 if failed else 0)
 
 
