@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import signal
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -14,6 +13,7 @@ from rich.table import Table
 
 from rlsguard import __version__
 from rlsguard.audit import cli as audit_cli
+from rlsguard.cli_options import NoCacheOption, SupabaseDirOption
 from rlsguard.errors import RlsguardError
 from rlsguard.gate import cli as gate_cli
 from rlsguard.matrix.cli import matrix_app
@@ -30,14 +30,6 @@ app.add_typer(matrix_app, name="matrix")
 console = Console()
 err_console = Console(stderr=True)
 
-SupabaseDir = Annotated[
-    Path | None,
-    typer.Option(
-        "--supabase-dir",
-        help="The project's supabase/ folder (default: from rlsguard config, else ./supabase).",
-        file_okay=False,
-    ),
-]
 
 _STATUS_STYLE = {"ok": "[green]ok[/]", "warn": "[yellow]warn[/]", "fail": "[red]FAIL[/]",
                  "info": "[blue]info[/]"}  # fmt: skip
@@ -51,7 +43,7 @@ def version() -> None:
 
 @app.command()
 def doctor(
-    supabase_dir: SupabaseDir = None,
+    supabase_dir: SupabaseDirOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Show which binaries, backends and settings rlsguard finds here, and why."""
@@ -76,10 +68,8 @@ def doctor(
 
 @app.command()
 def up(
-    supabase_dir: SupabaseDir = None,
-    no_cache: Annotated[
-        bool, typer.Option("--no-cache", help="Rebuild the template instead of reusing it.")
-    ] = False,
+    supabase_dir: SupabaseDirOption = None,
+    no_cache: NoCacheOption = False,
 ) -> None:
     """Start the project's prepared database and print how to connect; Ctrl-C stops it."""
     from rlsguard.engine import Engine, EngineOptions

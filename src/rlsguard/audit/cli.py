@@ -16,21 +16,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
+from rlsguard.cli_options import SupabaseDirOption
 from rlsguard.errors import RlsguardError
 
 if TYPE_CHECKING:
     from rlsguard.audit.findings import Check, Finding
 
 err = Console(stderr=True, highlight=False)
-
-SupabaseDirOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--supabase-dir",
-        help="The project's supabase/ folder (default: from rlsguard config, else ./supabase).",
-        file_okay=False,
-    ),
-]
 
 
 class OutputFormat(StrEnum):

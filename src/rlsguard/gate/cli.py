@@ -19,6 +19,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.status import Status
 
+from rlsguard.cli_options import NoCacheOption, SupabaseDirOption
+
 if TYPE_CHECKING:
     from rlsguard.gate.run import GateReport, Step
 
@@ -83,14 +85,7 @@ def gate(
             "uncommitted files included).",
         ),
     ] = None,
-    supabase_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--supabase-dir",
-            help="The project's supabase/ folder (default: from rlsguard config, else ./supabase).",
-            file_okay=False,
-        ),
-    ] = None,
+    supabase_dir: SupabaseDirOption = None,
     fail_on: Annotated[
         FailOn,
         typer.Option(
@@ -118,9 +113,7 @@ def gate(
         Path | None,
         typer.Option("--json", help="Write everything as JSON here (docs/gate.schema.json)."),
     ] = None,
-    no_cache: Annotated[
-        bool, typer.Option("--no-cache", help="Rebuild templates instead of reusing them.")
-    ] = False,
+    no_cache: NoCacheOption = False,
 ) -> None:
     """Gate a change to supabase/: build base and head, diff, lint, probe, check, roll back."""
     from rlsguard.gate.outputs import render_json, render_junit, render_sarif, write

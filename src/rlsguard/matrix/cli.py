@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from rlsguard.cli_options import SupabaseDirOption
 from rlsguard.errors import RlsguardError
 
 matrix_app = typer.Typer(
@@ -22,14 +23,6 @@ matrix_app = typer.Typer(
 console = Console()
 err_console = Console(stderr=True)
 
-SupabaseDir = Annotated[
-    Path | None,
-    typer.Option(
-        "--supabase-dir",
-        help="The project's supabase/ folder (default: from rlsguard config, else ./supabase).",
-        file_okay=False,
-    ),
-]
 MatrixPath = Annotated[
     Path | None,
     typer.Option(
@@ -60,7 +53,7 @@ def _schemas(engine: Any) -> list[str]:
 
 @matrix_app.command()
 def check(
-    supabase_dir: SupabaseDir = None,
+    supabase_dir: SupabaseDirOption = None,
     matrix: MatrixPath = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
     verbose: Annotated[
@@ -138,7 +131,7 @@ def _as_json(run: Any) -> dict[str, Any]:
 
 @matrix_app.command()
 def record(
-    supabase_dir: SupabaseDir = None,
+    supabase_dir: SupabaseDirOption = None,
     output: Annotated[
         Path | None,
         typer.Option(

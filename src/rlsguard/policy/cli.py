@@ -18,24 +18,13 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
+from rlsguard.cli_options import NoCacheOption, SupabaseDirOption
 from rlsguard.errors import RlsguardError
 
 if TYPE_CHECKING:
     from rlsguard.policy.build import Workspace
 
 err = Console(stderr=True, highlight=False)
-
-SupabaseDirOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--supabase-dir",
-        help="The project's supabase/ folder (default: from rlsguard config, else ./supabase).",
-        file_okay=False,
-    ),
-]
-NoCacheOption = Annotated[
-    bool, typer.Option("--no-cache", help="Rebuild templates instead of reusing cached ones.")
-]
 
 
 class DiffFormat(StrEnum):

@@ -45,7 +45,7 @@ from rlsguard.stack.postgres import (
     create_database_sql,
     drop_database_sql,
 )
-from rlsguard.stack.process import State
+from rlsguard.stack.process import RemoteServer, State
 from rlsguard.stack.runtime import owner_tag, process_alive
 
 DEFAULT_IMAGE = "supabase/postgres:17.6.1.132"
@@ -371,7 +371,7 @@ def _testcontainers() -> Any:
     return DockerContainer
 
 
-class DockerPostgres:
+class DockerPostgres(RemoteServer):
     """A supabase/postgres container with the verbs of a local cluster."""
 
     kind: ClassVar[str] = "postgres"
@@ -411,19 +411,6 @@ class DockerPostgres:
         return f"<{type(self).__name__} {self.name} {self.spec.image} {self._state.value}>"
 
     # -- state -----------------------------------------------------------------
-    @property
-    def state(self) -> State:
-        return self._state
-
-    @property
-    def is_running(self) -> bool:
-        return self._state is State.RUNNING
-
-    @property
-    def pid(self) -> None:
-        """The postmaster runs inside the container, not as our child."""
-        return None
-
     @property
     def container_id(self) -> str | None:
         return self._container.get_container_id() if self._container is not None else None

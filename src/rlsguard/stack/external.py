@@ -23,7 +23,7 @@ from psycopg import conninfo, pq, sql
 
 from rlsguard.errors import BackendUnavailable, DestructiveActionRefused, ServerError
 from rlsguard.stack.postgres import create_database_sql
-from rlsguard.stack.process import State
+from rlsguard.stack.process import RemoteServer, State
 
 DEFAULT_READY_TIMEOUT_S = 30.0
 POLL_INTERVAL_S = 0.02
@@ -64,7 +64,7 @@ def target_name(params: Mapping[str, Any], defaults: Mapping[str, str] | None = 
     return f"{host}:{port}/{dbname}"
 
 
-class ExternalPostgres:
+class ExternalPostgres(RemoteServer):
     """A server reached by URL; rlsguard owns only the databases and connections it makes."""
 
     kind: ClassVar[str] = "postgres"
@@ -101,19 +101,6 @@ class ExternalPostgres:
         return f"<{type(self).__name__} {self.name} {self.target} {self._state.value}>"
 
     # -- state -----------------------------------------------------------------
-    @property
-    def state(self) -> State:
-        return self._state
-
-    @property
-    def is_running(self) -> bool:
-        return self._state is State.RUNNING
-
-    @property
-    def pid(self) -> None:
-        """No local process: the server runs elsewhere."""
-        return None
-
     @property
     def opted_in(self) -> bool:
         """Whether the operator named exactly this server in ``allow_destructive``."""

@@ -74,6 +74,25 @@ class State(Enum):
     CRASHED = "crashed"
 
 
+class RemoteServer:
+    """The state properties of a server that is not our child (a dsn target, a container)."""
+
+    _state: State
+
+    @property
+    def state(self) -> State:
+        return self._state
+
+    @property
+    def is_running(self) -> bool:
+        return self._state is State.RUNNING
+
+    @property
+    def pid(self) -> None:
+        """No local process of ours: signals and /proc do not apply."""
+        return None
+
+
 @dataclass(frozen=True)
 class Context:
     """What every server of one run shares: the run id, its directory and the service user."""
