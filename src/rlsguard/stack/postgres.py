@@ -96,6 +96,9 @@ class PostgresSettings:
             "unix_socket_permissions": "0700",
             "max_connections": self.max_connections,
             "shared_buffers": "32MB",
+            # Dynamic shared memory inside the data directory, not /dev/shm: a killed
+            # postmaster's segments then go with its run directory (see stack/ipc.py).
+            "dynamic_shared_memory_type": "mmap",
             "fsync": False,
             "full_page_writes": False,
             "synchronous_commit": True,
