@@ -24,7 +24,7 @@ from pathlib import Path
 
 from rlsguard import __version__
 from rlsguard.stack.pgbin import PgBinaries
-from rlsguard.stack.postgres import PostgresServer, copy_datadir
+from rlsguard.stack.postgres import PostgresServer, archive_datadir
 from rlsguard.stack.supervisor import Stack
 
 log = logging.getLogger("rlsguard.templates")
@@ -97,11 +97,12 @@ class TemplateCache:
         self.root = root or default_cache_dir()
 
     def path(self, key: str) -> Path:
-        return self.root / key / "data"
+        """The cached data directory, as one tar archive."""
+        return self.root / key / "data.tar"
 
     def lookup(self, key: str) -> Path | None:
         data = self.path(key)
-        if (data / "PG_VERSION").exists() and (self.root / key / "meta.json").exists():
+        if data.is_file() and (self.root / key / "meta.json").exists():
             with contextlib.suppress(OSError):
                 os.utime(self.root / key)  # LRU by mtime
             return data
@@ -112,7 +113,7 @@ class TemplateCache:
         # Per process and thread: a Workspace builds two folders of the same schema at once.
         staging = self.root / f".{key}.{os.getpid()}.{threading.get_ident()}"
         shutil.rmtree(staging, ignore_errors=True)
-        copy_datadir(datadir, staging / "data")
+        archive_datadir(datadir, staging / "data.tar")
         (staging / "meta.json").write_text(json.dumps(dict(meta), indent=2), encoding="utf-8")
         target = self.root / key
         try:

@@ -18,6 +18,7 @@ import secrets
 import shutil
 import signal
 import subprocess
+import tarfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,15 +46,37 @@ _PROCESS_FILES = ("postmaster.pid", "postmaster.opts")
 def copy_datadir(src: Path, dst: Path) -> None:
     """Copy a (stopped) data directory, owners and modes kept.
 
-    ``cp -a`` is several times faster than shutil.copytree for ~1000 small files.
+    ``src`` is a directory or a ``.tar`` archive of one (the template cache keeps
+    archives: writing one file to a disk is ~15x faster than ~1100 small ones).
+    ``cp -a``/``tar`` are several times faster than shutil for ~1000 files.
     """
     dst.parent.mkdir(parents=True, exist_ok=True)
-    if shutil.which("cp"):
+    if src.is_file():
+        dst.mkdir(mode=0o700)
+        if shutil.which("tar"):
+            subprocess.run(["tar", "-xf", str(src), "-C", str(dst)], check=True)
+        else:
+            with tarfile.open(src) as archive:
+                archive.extractall(dst, filter="tar")
+    elif shutil.which("cp"):
         subprocess.run(["cp", "-a", str(src), str(dst)], check=True)
     else:
         shutil.copytree(src, dst, symlinks=True)
     for name in _PROCESS_FILES:
         (dst / name).unlink(missing_ok=True)
+
+
+def archive_datadir(src: Path, archive: Path) -> None:
+    """Pack a (stopped) data directory into one uncompressed tar file, owners and modes kept."""
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    if shutil.which("tar"):
+        excludes = [f"--exclude=./{name}" for name in _PROCESS_FILES]
+        subprocess.run(["tar", "-cf", str(archive), *excludes, "-C", str(src), "."], check=True)
+        return
+    with tarfile.open(archive, "w") as out:
+        out.add(
+            src, arcname=".", filter=lambda t: None if Path(t.name).name in _PROCESS_FILES else t
+        )
 
 
 def create_database_sql(name: str, template: str | None, major: int) -> sql.Composed:
