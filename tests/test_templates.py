@@ -97,3 +97,17 @@ def test_prune_keeps_the_newest(tmp_path: Path) -> None:
     assert [p.name for p in cache.entries()] == ["k4", "k3"]
     assert cache.lookup("k4") is not None
     assert cache.lookup("k0") is None
+
+
+def test_an_entry_of_an_older_layout_is_replaced(tmp_path: Path) -> None:
+    cache = TemplateCache(tmp_path / "cache")
+    old = tmp_path / "cache" / "k" / "data"  # the directory layout before archives
+    old.mkdir(parents=True)
+    (old / "PG_VERSION").write_text("15\n")
+    (tmp_path / "cache" / "k" / "meta.json").write_text("{}")
+    assert cache.lookup("k") is None
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "PG_VERSION").write_text("15\n")
+    cache.store("k", source, {})
+    assert cache.lookup("k") == cache.path("k")

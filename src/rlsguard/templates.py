@@ -116,6 +116,9 @@ class TemplateCache:
         archive_datadir(datadir, staging / "data.tar")
         (staging / "meta.json").write_text(json.dumps(dict(meta), indent=2), encoding="utf-8")
         target = self.root / key
+        if target.exists() and self.lookup(key) is None:
+            # An entry of an older layout (or a half-removed one): replace it.
+            shutil.rmtree(target, ignore_errors=True)
         try:
             staging.rename(target)
         except OSError:  # another run stored the same key first: theirs is as good
