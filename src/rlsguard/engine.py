@@ -100,6 +100,21 @@ class EngineState:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def load_project(supabase_dir: Path) -> SupabaseProject:
+    """Load a ``supabase/`` folder, its CLI-style warnings shown once rather than raised."""
+    folder = Path(supabase_dir)
+    if not (folder / "config.toml").is_file() and not (folder / "migrations").is_dir():
+        raise ConfigError(
+            str(folder),
+            "supabase_dir",
+            "no Supabase project here (no config.toml, no migrations/). Point "
+            "--supabase-dir at your project's supabase/ folder.",
+        )
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        return SupabaseProject.load(folder)
+
+
 class Engine:
     """Owns (or attaches to) a prepared cluster and makes databases for tests and commands.
 
@@ -137,17 +152,7 @@ class Engine:
     # -- lifecycle -------------------------------------------------------------
     def load_project(self) -> SupabaseProject:
         if self.project is None:
-            folder = Path(self.supabase_dir)
-            if not (folder / "config.toml").is_file() and not (folder / "migrations").is_dir():
-                raise ConfigError(
-                    str(folder),
-                    "supabase_dir",
-                    "no Supabase project here (no config.toml, no migrations/). Point "
-                    "--supabase-dir at your project's supabase/ folder.",
-                )
-            with warnings.catch_warnings():
-                warnings.simplefilter("default")
-                self.project = SupabaseProject.load(folder)
+            self.project = load_project(Path(self.supabase_dir))
         return self.project
 
     def open(self) -> Self:

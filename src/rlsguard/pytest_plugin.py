@@ -90,8 +90,22 @@ def pytest_configure(config: pytest.Config) -> None:
     from rlsguard.matrix.items import configure_matrix
     from rlsguard.policy.plugin import configure_drift
 
-    configure_matrix(config)
-    configure_drift(config)  # fixtures/policies.snapshot.json: the approved surface
+    project, problem = _project_config(config)  # read once, for both collectors
+    configure_matrix(config, project, problem)
+    configure_drift(config, project)  # fixtures/policies.snapshot.json: the approved surface
+
+
+def _project_config(config: pytest.Config) -> tuple[Any, RlsguardError | None]:
+    """The project's config, or why it cannot be read (reported when a test needs it)."""
+    from rlsguard.config import load_config
+
+    supabase_dir = config.getoption("--supabase-dir", None)
+    try:
+        return load_config(
+            supabase_dir=Path(supabase_dir).resolve() if supabase_dir else None
+        ), None
+    except RlsguardError as exc:
+        return None, exc
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

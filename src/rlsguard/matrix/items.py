@@ -34,6 +34,7 @@ import pytest
 from rlsguard.errors import RlsguardError
 
 if TYPE_CHECKING:
+    from rlsguard.config import ProjectConfig
     from rlsguard.matrix.load import Cell, Matrix
     from rlsguard.matrix.results import CellResult, MatrixRun
 
@@ -42,17 +43,17 @@ WORKER_OUTPUT = "rlsguard_matrix"
 CELL_PROPERTY = "rlsguard_cell"
 
 
-def configure_matrix(config: pytest.Config) -> None:
-    """Decide whether this run collects a matrix, and from which file (see module docs)."""
-    explicit = config.getoption("--rlsguard-matrix", None)
-    supabase_dir = config.getoption("--supabase-dir", None)
-    try:
-        from rlsguard.config import load_config
+def configure_matrix(
+    config: pytest.Config, project: ProjectConfig | None, problem: RlsguardError | None
+) -> None:
+    """Decide whether this run collects a matrix, and from which file (see module docs).
 
-        project = load_config(supabase_dir=Path(supabase_dir).resolve() if supabase_dir else None)
-    except RlsguardError as exc:
+    ``project`` is the project config the plugin read, or None with the ``problem``.
+    """
+    explicit = config.getoption("--rlsguard-matrix", None)
+    if project is None:
         if explicit:
-            raise pytest.UsageError(str(exc)) from None
+            raise pytest.UsageError(str(problem)) from None
         return  # the engine reports a broken config when a test needs it
     if explicit:
         path = Path(explicit).expanduser()

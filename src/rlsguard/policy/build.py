@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-import warnings
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
@@ -25,8 +24,7 @@ from typing import Literal, Self
 import psycopg
 
 from rlsguard.config import ProjectConfig, load_config
-from rlsguard.engine import Engine, EngineOptions
-from rlsguard.errors import ConfigError
+from rlsguard.engine import Engine, EngineOptions, load_project
 from rlsguard.policy.catalog import Catalog, read_catalog
 from rlsguard.policy.snapshot import Snapshot
 from rlsguard.policy.sources import Source, display_path, open_source
@@ -34,21 +32,6 @@ from rlsguard.stack.supervisor import Stack
 from rlsguard.supabase.project import SupabaseProject
 
 Stage = Literal["full", "bootstrap"]
-
-
-def load_project(supabase_dir: Path) -> SupabaseProject:
-    """Load a ``supabase/`` folder, its CLI-style warnings shown once rather than raised."""
-    folder = Path(supabase_dir)
-    if not (folder / "config.toml").is_file() and not (folder / "migrations").is_dir():
-        raise ConfigError(
-            str(folder),
-            "supabase_dir",
-            "no Supabase project here (no config.toml, no migrations/). Point "
-            "--supabase-dir at your project's supabase/ folder.",
-        )
-    with warnings.catch_warnings():
-        warnings.simplefilter("default")
-        return SupabaseProject.load(folder)
 
 
 class Workspace:

@@ -20,24 +20,29 @@ import pytest
 from rlsguard.errors import RlsguardError
 
 if TYPE_CHECKING:
+    from rlsguard.config import ProjectConfig
     from rlsguard.policy.diff import PolicyDiff
 
 PLUGIN_NAME = "rlsguard-policy-snapshot"
 ITEM_NAME = "test_policy_snapshot"
 
 
-def configure_drift(config: pytest.Config) -> None:
-    """Register the snapshot collector when the project has an approved snapshot."""
-    supabase_option = config.getoption("--supabase-dir", None)
-    try:
-        from rlsguard.config import load_config
-        from rlsguard.policy.paths import default_snapshot_path
+def configure_drift(config: pytest.Config, project: ProjectConfig | None) -> None:
+    """Register the snapshot collector when the project has an approved snapshot.
 
-        supabase_dir = Path(supabase_option).resolve() if supabase_option else None
-        project = load_config(supabase_dir=supabase_dir)
+    ``project`` is the config the plugin read; None when it could not be read (the
+    engine reports that when a test needs it).
+    """
+    if project is None:
+        return
+    from rlsguard.policy.paths import default_snapshot_path
+
+    supabase_option = config.getoption("--supabase-dir", None)
+    supabase_dir = Path(supabase_option).resolve() if supabase_option else None
+    try:
         path = default_snapshot_path(supabase_dir or Path(project.supabase_dir), project)
     except RlsguardError:
-        return  # the engine reports a broken config when a test needs it
+        return
     if not path.is_file():
         return
     config.pluginmanager.register(
