@@ -71,3 +71,29 @@ def test_up_serves_until_ctrl_c_and_leaves_nothing(
     assert proc.returncode == 0
     owner = f"{proc.pid}:"
     assert not [p for p, e in tagged_processes().items() if e.get(OWNER_ENV, "").startswith(owner)]
+
+
+def _two_configs(root: Path) -> None:
+    """rlsguard.toml shadows pyproject's [tool.rlsguard] (line 4): a ConfigWarning."""
+    (root / "pyproject.toml").write_text("[project]\nname = 'x'\n\n[tool.rlsguard]\n")
+    (root / "rlsguard.toml").write_text("")
+
+
+def test_a_warning_is_one_line_at_the_users_file(tmp_path: Path) -> None:
+    _two_configs(tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-m", "rlsguard.cli", "snapshot", "--supabase-dir", "missing"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.splitlines()
+    [warning] = [line for line in lines if "warning:" in line]
+    assert warning.startswith("pyproject.toml:4: warning: ")
+    assert "[tool.rlsguard]" in warning
+    assert "keep the configuration in one place" in warning
+    assert "rlsguard/config.py" not in result.stderr
+    assert "warnings.warn" not in result.stderr

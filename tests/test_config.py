@@ -10,14 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from rlsguard.config import (
-    DEFAULT_DOCKER_IMAGE,
-    ConfigWarning,
-    Persona,
-    ProjectConfig,
-    load_config,
-)
-from rlsguard.errors import ConfigError
+from rlsguard.config import DEFAULT_DOCKER_IMAGE, Persona, ProjectConfig, load_config
+from rlsguard.errors import ConfigError, ConfigWarning
 
 FULL = """\
 supabase_dir = "db/supabase"

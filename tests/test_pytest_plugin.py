@@ -151,3 +151,29 @@ def test_options_and_markers_are_documented(user_project: Path, template_cache_d
     for marker in ("@pytest.mark.rls:", "@pytest.mark.auth:", "@pytest.mark.chaos:",
                    "@pytest.mark.slow:"):  # fmt: skip
         assert marker in markers
+
+
+WARNING_TEST = """
+import rlsguard.errors as errors
+
+
+def test_warns():
+    errors.warn("seed.sql is missing: add it", errors.SupabaseProjectWarning,
+                file="supabase/config.toml", line=7)
+"""
+
+
+def test_warnings_are_one_line_at_the_users_files(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'x'\n\n[tool.rlsguard]\n")
+    (tmp_path / "rlsguard.toml").write_text("")
+    (tmp_path / "test_w.py").write_text(WARNING_TEST)
+    result = run_pytest(tmp_path, cache=tmp_path / "cache")
+    out = result.stdout + result.stderr
+    assert result.returncode == 0, out
+    # At start-up (config) and in the warnings summary (a test): the user's file, one line.
+    assert "pyproject.toml:4: warning: " in out
+    assert "  supabase/config.toml:7: warning: seed.sql is missing: add it\n" in out
+    assert "rlsguard/config.py" not in out
+    assert "rlsguard/errors.py" not in out
+    assert "warn_explicit" not in out
+    assert "UserWarning" not in out

@@ -14,7 +14,7 @@ from rich.table import Table
 from rlsguard import __version__
 from rlsguard.audit import cli as audit_cli
 from rlsguard.cli_options import NoCacheOption, SupabaseDirOption
-from rlsguard.errors import RlsguardError
+from rlsguard.errors import RlsguardError, install_warning_format
 from rlsguard.gate import cli as gate_cli
 from rlsguard.matrix.cli import matrix_app
 from rlsguard.policy import cli as policy_cli
@@ -29,6 +29,12 @@ app = typer.Typer(
 app.add_typer(matrix_app, name="matrix")
 console = Console()
 err_console = Console(stderr=True)
+
+
+@app.callback()
+def _setup() -> None:
+    """RLS and auth regression and chaos suite for Supabase-style Postgres."""
+    install_warning_format()  # warnings as "your-file:line: warning: what to do"
 
 
 _STATUS_STYLE = {"ok": "[green]ok[/]", "warn": "[yellow]warn[/]", "fail": "[red]FAIL[/]",

@@ -6,6 +6,8 @@ import threading
 import time
 from typing import Protocol
 
+from rlsguard.errors import InvalidArgument
+
 
 class Clock(Protocol):
     def now(self) -> float:
@@ -33,7 +35,7 @@ class ManualClock:
 
     def advance(self, seconds: float) -> float:
         if seconds < 0:
-            raise ValueError("a clock does not go backwards")
+            raise InvalidArgument("a clock does not go backwards")
         with self._lock:
             self._now += seconds
             return self._now

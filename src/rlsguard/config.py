@@ -32,7 +32,6 @@ import re
 import tomllib
 import types
 import typing
-import warnings
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 
@@ -48,7 +47,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from rlsguard.errors import ConfigError
+from rlsguard.errors import ConfigError, ConfigWarning, warn
 
 CONFIG_FILE = "rlsguard.toml"
 PYPROJECT_FILE = "pyproject.toml"
@@ -86,10 +85,6 @@ _TOML_POSITION = re.compile(r"\(at line (\d+), column (\d+)\)")
 Backend = Literal["local", "dsn", "docker"]
 PersonaRole = Literal["anon", "authenticated", "service_role"]
 GucValue = bool | int | float | str
-
-
-class ConfigWarning(UserWarning):
-    """A configuration was found but not used (e.g. shadowed by ``rlsguard.toml``)."""
 
 
 def _resolve_path(value: Path | None, info: ValidationInfo) -> Path | None:
@@ -444,15 +439,24 @@ def _config_in(directory: Path) -> tuple[Path, dict[str, Any] | None] | None:
     table = _read_table(pyproject) if pyproject.is_file() else None
     if dedicated.is_file():
         if table is not None:
-            warnings.warn(
+            warn(
                 f"{dedicated} is used; [tool.rlsguard] in {pyproject} is ignored "
                 "(keep the configuration in one place)",
                 ConfigWarning,
-                stacklevel=3,
+                file=pyproject,
+                line=_table_line(pyproject),
             )
         return dedicated, None
     if table is not None:
         return pyproject, table
+    return None
+
+
+def _table_line(pyproject: Path) -> int | None:
+    """The line of ``[tool.rlsguard]`` in a pyproject.toml, to point a warning at it."""
+    for number, text in enumerate(pyproject.read_text(encoding="utf-8").splitlines(), 1):
+        if text.strip().replace(" ", "").startswith("[tool.rlsguard"):
+            return number
     return None
 
 

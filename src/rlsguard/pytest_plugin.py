@@ -32,7 +32,7 @@ from typing import Any
 
 import pytest
 
-from rlsguard.errors import RlsguardError
+from rlsguard.errors import RlsguardError, install_warning_format, uninstall_warning_format
 
 ENGINE_KEY = "rlsguard_engine"
 _engine_key = pytest.StashKey["_Engines"]()
@@ -77,6 +77,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    install_warning_format()  # rlsguard warnings: one line, at the user's file
     for marker, doc in (
         ("rls", "row level security checks: the access matrix and targeted RLS tests"),
         ("auth", "auth flows against the reference auth service"),
@@ -109,6 +110,7 @@ def _project_config(config: pytest.Config) -> tuple[Any, RlsguardError | None]:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    uninstall_warning_format()
     engines = config.stash.get(_engine_key, None)
     if engines is not None:
         engines.close()

@@ -10,7 +10,7 @@ import pytest
 
 from rlsguard.database import Database
 from rlsguard.engine import Engine
-from rlsguard.identity.personas import PersonaError
+from rlsguard.errors import PersonaError
 from rlsguard.identity.session import Request, denial_kind
 
 ALICE = "11111111-1111-1111-1111-111111111111"

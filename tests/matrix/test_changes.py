@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from rlsguard.database import Database
+from rlsguard.errors import MatrixError
 from rlsguard.matrix.check import check_matrix
-from rlsguard.matrix.load import Cell, MatrixError, parse_matrix
+from rlsguard.matrix.load import Cell, parse_matrix
 from rlsguard.matrix.report import explain, summary
 
 ALICE, BOB = "11111111-1111-1111-1111-111111111111", "22222222-2222-2222-2222-222222222222"

@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from rlsguard.cli import app
-from rlsguard.matrix.load import MatrixError
+from rlsguard.errors import MatrixError
 from rlsguard.matrix.model import json_schema_text
 
 from .conftest import DATA, MALFORMED

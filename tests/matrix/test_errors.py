@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from rlsguard.database import Database
+from rlsguard.errors import MatrixError, Problem
 from rlsguard.matrix.check import Checker
-from rlsguard.matrix.load import MatrixError, Problem, load_matrix
+from rlsguard.matrix.load import load_matrix
 
 from .conftest import MALFORMED
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from rlsguard.matrix.load import Cell, MatrixError, load_matrix, parse_matrix
+from rlsguard.errors import MatrixError
+from rlsguard.matrix.load import Cell, load_matrix, parse_matrix
 from rlsguard.matrix.model import json_schema_text
 
 from .conftest import DATA

@@ -43,7 +43,7 @@ def test_two_builds_give_the_same_bytes(
 
 # The wheel lacks pgcrypto and uuid-ossp, and the reference pins major_version = 15: both are
 # announced as warnings, neither touches the surface.
-@pytest.mark.filterwarnings("ignore::rlsguard.supabase.errors.FidelityWarning")
+@pytest.mark.filterwarnings("ignore::rlsguard.errors.FidelityWarning")
 @pytest.mark.filterwarnings("ignore::rlsguard.supabase.project.SupabaseProjectWarning")
 @pytest.mark.parametrize("project", ["courses", "reference"])
 def test_postgres_15_and_18_give_the_same_bytes(

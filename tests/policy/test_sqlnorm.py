@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from rlsguard.errors import SqlNormalizationError
 from rlsguard.policy.sqlnorm import (
-    SqlNormalizationError,
     normalize_body,
     normalize_expression,
     normalize_expression_or_raw,

@@ -7,7 +7,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from rlsguard.supabase import API_ROLES, ROLES, BootstrapError, FidelityWarning, bootstrap
+from rlsguard.errors import BootstrapError, FidelityWarning
+from rlsguard.supabase import API_ROLES, ROLES, bootstrap
 from rlsguard.supabase.roles import memberships_for
 from tests.supabase.conftest import SupabaseCluster, acting_as, sqlstate_of
 

@@ -13,13 +13,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from rlsguard.supabase import (
-    DEVIATIONS,
-    KNOWN_SERVERS,
-    MigrationError,
-    SupabaseProject,
-    apply_project,
-)
+from rlsguard.errors import MigrationError
+from rlsguard.supabase import DEVIATIONS, KNOWN_SERVERS, SupabaseProject, apply_project
 from tests.supabase.conftest import SupabaseCluster, acting_as, sqlstate_of
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "supabase-fidelity.md"

@@ -14,15 +14,9 @@ from typing import Any
 
 import pytest
 
-from rlsguard.errors import BackendUnavailable
+from rlsguard.errors import BackendUnavailable, ExtensionUnavailable, MigrationError, StandInWarning
 from rlsguard.stack import Stack
-from rlsguard.supabase import (
-    ExtensionUnavailable,
-    MigrationError,
-    StandInWarning,
-    SupabaseProject,
-    apply_project,
-)
+from rlsguard.supabase import SupabaseProject, apply_project
 from tests.supabase.conftest import PROJECTS, SupabaseCluster, acting_as, build_cluster, sqlstate_of
 
 # The patterns of issue #3 §5, and a query that is true once each project's effect is there.

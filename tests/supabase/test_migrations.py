@@ -11,15 +11,13 @@ from typing import Any
 import psycopg
 import pytest
 
-from rlsguard.supabase import (
+from rlsguard.errors import (
     ExtensionUnavailable,
     MigrationError,
-    MigrationSession,
     StandInWarning,
-    SupabaseProject,
     SupabaseProjectWarning,
-    apply_project,
 )
+from rlsguard.supabase import MigrationSession, SupabaseProject, apply_project
 from rlsguard.supabase.statements import split
 from tests.supabase.conftest import PROJECTS, SupabaseCluster, acting_as, sqlstate_of
 

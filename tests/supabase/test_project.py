@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from rlsguard.errors import ConfigError
-from rlsguard.supabase import SupabaseConfig, SupabaseProject, SupabaseProjectWarning
+from rlsguard.errors import ConfigError, SupabaseProjectWarning
+from rlsguard.supabase import SupabaseConfig, SupabaseProject
 from tests.supabase.conftest import PROJECTS
 
 

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from rlsguard.supabase import SupabaseProject, UserCreationError, apply_project, create_user
+from rlsguard.errors import UserCreationError
+from rlsguard.supabase import SupabaseProject, apply_project, create_user
 from tests.supabase.conftest import PROJECTS, SupabaseCluster
 
 # What the tutorials get wrong: not SECURITY DEFINER, and "profiles" without its schema.

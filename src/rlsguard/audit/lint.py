@@ -21,6 +21,7 @@ from rlsguard.audit.locate import Locator, SourceFile
 from rlsguard.audit.probe import PROBE_RULES  # waivers may name probe rules too
 from rlsguard.audit.rules import RULES, Bucket, LintContext
 from rlsguard.audit.waivers import WaiverSpec, apply_waivers
+from rlsguard.errors import InvalidArgument
 from rlsguard.policy.catalog import Catalog, read_catalog
 from rlsguard.supabase.project import SupabaseProject
 
@@ -60,7 +61,7 @@ def lint_catalog(
     selected = list(rules) if rules is not None else list(RULES)
     unknown = [r for r in selected if r not in RULES]
     if unknown:
-        raise ValueError(f"unknown lint rules: {', '.join(unknown)}")
+        raise InvalidArgument(f"unknown lint rules: {', '.join(unknown)}")
     findings: list[Finding] = []
     for rule_id in selected:
         context.current = RULES[rule_id]

@@ -39,18 +39,10 @@ from rlsguard.audit.findings import Category, Finding, Level, Location, sort_fin
 from rlsguard.audit.locate import Locator, SourceFile
 from rlsguard.audit.rules.base import COMMAND_PRIVILEGES
 from rlsguard.audit.shape import AUTH_USERS, Shapes, TableShape, read_shapes
-from rlsguard.audit.synth import (
-    Unsupported,
-    World,
-    build_world,
-    cast_literal,
-    insert_query,
-    own_row,
-    row_values,
-)
+from rlsguard.audit.synth import World, build_world, cast_literal, insert_query, own_row, row_values
 from rlsguard.audit.waivers import WaiverSpec, apply_waivers
 from rlsguard.database import Database
-from rlsguard.errors import RlsguardError
+from rlsguard.errors import MisuseError, RlsguardError, Unsupported
 from rlsguard.identity.session import Identity, Session, denial_kind
 from rlsguard.policy.catalog import Catalog, Table, read_catalog
 
@@ -644,7 +636,7 @@ def run_probe(
     """
     conn = db.conn
     if conn.info.transaction_status != TransactionStatus.IDLE:
-        raise RuntimeError("probe a database on an idle autocommit connection")
+        raise MisuseError("probe a database on an idle autocommit connection")
     report = ProbeReport()
     conn.execute("BEGIN")
     try:

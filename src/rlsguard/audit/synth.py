@@ -24,13 +24,10 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from rlsguard.audit.shape import AUTH_USERS, ColumnShape, Shapes, TableShape
+from rlsguard.errors import Unsupported
 
 _LENGTH = re.compile(r"\((\d+)\)")
 _counter = itertools.count(1)
-
-
-class Unsupported(Exception):
-    """No generic value for this column's type."""
 
 
 def make_value(column: ColumnShape, label: str, *, unique: bool = False) -> Any:

@@ -13,8 +13,9 @@ and operation; also ``rlsguard diff --access``), :mod:`.run` (the pipeline and i
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from rlsguard._lazy import lazy_exports
 
 # Imported on first use: `rlsguard --help` must not pay for the engine and the checks.
 _EXPORTS = {
@@ -61,6 +62,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from rlsguard.errors import GateError
     from rlsguard.gate.access import (
         AccessChange,
         AccessDiff,
@@ -73,12 +75,8 @@ if TYPE_CHECKING:
     )
     from rlsguard.gate.model import GateDocument
     from rlsguard.gate.outputs import document, render_json, render_junit, render_sarif
-    from rlsguard.gate.run import GateError, GateOptions, GateReport, run_gate
+    from rlsguard.gate.run import GateOptions, GateReport, run_gate
     from rlsguard.gate.summary import render_summary, write_summary
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'rlsguard.gate' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"rlsguard.gate.{module}"), name)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

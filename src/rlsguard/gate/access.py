@@ -804,9 +804,10 @@ def access_diff_sources(
     config's matrix file when there is one.
     """
     from rlsguard.config import load_config
+    from rlsguard.errors import SourceError
     from rlsguard.matrix.load import load_matrix
     from rlsguard.policy.build import Workspace
-    from rlsguard.policy.sources import SourceError, open_source
+    from rlsguard.policy.sources import open_source
 
     def run(ws: Workspace) -> AccessDiff:
         nonlocal matrix

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from rlsguard.errors import InvalidArgument
 from rlsguard.gate.access import AccessDiff
 
 _TITLE = {"widens": "WIDENS", "narrows": "NARROWS", "neutral": "NEUTRAL"}
@@ -67,7 +68,7 @@ def render_access(diff: AccessDiff, fmt: str = "text") -> str:
         return render_markdown(diff)
     if fmt == "text":
         return render_text(diff)
-    raise ValueError(f"unknown format {fmt!r}; choose text, json or markdown")
+    raise InvalidArgument(f"unknown format {fmt!r}; choose text, json or markdown")
 
 
 def with_policy_diff(policy_text: str, diff: AccessDiff, fmt: str) -> str:

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 import psycopg
 
 from rlsguard.audit.findings import FailOn, Finding, reaches, sort_findings
-from rlsguard.errors import RlsguardError
+from rlsguard.errors import GateError, RlsguardError
 
 if TYPE_CHECKING:
     from rlsguard.config import ProjectConfig
@@ -61,10 +61,6 @@ STEPS: tuple[tuple[str, str], ...] = (
     ("rollback", "rollback dry-run"),
 )
 EXIT_CODES: dict[Verdict, int] = {"pass": 0, "blocked": 1, "error": 2}
-
-
-class GateError(RlsguardError):
-    """The gate cannot run (exit 2): a bad ref, a broken migration, an invalid matrix..."""
 
 
 @dataclass
@@ -333,7 +329,8 @@ class _Gate:
         return config, folder or Path(config.supabase_dir).resolve()
 
     def _sources(self, stack: ExitStack, folder: Path, step: Step) -> list[Source]:
-        from rlsguard.policy.sources import SourceError, open_source
+        from rlsguard.errors import SourceError
+        from rlsguard.policy.sources import open_source
 
         specs = [self.options.base, self.options.head or str(folder)]
         sources = []
@@ -496,7 +493,8 @@ class _Gate:
         return path.read_text(encoding="utf-8"), _relative(path, folder)
 
     def _load_matrix(self, found: tuple[str, str], engine: Engine, step: Step) -> Matrix:
-        from rlsguard.matrix.load import MatrixError, parse_matrix
+        from rlsguard.errors import MatrixError
+        from rlsguard.matrix.load import parse_matrix
 
         text, name = found
         self.report.matrix_file = name

@@ -17,6 +17,7 @@ import psycopg
 from psycopg import sql
 from psycopg.pq import TransactionStatus
 
+from rlsguard.errors import InvalidArgument
 from rlsguard.identity.session import Identity, Request, Session
 
 _SAVEPOINT = sql.Identifier("rlsguard_batch")
@@ -89,7 +90,7 @@ class Batch:
                 if not cur.nextset():
                     break
         if len(row_sets) != 2 * len(self._items):
-            raise ValueError(
+            raise InvalidArgument(
                 "every batched request must be exactly one row-returning statement "
                 f"({len(self._items)} requests, {len(row_sets)} row sets)"
             )

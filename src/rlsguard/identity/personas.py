@@ -16,7 +16,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from rlsguard.config import Persona
-from rlsguard.errors import RlsguardError
+from rlsguard.errors import PersonaError
 from rlsguard.identity.tokens import AuthUser, TokenSigner
 
 from .session import Identity
@@ -36,10 +36,6 @@ order by created_at
 limit 1
 """
 _USER_BY_ID = f"select {_USER_COLUMNS} from auth.users where id = %s::uuid"
-
-
-class PersonaError(RlsguardError):
-    """A persona cannot be resolved (unknown name, or a user that does not exist)."""
 
 
 def user_from_row(row: Mapping[str, Any]) -> AuthUser:

@@ -27,6 +27,8 @@ from psycopg import sql
 from psycopg.pq import TransactionStatus
 from psycopg.rows import dict_row
 
+from rlsguard.errors import MisuseError
+
 READ_ONLY_METHODS = frozenset({"GET", "HEAD"})
 RLS_VIOLATION = "new row violates row-level security policy"
 _savepoint_ids = itertools.count(1)
@@ -182,12 +184,12 @@ class Session:
 
     def __enter__(self) -> Self:
         if self._active:
-            raise RuntimeError("this session is already open")
+            raise MisuseError("this session is already open")
         if self.conn.autocommit is False and self.conn.info.transaction_status == (
             TransactionStatus.IDLE
         ):
             # A non-autocommit connection would send its own BEGIN first.
-            raise RuntimeError("open sessions on an autocommit connection or inside a transaction")
+            raise MisuseError("open sessions on an autocommit connection or inside a transaction")
         self.conn.execute(self.prologue().as_string(self.conn))
         self._active = True
         return self
@@ -235,7 +237,7 @@ class Session:
     # -- queries ---------------------------------------------------------------
     def _check(self) -> None:
         if not self._active:
-            raise RuntimeError("use the session inside its 'with' block")
+            raise MisuseError("use the session inside its 'with' block")
 
     def fetch(self, query: str | sql.Composable, params: Any = None) -> list[dict[str, Any]]:
         """All rows, as dicts."""

@@ -18,6 +18,7 @@ from typing import Any
 import jwt
 
 from rlsguard.clock import SYSTEM_CLOCK, Clock
+from rlsguard.errors import InvalidArgument
 
 ALGORITHM = "HS256"
 DEFAULT_ISSUER = "http://127.0.0.1:54321/auth/v1"  # the CLI's default auth URL
@@ -91,7 +92,7 @@ class TokenSigner:
     def api_key_claims(self, role: str) -> dict[str, Any]:
         """The payload of a legacy API key: no ``sub``, no ``aud``."""
         if role not in ("anon", "service_role"):
-            raise ValueError(f"API keys exist for anon and service_role, not {role!r}")
+            raise InvalidArgument(f"API keys exist for anon and service_role, not {role!r}")
         return {"iss": API_KEY_ISSUER, "role": role, "exp": API_KEY_EXP}
 
     def sign(self, claims: Mapping[str, Any]) -> str:

@@ -10,8 +10,7 @@ Public API (imported lazily, so ``import rlsguard.matrix`` stays cheap for the p
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from rlsguard._lazy import lazy_exports
 
 _EXPORTS = {
     "Cell": "load",
@@ -33,8 +32,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'rlsguard.matrix' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"rlsguard.matrix.{module}"), name)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rlsguard.database import Database
-from rlsguard.errors import RlsguardError
+from rlsguard.errors import Problem, RlsguardError
 from rlsguard.identity.session import Identity
 from rlsguard.matrix import catalog, oracle, statements
 from rlsguard.matrix.coverage import untested
@@ -48,7 +48,7 @@ from rlsguard.matrix.executor import (
     Ref,
     Statement,
 )
-from rlsguard.matrix.load import Cell, Expectation, Matrix, Problem, tried
+from rlsguard.matrix.load import Cell, Expectation, Matrix, tried
 from rlsguard.matrix.model import CHANGES
 from rlsguard.matrix.results import (
     ACCEPTED,

@@ -33,6 +33,7 @@ import psycopg
 from psycopg import sql
 from psycopg.pq import TransactionStatus
 
+from rlsguard.errors import InternalError
 from rlsguard.identity.session import RLS_VIOLATION, ApiSettings, Identity, Request, Session
 from rlsguard.matrix.params import sql_literal
 
@@ -270,7 +271,7 @@ class HelperExecutor(_Base):
                 if not cur.nextset():
                     break
         if len(found) != len(blocks):
-            raise RuntimeError(f"expected {len(blocks)} result sets, got {len(found)}")
+            raise InternalError(f"expected {len(blocks)} result sets, got {len(found)}")
         return found
 
 
@@ -356,7 +357,7 @@ class Plan:
     def run(self, executor: HelperExecutor | PlainExecutor, per_message: int | None) -> None:
         self.outcomes = executor.run(self.blocks, per_message)
         if len(self.outcomes) != len(self.blocks):  # empty blocks are never planned
-            raise RuntimeError("the executor skipped a block")
+            raise InternalError("the executor skipped a block")
 
     def outcome(self, ref: Ref) -> Outcome:
         return self.outcomes[ref.block][ref.index]

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from rlsguard.errors import RlsguardError
+from rlsguard.errors import CellFailed, RlsguardError
 
 if TYPE_CHECKING:
     from rlsguard.config import ProjectConfig
@@ -69,14 +69,6 @@ def configure_matrix(
         config.args.append(str(path))
 
 
-class CellFailed(Exception):
-    """A cell's rows differ from the expectation (or the cell could not be checked)."""
-
-    def __init__(self, result: CellResult) -> None:
-        super().__init__(result.summary())
-        self.result = result
-
-
 class MatrixFile(pytest.File):
     """The matrix YAML as a collector: one item per cell."""
 
@@ -91,7 +83,7 @@ class MatrixFile(pytest.File):
             yield item
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> Any:
-        from rlsguard.matrix.load import MatrixError
+        from rlsguard.errors import MatrixError
 
         if isinstance(excinfo.value, MatrixError):
             return str(excinfo.value)

@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from rlsguard.errors import ConfigError
+from rlsguard.errors import MatrixError, Problem
 from rlsguard.matrix import params
 from rlsguard.matrix.model import (
     CELL_OPERATIONS,
@@ -36,33 +36,6 @@ from rlsguard.matrix.model import (
 )
 
 PathPart = str | int
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with a matrix file."""
-
-    file: str
-    key: str
-    reason: str
-    line: int | None = None
-
-    def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line else self.file
-        return f"{where}: {self.key}: {self.reason}" if self.key else f"{where}: {self.reason}"
-
-
-class MatrixError(ConfigError):
-    """A matrix file is invalid; lists every problem found (file, line, dotted key, reason)."""
-
-    def __init__(self, problems: Sequence[Problem]) -> None:
-        if not problems:
-            raise ValueError("a MatrixError needs at least one problem")
-        self.problems = list(problems)
-        first = self.problems[0]
-        super().__init__(first.file, first.key, first.reason)
-        self.line = first.line
-        self.args = ("\n".join(str(p) for p in self.problems),)
 
 
 def dotted(path: Iterable[PathPart]) -> str:
@@ -258,11 +231,6 @@ def _unique(problems: list[Problem]) -> list[Problem]:
     return out
 
 
-class _DuplicateKey(Exception):
-    def __init__(self, key: str, line: int, first: int) -> None:
-        self.key, self.line, self.first = key, line, first
-
-
 def _read_yaml(text: str, file: str) -> tuple[Any, dict[tuple[PathPart, ...], int]]:
     """The document and the 1-based line of every key and list item."""
     loader = yaml.SafeLoader(text)
@@ -271,11 +239,8 @@ def _read_yaml(text: str, file: str) -> tuple[Any, dict[tuple[PathPart, ...], in
         if node is None:
             return None, {}
         lines: dict[tuple[PathPart, ...], int] = {}
-        _walk(loader, node, (), lines)
+        _walk(loader, node, (), lines, file)
         data = loader.construct_document(node)
-    except _DuplicateKey as dup:
-        reason = f"key {dup.key!r} appears twice (first on line {dup.first}); YAML keeps only one"
-        raise MatrixError([Problem(file, "", reason, dup.line)]) from None
     except yaml.MarkedYAMLError as exc:
         raise MatrixError([_yaml_problem(exc, text, file)]) from None
     except yaml.YAMLError as exc:
@@ -320,6 +285,7 @@ def _walk(
     node: yaml.Node,
     path: tuple[PathPart, ...],
     lines: dict[tuple[PathPart, ...], int],
+    file: str,
 ) -> None:
     if isinstance(node, yaml.MappingNode):
         first_seen: dict[Any, int] = {}
@@ -331,16 +297,20 @@ def _walk(
                 continue
             line = key_node.start_mark.line + 1
             if key in first_seen:
-                raise _DuplicateKey(str(key), line, first_seen[key])
+                reason = (
+                    f"key {str(key)!r} appears twice (first on line {first_seen[key]}); "
+                    "YAML keeps only one"
+                )
+                raise MatrixError([Problem(file, "", reason, line)])
             first_seen[key] = line
             child = (*path, str(key))
             lines[child] = line
-            _walk(loader, value_node, child, lines)
+            _walk(loader, value_node, child, lines, file)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             child = (*path, index)
             lines[child] = item.start_mark.line + 1
-            _walk(loader, item, child, lines)
+            _walk(loader, item, child, lines, file)
 
 
 def _from_pydantic(

@@ -9,10 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from rlsguard.errors import Problem, UnknownCell
 from rlsguard.matrix.catalog import Policy, Privileges
 from rlsguard.matrix.coverage import Untested
 from rlsguard.matrix.executor import Outcome
-from rlsguard.matrix.load import Cell, Expectation, Matrix, Problem
+from rlsguard.matrix.load import Cell, Expectation, Matrix
 
 Key = tuple[str | None, ...]
 
@@ -207,5 +208,5 @@ class MatrixRun:
             for found in self.results.values():
                 if found.cell.id == cell:
                     return found
-            raise KeyError(cell)
+            raise UnknownCell(cell)
         return self.results[cell]

@@ -14,8 +14,9 @@ refs), :mod:`.build` (databases per folder), :mod:`.blame`, :mod:`.rollback`, :m
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from rlsguard._lazy import lazy_exports
 
 # Imported on first use, so `import rlsguard.policy.catalog` (the lints) and the pytest plugin
 # do not pay for the engine, the stack and pglast up front. Names that are also submodules
@@ -90,6 +91,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from rlsguard.errors import SourceError
     from rlsguard.policy.api import (
         blame_project,
         diff_sources,
@@ -117,11 +119,7 @@ if TYPE_CHECKING:
     from rlsguard.policy.render import render_diff
     from rlsguard.policy.rollback import Rollback, generate_rollback, plan_rollback
     from rlsguard.policy.snapshot import Snapshot
-    from rlsguard.policy.sources import Source, SourceError, open_source
+    from rlsguard.policy.sources import Source, open_source
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'rlsguard.policy' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"rlsguard.policy.{module}"), name)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -26,12 +26,8 @@ from typing import Any, Literal
 import psycopg
 from psycopg.rows import dict_row
 
-from rlsguard.policy.sqlnorm import (
-    SqlNormalizationError,
-    normalize_body,
-    normalize_expression_or_raw,
-    normalize_query,
-)
+from rlsguard.errors import SqlNormalizationError
+from rlsguard.policy.sqlnorm import normalize_body, normalize_expression_or_raw, normalize_query
 from rlsguard.supabase.roles import API_ROLES
 
 PUBLIC = "PUBLIC"

@@ -17,11 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from rlsguard.errors import RlsguardError
+from rlsguard.errors import RlsguardError, SnapshotDrift
 
 if TYPE_CHECKING:
     from rlsguard.config import ProjectConfig
-    from rlsguard.policy.diff import PolicyDiff
 
 PLUGIN_NAME = "rlsguard-policy-snapshot"
 ITEM_NAME = "test_policy_snapshot"
@@ -65,15 +64,6 @@ def approve_command(config: pytest.Config, path: Path, supabase_option: str | No
     """``rlsguard snapshot -o <path>``, relative to where pytest was started."""
     flag = f" --supabase-dir {_shown(config, supabase_option)}" if supabase_option else ""
     return f"rlsguard snapshot{flag} -o {_shown(config, path)}"
-
-
-class SnapshotDrift(Exception):
-    """The live surface differs from the approved snapshot."""
-
-    def __init__(self, diff: PolicyDiff, command: str) -> None:
-        super().__init__(f"{len(diff.changes)} change(s)")
-        self.diff = diff
-        self.command = command
 
 
 class SnapshotFile(pytest.File):

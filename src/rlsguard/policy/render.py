@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable
 from typing import Literal
 
+from rlsguard.errors import InvalidArgument
 from rlsguard.policy.diff import GRADES, Change, PolicyDiff
 
 Format = Literal["text", "json", "markdown"]
@@ -85,7 +86,9 @@ def render(diff: PolicyDiff, fmt: Format | str = "text") -> str:
     try:
         return RENDERERS[fmt](diff)
     except KeyError:
-        raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(RENDERERS)}") from None
+        raise InvalidArgument(
+            f"unknown format {fmt!r}; choose one of {', '.join(RENDERERS)}"
+        ) from None
 
 
 render_diff = render  # the package-level name (``rlsguard.policy.render`` is this module)

@@ -39,13 +39,12 @@ from typing import Any, Literal
 from pglast.visitors import maybe_double_quote_name
 
 from rlsguard.engine import Engine
-from rlsguard.errors import RlsguardError
+from rlsguard.errors import MigrationError, RlsguardError
 from rlsguard.policy.build import Workspace, load_project
 from rlsguard.policy.diff import PolicyDiff, diff_snapshots
 from rlsguard.policy.snapshot import Grants, Snapshot
 from rlsguard.policy.sources import display_path
 from rlsguard.policy.trial import as_migration, trial
-from rlsguard.supabase.errors import MigrationError
 
 ROLLBACK_NAME = "rollback_rls"
 _OBJECT_WORDS = {

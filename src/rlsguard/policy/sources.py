@@ -19,14 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from rlsguard.errors import RlsguardError
+from rlsguard.errors import SourceError
 from rlsguard.policy.snapshot import Snapshot
 
 SourceKind = Literal["snapshot", "directory", "git"]
-
-
-class SourceError(RlsguardError):
-    """A --base/--head/--to value that names no snapshot, folder or commit."""
 
 
 @dataclass(frozen=True)

@@ -26,11 +26,9 @@ from pglast.parser import ParseError, scan
 from pglast.stream import RawStream
 from pglast.visitors import Skip, Visitor
 
+from rlsguard.errors import SqlNormalizationError
+
 _WHITESPACE = re.compile(r"\s+")
-
-
-class SqlNormalizationError(ValueError):
-    """Text that is not one SQL expression (or not SQL at all)."""
 
 
 class _Stream(RawStream):  # type: ignore[misc]

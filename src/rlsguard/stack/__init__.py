@@ -6,8 +6,9 @@ Names are imported on first use: server children such as the SMTP sink run
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from rlsguard._lazy import lazy_exports
 
 _EXPORTS = {
     "HttpService": "http",
@@ -63,10 +64,4 @@ if TYPE_CHECKING:
     from rlsguard.stack.supervisor import Stack
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'rlsguard.stack' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"rlsguard.stack.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -39,6 +39,7 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from rlsguard.errors import InvalidArgument
 from rlsguard.stack.smtp import CONTROL_SOCKET, MESSAGES_DIR, MODES, STAGES
 
 log = logging.getLogger("rlsguard.smtp_sink")
@@ -256,12 +257,14 @@ class Sink:
         self, mode: str, *, code: int = 451, text: str = "", stage: str = "mail"
     ) -> None:
         if mode not in MODES:
-            raise ValueError(f"unknown mode {mode!r}; expected one of {', '.join(MODES)}")
+            raise InvalidArgument(f"unknown mode {mode!r}; expected one of {', '.join(MODES)}")
         if mode == "error":
             if not 400 <= code <= 599:
-                raise ValueError(f"an error reply needs a 4xx or 5xx code, not {code}")
+                raise InvalidArgument(f"an error reply needs a 4xx or 5xx code, not {code}")
             if stage not in STAGES:
-                raise ValueError(f"unknown stage {stage!r}; expected one of {', '.join(STAGES)}")
+                raise InvalidArgument(
+                    f"unknown stage {stage!r}; expected one of {', '.join(STAGES)}"
+                )
             self.error_stage = stage
             text = " ".join((text or "rlsguard smtp sink fault").split())  # one line
             self.error_reply = f"{code} {text}"
@@ -335,7 +338,7 @@ class Control:
                 stage=str(request.get("stage", "mail")),
             )
             return {"ok": True, **sink.status()}
-        raise ValueError(f"unknown op {op!r}")
+        raise InvalidArgument(f"unknown op {op!r}")
 
 
 async def serve(host: str, port: int, workdir: Path) -> None:

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import ClassVar
 
+from rlsguard.errors import InvalidArgument
 from rlsguard.stack.net import LOOPBACK, free_port, http_status
 from rlsguard.stack.process import Context
 from rlsguard.stack.pychild import PythonServer
@@ -39,9 +40,11 @@ class HttpService(PythonServer):
         app_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         if ":" not in app:
-            raise ValueError(f"app must be an import string like 'package.module:app', not {app!r}")
+            raise InvalidArgument(
+                f"app must be an import string like 'package.module:app', not {app!r}"
+            )
         if not path.startswith("/"):
-            raise ValueError(f"the readiness path must start with '/', not {path!r}")
+            raise InvalidArgument(f"the readiness path must start with '/', not {path!r}")
         super().__init__(name, ctx)
         self.app = app
         self.path = path

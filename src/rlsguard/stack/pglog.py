@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rlsguard.errors import InvalidArgument
+
 # csvlog columns, in order (PG13/14; later versions append columns, which we ignore).
 _CSV_COLUMNS = (
     "timestamp", "user", "dbname", "pid", "remote_host", "session_id", "line_num",
@@ -82,7 +84,7 @@ class PgLog:
 
     def __init__(self, path: Path, fmt: str) -> None:
         if fmt not in ("jsonlog", "csvlog"):
-            raise ValueError(f"unsupported log format {fmt!r}")
+            raise InvalidArgument(f"unsupported log format {fmt!r}")
         self.path = path
         self.format = fmt
 

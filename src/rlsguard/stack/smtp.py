@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Any, ClassVar
 
-from rlsguard.errors import ServerError
+from rlsguard.errors import InvalidArgument, ServerError, WaitTimeout
 from rlsguard.stack.net import LOOPBACK, free_port, tcp_accepts
 from rlsguard.stack.process import Context
 from rlsguard.stack.pychild import PythonServer
@@ -160,14 +160,15 @@ class SmtpSink(PythonServer):
         """Block until at least ``count`` messages are recorded; return them all.
 
         The sink does the waiting, so this returns as soon as the message is on
-        disk. Raises TimeoutError when fewer arrived within ``timeout``.
+        disk. Raises :class:`~rlsguard.errors.WaitTimeout` (a TimeoutError) when fewer
+        arrived within ``timeout``.
         """
         reply = self._request(
             {"op": "wait", "count": count, "timeout": timeout}, timeout=timeout + CONTROL_TIMEOUT_S
         )
         messages = [SmtpMessage.from_record(r) for r in reply["messages"]]
         if reply["timed_out"]:
-            raise TimeoutError(
+            raise WaitTimeout(
                 f"{self.name}: {len(messages)} message(s) after {timeout}s, wanted {count}"
             )
         return messages
@@ -196,7 +197,7 @@ class SmtpSink(PythonServer):
         should retry) and 5xx for a permanent refusal (``550``).
         """
         if stage not in STAGES:
-            raise ValueError(f"stage must be one of {', '.join(STAGES)}, not {stage!r}")
+            raise InvalidArgument(f"stage must be one of {', '.join(STAGES)}, not {stage!r}")
         self._request({"op": "mode", "mode": "error", "code": code, "text": text, "stage": stage})
 
     def stall(self) -> None:

@@ -4,30 +4,26 @@
 >>> user_id = create_user(server, email="ada@example.com", password="secret")
 """
 
-from rlsguard.supabase.apply import ApplyReport, apply_project
-from rlsguard.supabase.bootstrap import BootstrapReport, bootstrap, clone_database
-from rlsguard.supabase.deviations import DEVIATIONS, Deviation
-from rlsguard.supabase.errors import (
+from rlsguard.errors import (
     BootstrapError,
     ExtensionUnavailable,
     FidelityWarning,
     MigrationError,
+    StandInWarning,
+    SupabaseProjectWarning,
     UserCreationError,
 )
-from rlsguard.supabase.extensions import KNOWN_SERVERS, STAND_INS, StandIns, StandInWarning
+from rlsguard.supabase.apply import ApplyReport, apply_project
+from rlsguard.supabase.bootstrap import BootstrapReport, bootstrap, clone_database
+from rlsguard.supabase.deviations import DEVIATIONS, Deviation
+from rlsguard.supabase.extensions import KNOWN_SERVERS, STAND_INS, StandIns
 from rlsguard.supabase.migrations import (
     AppliedFile,
     MigrationSession,
     apply_migrations,
     apply_seeds,
 )
-from rlsguard.supabase.project import (
-    Migration,
-    SqlFile,
-    SupabaseConfig,
-    SupabaseProject,
-    SupabaseProjectWarning,
-)
+from rlsguard.supabase.project import Migration, SqlFile, SupabaseConfig, SupabaseProject
 from rlsguard.supabase.roles import API_ROLES, ROLES
 from rlsguard.supabase.users import create_user
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import time
-import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from rlsguard.errors import SupabaseProjectWarning, warn
 from rlsguard.supabase.bootstrap import DEFAULT_DATABASE, BootstrapReport, ConnTarget, bootstrap
 from rlsguard.supabase.extensions import StandIns
 from rlsguard.supabase.migrations import AppliedFile, MigrationSession
-from rlsguard.supabase.project import SupabaseProject, SupabaseProjectWarning
+from rlsguard.supabase.project import SupabaseProject
 
 
 @dataclass
@@ -25,6 +26,16 @@ class ApplyReport:
     @property
     def applied(self) -> list[AppliedFile]:
         return [f for f in (*self.migrations, *self.seeds) if f.status != "already applied"]
+
+
+def _line_of(config_toml: Path) -> int | None:
+    """The ``major_version`` line of config.toml, to point the warning at it."""
+    if not config_toml.is_file():
+        return None
+    for number, text in enumerate(config_toml.read_text(encoding="utf-8").splitlines(), 1):
+        if text.strip().startswith("major_version"):
+            return number
+    return None
 
 
 def apply_project(
@@ -53,13 +64,14 @@ def apply_project(
         wanted = project.config.major_version
         major = int(session.server_version.split(".")[0])
         if wanted is not None and wanted != major:
-            message = (
-                f"{project.supabase_dir / 'config.toml'}: [db] major_version = {wanted}, but this "
+            config_toml = project.supabase_dir / "config.toml"
+            what = (
+                f"[db] major_version = {wanted}, but this "
                 f"server is PostgreSQL {session.server_version}; behaviour that differs between "
                 "major versions (e.g. MAINTAIN in GRANT ALL on 17+) will follow the server"
             )
-            warnings.warn(message, SupabaseProjectWarning, stacklevel=2)
-            report.warnings.append(message)
+            warn(what, SupabaseProjectWarning, file=config_toml, line=_line_of(config_toml))
+            report.warnings.append(f"{config_toml}: {what}")
         report.migrations = session.migrate(project.migrations)
         report.seeds = session.seed(project.seeds)
     for applied in report.applied:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import time
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -26,9 +25,9 @@ from typing import Any, Protocol
 import psycopg
 from psycopg import sql
 
+from rlsguard.errors import BootstrapError, FidelityWarning, warn
 from rlsguard.supabase import sqlfiles
 from rlsguard.supabase.catalog import CatalogState, probe
-from rlsguard.supabase.errors import BootstrapError, FidelityWarning
 from rlsguard.supabase.extensions import (
     DEFAULT_EXTENSIONS,
     STAND_INS,
@@ -126,7 +125,7 @@ def bootstrap(
                 ) from exc
     report.seconds = time.perf_counter() - started
     for warning in report.warnings:
-        warnings.warn(warning, FidelityWarning, stacklevel=2)
+        warn(warning, FidelityWarning)
     log.info(
         "bootstrap of %s: applied %s, skipped %s in %.3f s",
         report.database,

@@ -16,16 +16,14 @@ Stand-ins are opt-in and come in two kinds, each announced with a warning:
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
 from psycopg import sql
 
-from rlsguard.errors import ConfigError
+from rlsguard.errors import ConfigError, StandInWarning, warn
 from rlsguard.supabase import sqlfiles
-from rlsguard.supabase.errors import FidelityWarning
 from rlsguard.supabase.statements import split
 
 # The extensions the bootstrap installs in schema "extensions", as on Supabase.
@@ -252,10 +250,6 @@ STAND_INS: dict[str, StandIn] = {
 }
 
 
-class StandInWarning(FidelityWarning):
-    """An extension was replaced by a stand-in: the project opted in, but it should know."""
-
-
 @dataclass(frozen=True)
 class StandIns:
     """Which stand-ins a project opted into; only used for extensions the server lacks."""
@@ -301,12 +295,15 @@ class StandIns:
         return STAND_INS[name] if name in self.extensions else None
 
 
-def announce(used: Iterable[StandIn], where: str) -> str | None:
-    """Warn once, listing every stand-in used; returns the message (None when none was used)."""
+def announce(used: Iterable[StandIn], where: str, *, file: str | None = None) -> str | None:
+    """Warn once, listing every stand-in used; returns the message (None when none was used).
+
+    ``file`` is the user's migration the warning points at (``where`` names it for people).
+    """
     items = sorted({s.extension: s for s in used}.values(), key=lambda s: s.extension)
     if not items:
         return None
     listing = "; ".join(f"{s.extension} ({s.kind}: {s.provides})" for s in items)
-    message = f"{where}: extensions missing on this server were replaced by stand-ins: {listing}"
-    warnings.warn(message, StandInWarning, stacklevel=3)
-    return message
+    what = f"extensions missing on this server were replaced by stand-ins: {listing}"
+    warn(what if file else f"{where}: {what}", StandInWarning, file=file)
+    return f"{where}: {what}"

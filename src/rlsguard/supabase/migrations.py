@@ -28,8 +28,8 @@ from pglast.enums import TransactionStmtKind
 from pglast.visitors import Visitor
 from psycopg import sql
 
+from rlsguard.errors import ExtensionUnavailable, MigrationError, SqlProblem
 from rlsguard.supabase.bootstrap import DEFAULT_DATABASE, ConnTarget
-from rlsguard.supabase.errors import ExtensionUnavailable, MigrationError, SqlProblem
 from rlsguard.supabase.extensions import (
     EXTENSION_FUNCTIONS,
     STAND_INS,
@@ -219,7 +219,7 @@ class MigrationSession:
         result.statements = len(statements)
         result.notices = list(self._notices)
         result.seconds = time.perf_counter() - started
-        message = announce(used, file.display)
+        message = announce(used, file.display, file=str(file.path))
         if message:
             result.stand_ins.append(message)
         log.info("%s %s: %s in %.3f s", kind, file.display, result.status, result.seconds)

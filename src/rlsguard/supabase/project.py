@@ -11,13 +11,12 @@ from __future__ import annotations
 import hashlib
 import re
 import tomllib
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rlsguard.errors import ConfigError
+from rlsguard.errors import ConfigError, SupabaseProjectWarning, warn
 
 MIGRATION_PATTERN = re.compile(r"^([0-9]+)_(.*)\.sql$")
 _LEGACY_INIT = re.compile(r"([0-9]{14})_init\.sql")
@@ -25,10 +24,6 @@ _LEGACY_INIT_BEFORE = 20211209000000
 # The CLI rejects 12 and 16 (pkg/config/config.go); 13 and 14 still select a PG15 image.
 ACCEPTED_MAJOR_VERSIONS = (13, 14, 15, 17)
 _NO_DEFAULT_SEED = "no seed files matched pattern: ./seed.sql"
-
-
-class SupabaseProjectWarning(UserWarning):
-    """Something in the project the CLI would also warn about (a skipped file, a version)."""
 
 
 @dataclass(frozen=True)
@@ -200,7 +195,8 @@ class SupabaseProject:
         seeds = _discover_seeds(folder, config.seed_sql_paths, notes) if config.seed_enabled else ()
         for note in notes:
             if note != _NO_DEFAULT_SEED:  # most projects have no seed.sql: no need to shout
-                warnings.warn(note, SupabaseProjectWarning, stacklevel=2)
+                about = folder / "migrations" if note.startswith("Skipping") else config_path
+                warn(note, SupabaseProjectWarning, file=about)
         return cls(folder, config, migrations, seeds, skipped, tuple(notes))
 
 

@@ -19,8 +19,8 @@ import bcrypt
 import psycopg
 from psycopg import sql
 
+from rlsguard.errors import InvalidArgument, SqlProblem, UserCreationError
 from rlsguard.supabase.bootstrap import DEFAULT_DATABASE, ConnTarget
-from rlsguard.supabase.errors import SqlProblem, UserCreationError
 
 AUTH_ADMIN = "supabase_auth_admin"
 NIL_UUID = "00000000-0000-0000-0000-000000000000"
@@ -73,7 +73,7 @@ def create_user(
     search_path are restored afterwards. Raises :class:`UserCreationError` with the cause.
     """
     if not (email or phone or anonymous):
-        raise ValueError("a user needs an email, a phone, or anonymous=True")
+        raise InvalidArgument("a user needs an email, a phone, or anonymous=True")
     new_id = uuid.UUID(str(user_id)) if user_id else uuid.uuid4()
     email = email.lower() if email else None
     provider = "email" if email else "phone" if phone else None

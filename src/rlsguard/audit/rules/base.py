@@ -17,6 +17,7 @@ from typing import Any
 from rlsguard.audit.exprs import Analysis, BodyFacts, analyse, analyse_body
 from rlsguard.audit.findings import Category, Finding, Level, Location
 from rlsguard.audit.locate import Locator
+from rlsguard.errors import InvalidArgument
 from rlsguard.policy.catalog import Catalog, Function, Policy, Table
 
 CLIENT_ROLES = ("anon", "authenticated")  # who a Data API request can be without a secret key
@@ -63,7 +64,7 @@ def rule(
 
     def register(check: Check) -> Check:
         if id in RULES:
-            raise ValueError(f"rule {id!r} is registered twice")
+            raise InvalidArgument(f"rule {id!r} is registered twice")
         RULES[id] = Rule(id, level, category, title, description, remediation, origin, check)
         return check
 

@@ -1,0 +1,134 @@
+"""Every deliberate error is an RlsguardError from rlsguard.errors; warnings read as one line."""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import inspect
+import warnings
+from pathlib import Path
+
+import pytest
+
+import rlsguard.errors as errors
+from rlsguard.errors import (
+    ConfigWarning,
+    FidelityWarning,
+    RlsguardError,
+    RlsguardWarning,
+    format_warning,
+    warn,
+)
+
+SRC = Path(errors.__file__).parent
+
+# Raises of builtin exceptions that are protocol, not errors: each with its reason.
+ALLOWED_BUILTIN_RAISES = [
+    # A module __getattr__ must raise AttributeError for a missing name (PEP 562).
+    ("_lazy.py", "__getattr__", "AttributeError"),
+    # The CLI's exit code: 2 for an RlsguardError already printed as one message.
+    ("cli.py", "main", "SystemExit"),
+]
+
+
+def _builtin_raises() -> list[tuple[str, str, str]]:
+    found = []
+    for path in sorted(SRC.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        scopes = {
+            id(child): node.name
+            for node in ast.walk(tree)
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+            for child in ast.walk(node)
+        }
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Raise) or node.exc is None:
+                continue  # a bare ``raise`` re-raises what was caught
+            exc = node.exc.func if isinstance(node.exc, ast.Call) else node.exc
+            name = exc.id if isinstance(exc, ast.Name) else None
+            value = getattr(builtins, name, None) if name else None
+            if isinstance(value, type) and issubclass(value, BaseException):
+                where = path.relative_to(SRC).as_posix()
+                found.append((where, scopes.get(id(node), "<module>"), name))
+    return found
+
+
+def _is_exception(value: object) -> bool:
+    return isinstance(value, type) and issubclass(value, BaseException)
+
+
+def test_no_builtin_exception_is_raised_on_purpose() -> None:
+    assert _builtin_raises() == ALLOWED_BUILTIN_RAISES
+
+
+def test_exception_classes_live_in_errors_and_derive_from_the_bases() -> None:
+    stray = []
+    for path in sorted(SRC.rglob("*.py")):
+        if path == Path(errors.__file__):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ClassDef):
+                bases = {
+                    b.id if isinstance(b, ast.Name) else getattr(b, "attr", "") for b in node.bases
+                }
+                if any(_is_exception(getattr(builtins, b, None)) for b in bases) or any(
+                    _is_exception(getattr(errors, b, None)) for b in bases
+                ):
+                    stray.append(f"{path.relative_to(SRC)}:{node.lineno} {node.name}")
+    assert stray == []
+    for name, value in vars(errors).items():
+        if inspect.isclass(value) and issubclass(value, BaseException) and not name.startswith("_"):
+            assert issubclass(value, RlsguardError | RlsguardWarning), name
+
+
+def test_the_docstring_draws_every_error_and_warning() -> None:
+    drawn = set()
+    for line in (errors.__doc__ or "").splitlines():
+        words = line.lstrip(" │├└─").split()
+        if line.startswith("    ") and words:
+            drawn.add(words[0])
+    classes = {
+        name
+        for name, value in vars(errors).items()
+        if inspect.isclass(value) and issubclass(value, BaseException)
+    }
+    assert classes <= drawn, classes - drawn
+
+
+def test_the_old_builtin_bases_still_catch() -> None:
+    # Callers that caught ValueError/RuntimeError/KeyError/TimeoutError still do.
+    assert issubclass(errors.InvalidArgument, ValueError)
+    assert issubclass(errors.SqlNormalizationError, ValueError)
+    assert issubclass(errors.MisuseError, RuntimeError)
+    assert issubclass(errors.UnknownCell, KeyError)
+    assert issubclass(errors.WaitTimeout, TimeoutError)
+
+
+def test_a_warning_names_the_users_file_not_rlsguard_source(tmp_path: Path) -> None:
+    config = tmp_path / "pyproject.toml"
+    config.write_text("[project]\nname = 'x'\n[tool.rlsguard]\n")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        warn("ignored: use one file", ConfigWarning, file=config, line=3)
+    [record] = caught
+    assert record.filename == str(config)
+    assert record.lineno == 3
+    assert issubclass(record.category, ConfigWarning)
+
+
+def test_format_warning_is_one_line_with_the_users_location(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    line = format_warning("a\n  b", ConfigWarning, str(tmp_path / "rlsguard.toml"), 4, "x = 1")
+    assert line == "rlsguard.toml:4: warning: a b\n"
+    assert format_warning("no file", FidelityWarning, "<rlsguard>", 0) == "warning: no file\n"
+    other = format_warning("python's own", UserWarning, "/x/y.py", 7, "code()")
+    assert other.startswith("/x/y.py:7: UserWarning: python's own")
+
+
+def test_warnings_filters_still_turn_rlsguard_warnings_into_errors() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FidelityWarning)
+        with pytest.raises(FidelityWarning, match="differs"):
+            warn("this server differs", FidelityWarning)
