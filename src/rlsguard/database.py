@@ -19,8 +19,7 @@ from rlsguard.identity.personas import Personas, find_user_by_id
 from rlsguard.identity.session import ApiSettings, Identity, Request, Session
 from rlsguard.identity.tokens import AuthUser
 from rlsguard.supabase.users import create_user
-
-API_ROLES = ("anon", "authenticated", "service_role")
+from rlsguard.vocab import API_ROLES
 
 # PostgREST applies the impersonated role's own settings whose context is
 # 'user' (anything a role may set for itself); custom placeholders count too.

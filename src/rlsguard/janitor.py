@@ -25,6 +25,7 @@ import psycopg
 from psycopg import sql
 
 from rlsguard.errors import RlsguardError
+from rlsguard.vocab import quote_ident
 
 MAINTENANCE_DB = "template1"
 _PLACEHOLDER_NAME = "rlsguard clone placeholder"
@@ -44,10 +45,6 @@ left join pg_roles g on g.oid = a.grantee
 where d.datname = %s
 """
 _OWNER_QUERY = "select pg_get_userbyid(datdba) from pg_database where datname = %s"
-
-
-def _quote_ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 class Janitor:
@@ -89,7 +86,7 @@ class Janitor:
                 ) from exc
             if source not in self._state_sql:
                 self._state_sql[source] = self._database_state(conn, source).as_string(conn)
-            conn.execute(self._state_sql[source].replace(_PLACEHOLDER, _quote_ident(target)))
+            conn.execute(self._state_sql[source].replace(_PLACEHOLDER, quote_ident(target)))
 
     def forget(self, source: str) -> None:
         """Re-read the source's settings and privileges on the next clone (after changing them)."""

@@ -8,8 +8,9 @@ import psycopg
 import pytest
 
 from rlsguard.errors import BootstrapError, FidelityWarning
-from rlsguard.supabase import API_ROLES, ROLES, bootstrap
+from rlsguard.supabase import ROLES, bootstrap
 from rlsguard.supabase.roles import memberships_for
+from rlsguard.vocab import API_ROLES
 from tests.supabase.conftest import SupabaseCluster, acting_as, sqlstate_of
 
 ROLE_ATTRIBUTES = """

@@ -8,7 +8,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from rlsguard.supabase import API_ROLES
+from rlsguard.vocab import API_ROLES
 from tests.supabase.conftest import SupabaseCluster, acting_as, sqlstate_of
 
 ALICE = "a1a1a1a1-0000-4000-8000-000000000001"

@@ -18,6 +18,7 @@ from rich.console import Console
 
 from rlsguard.cli_options import SupabaseDirOption
 from rlsguard.errors import RlsguardError
+from rlsguard.vocab import FailOn
 
 if TYPE_CHECKING:
     from rlsguard.audit.findings import Check, Finding
@@ -30,13 +31,6 @@ class OutputFormat(StrEnum):
     json = "json"
     sarif = "sarif"
     markdown = "markdown"
-
-
-class FailOn(StrEnum):
-    error = "error"
-    warn = "warn"
-    info = "info"
-    none = "none"
 
 
 FormatOption = Annotated[
@@ -101,7 +95,7 @@ def _report(
         else:
             output.parent.mkdir(parents=True, exist_ok=True)
             output.write_text(text, encoding="utf-8")
-    if failing(findings, fail_on.value):  # type: ignore[arg-type]
+    if failing(findings, fail_on):
         raise typer.Exit(1)
 
 
@@ -114,7 +108,7 @@ def _default_uri(engine: Any) -> str | None:
 def lint(
     supabase_dir: SupabaseDirOption = None,
     fmt: FormatOption = OutputFormat.text,
-    fail_on: FailOnOption = FailOn.error,
+    fail_on: FailOnOption = "error",
     output: OutputOption = None,
     no_cache: NoCacheOption = False,
 ) -> None:
@@ -137,7 +131,7 @@ def lint(
 def probe(
     supabase_dir: SupabaseDirOption = None,
     fmt: FormatOption = OutputFormat.text,
-    fail_on: FailOnOption = FailOn.error,
+    fail_on: FailOnOption = "error",
     output: OutputOption = None,
     persona: Annotated[
         list[str] | None,

@@ -14,12 +14,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-Level = Literal["error", "warn", "info"]
+from rlsguard.vocab import LEVELS, FailOn, Level
+
 Category = Literal["security", "performance"]
-FailOn = Literal["error", "warn", "info", "none"]
 Check = Literal["lint", "probe"]
 
-LEVELS: tuple[Level, ...] = ("error", "warn", "info")
 _RANK = {"error": 3, "warn": 2, "info": 1, "none": 99}
 
 

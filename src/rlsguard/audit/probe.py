@@ -35,7 +35,7 @@ from rlsguard.audit.exprs import (
     analyse_body,
     is_privilege_literal,
 )
-from rlsguard.audit.findings import Category, Finding, Level, Location, sort_findings
+from rlsguard.audit.findings import Category, Finding, Location, sort_findings
 from rlsguard.audit.locate import Locator, SourceFile
 from rlsguard.audit.rules.base import COMMAND_PRIVILEGES
 from rlsguard.audit.shape import AUTH_USERS, Shapes, TableShape, read_shapes
@@ -45,6 +45,7 @@ from rlsguard.database import Database
 from rlsguard.errors import MisuseError, RlsguardError, Unsupported
 from rlsguard.identity.session import Identity, Session, denial_kind
 from rlsguard.policy.catalog import Catalog, Table, read_catalog
+from rlsguard.vocab import Level
 
 SYNTHETIC = ("a", "b")
 SYNTHETIC_DOMAIN = "probe.rlsguard.invalid"

@@ -40,12 +40,12 @@ from rlsguard.matrix.check import Checker
 from rlsguard.matrix.load import Cell, Matrix
 from rlsguard.matrix.model import CHANGES, ROW_OPERATIONS, MatrixSpec
 from rlsguard.matrix.results import ACCEPTED, CellResult, Key, MatrixRun, sort_key
+from rlsguard.vocab import Grade
 
 if TYPE_CHECKING:
     from rlsguard.engine import Engine
     from rlsguard.policy.build import Workspace
 
-Grade = Literal["widens", "narrows", "neutral"]
 State = Literal["rows", "denied", "error", "unavailable"]
 OPERATION_ORDER: tuple[str, ...] = ("select", "insert", "update", CHANGES, "delete")
 MAX_SEED_USERS = 12

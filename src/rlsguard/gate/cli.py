@@ -10,7 +10,6 @@ error included, so a CI job can always show why.
 from __future__ import annotations
 
 import sys
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -20,6 +19,7 @@ from rich.markup import escape
 from rich.status import Status
 
 from rlsguard.cli_options import NoCacheOption, SupabaseDirOption
+from rlsguard.vocab import FailOn
 
 if TYPE_CHECKING:
     from rlsguard.gate.run import GateReport, Step
@@ -31,13 +31,6 @@ _MARK = {
     "skipped": "[dim]-[/]",
     "error": "[red]![/]",
 }
-
-
-class FailOn(StrEnum):
-    error = "error"
-    warn = "warn"
-    info = "info"
-    none = "none"
 
 
 class LiveProgress:
@@ -93,7 +86,7 @@ def gate(
             help="Block on a NEW unwaived lint/probe finding at this level or above "
             "(findings already on base never block).",
         ),
-    ] = FailOn.error,
+    ] = "error",
     summary: Annotated[
         Path | None,
         typer.Option(
@@ -124,7 +117,7 @@ def gate(
         base=base,
         head=head,
         supabase_dir=supabase_dir,
-        fail_on=fail_on.value,  # type: ignore[arg-type]
+        fail_on=fail_on,
         no_cache=no_cache,
     )
     progress = LiveProgress(err)

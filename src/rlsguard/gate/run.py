@@ -23,7 +23,6 @@ not start); else ``pass`` (exit 0).
 
 from __future__ import annotations
 
-import subprocess
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -34,8 +33,10 @@ from typing import TYPE_CHECKING, Literal, Protocol
 
 import psycopg
 
-from rlsguard.audit.findings import FailOn, Finding, reaches, sort_findings
+from rlsguard.audit.findings import Finding, reaches, sort_findings
 from rlsguard.errors import GateError, RlsguardError
+from rlsguard.gitrefs import commit_of, file_at
+from rlsguard.vocab import FailOn
 
 if TYPE_CHECKING:
     from rlsguard.config import ProjectConfig
@@ -348,7 +349,7 @@ class _Gate:
                 )
             sources.append(source)
         self.report.base, self.report.head = (
-            SourceInfo(spec, s.label, s.kind, _commit(folder, spec) if s.kind == "git" else None)
+            SourceInfo(spec, s.label, s.kind, commit_of(folder, spec) if s.kind == "git" else None)
             for spec, s in zip(specs, sources, strict=True)
         )
         return sources
@@ -486,7 +487,7 @@ class _Gate:
         path = Path(config.matrix)
         if head.kind == "git":
             ref = self.options.head or "HEAD"
-            text = _file_at(folder, ref, path)
+            text = file_at(folder, ref, path)
             return None if text is None else (text, f"{ref}:{_relative(path, folder)}")
         if not path.is_file():
             return None
@@ -540,32 +541,6 @@ def _build_detail(base: Engine, head: Engine) -> str:
         how = "cached" if prepared.cache_hit else "built"
         parts.append(f"{name} {how} in {prepared.seconds:.1f} s")
     return ", ".join(parts)
-
-
-def _git(repo: Path, *args: str) -> str | None:
-    try:
-        done = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, check=False)
-    except FileNotFoundError:
-        return None
-    return done.stdout.decode(errors="replace") if done.returncode == 0 else None
-
-
-def _commit(folder: Path, ref: str) -> str | None:
-    """The commit ``ref`` names in ``folder``'s repository (for labels and the rollback)."""
-    out = _git(folder, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
-    return out.strip() if out else None
-
-
-def _file_at(folder: Path, ref: str, path: Path) -> str | None:
-    """A file's text as committed in ``ref`` (None when it is not there)."""
-    top = _git(folder, "rev-parse", "--show-toplevel")
-    if top is None:
-        return None
-    try:
-        relative = path.resolve().relative_to(Path(top.strip()).resolve()).as_posix()
-    except ValueError:
-        return None
-    return _git(folder, "show", f"{ref}:{relative}")
 
 
 def _relative(path: Path, folder: Path) -> str:

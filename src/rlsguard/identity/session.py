@@ -28,9 +28,9 @@ from psycopg.pq import TransactionStatus
 from psycopg.rows import dict_row
 
 from rlsguard.errors import MisuseError
+from rlsguard.vocab import Denial, classify_denial, quote_ident
 
 READ_ONLY_METHODS = frozenset({"GET", "HEAD"})
-RLS_VIOLATION = "new row violates row-level security policy"
 _savepoint_ids = itertools.count(1)
 
 
@@ -73,19 +73,16 @@ class ApiSettings:
 
     @property
     def search_path(self) -> str:
-        return ", ".join(_ident(s) for s in (self.schema, *self.extra_search_path))
+        return ", ".join(
+            quote_ident(s, always=False) for s in (self.schema, *self.extra_search_path)
+        )
 
 
-def _ident(name: str) -> str:
-    return name if name.isidentifier() and name.islower() else '"' + name.replace('"', '""') + '"'
-
-
-def denial_kind(exc: BaseException) -> str | None:
+def denial_kind(exc: BaseException) -> Denial | None:
     """Tell the two 42501s apart: ``"rls"`` (WITH CHECK / policy) or ``"grant"`` (privilege)."""
-    if not isinstance(exc, psycopg.Error) or exc.sqlstate != "42501":
+    if not isinstance(exc, psycopg.Error):
         return None
-    message = exc.diag.message_primary or str(exc)
-    return "rls" if message.startswith(RLS_VIOLATION) else "grant"
+    return classify_denial(exc.sqlstate, exc.diag.message_primary or str(exc))
 
 
 def prologue_settings(

@@ -26,7 +26,6 @@ DEFAULT_EXPIRY_S = 3600
 API_KEY_ISSUER = "supabase-demo"  # what `supabase start` signs its keys with
 API_KEY_EXP = 1983812996  # the CLI's fixed expiry for local keys (2032-11-12)
 CLOCK_SKEW_S = 30  # PostgREST's allowed skew for exp/nbf/iat
-API_ROLES = ("anon", "authenticated", "service_role")
 
 
 def new_secret() -> str:

@@ -34,8 +34,9 @@ from psycopg import sql
 from psycopg.pq import TransactionStatus
 
 from rlsguard.errors import InternalError
-from rlsguard.identity.session import RLS_VIOLATION, ApiSettings, Identity, Request, Session
+from rlsguard.identity.session import ApiSettings, Identity, Request, Session
 from rlsguard.matrix.params import sql_literal
+from rlsguard.vocab import Denial, classify_denial
 
 HELPER = r"""
 CREATE OR REPLACE FUNCTION pg_temp.rlsguard_try(stmts text[]) RETURNS SETOF jsonb
@@ -99,11 +100,9 @@ class Outcome:
         return self.sqlstate is None
 
     @property
-    def denial(self) -> str | None:
+    def denial(self) -> Denial | None:
         """``"rls"`` or ``"grant"`` for the two kinds of 42501 (as :func:`denial_kind`)."""
-        if self.sqlstate != "42501":
-            return None
-        return "rls" if (self.message or "").startswith(RLS_VIOLATION) else "grant"
+        return classify_denial(self.sqlstate, self.message)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Outcome:

@@ -19,11 +19,9 @@ from typing import Any
 
 from rlsguard.matrix.catalog import TableInfo
 from rlsguard.matrix.params import sql_literal
+from rlsguard.vocab import quote_ident
 
-
-def ident(name: str) -> str:
-    """A quoted SQL identifier (always quoted: names are used exactly as the catalog has them)."""
-    return '"' + name.replace('"', '""') + '"'
+ident = quote_ident  # always quoted: names are used exactly as the catalog has them
 
 
 def table_name(table: TableInfo) -> str:

@@ -28,7 +28,7 @@ from psycopg.rows import dict_row
 
 from rlsguard.errors import SqlNormalizationError
 from rlsguard.policy.sqlnorm import normalize_body, normalize_expression_or_raw, normalize_query
-from rlsguard.supabase.roles import API_ROLES
+from rlsguard.vocab import API_ROLES
 
 PUBLIC = "PUBLIC"
 GRANTEES = (*API_ROLES, PUBLIC)  # whose grants decide what the Data API reaches

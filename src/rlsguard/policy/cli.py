@@ -20,6 +20,7 @@ from rich.console import Console
 
 from rlsguard.cli_options import NoCacheOption, SupabaseDirOption
 from rlsguard.errors import RlsguardError
+from rlsguard.vocab import DiffFailOn
 
 if TYPE_CHECKING:
     from rlsguard.policy.build import Workspace
@@ -36,12 +37,6 @@ class DiffFormat(StrEnum):
 class ReportFormat(StrEnum):
     text = "text"
     json = "json"
-
-
-class FailOn(StrEnum):
-    none = "none"
-    widens = "widens"
-    any = "any"
 
 
 @contextmanager
@@ -106,9 +101,9 @@ def diff(
     supabase_dir: SupabaseDirOption = None,
     fmt: Annotated[DiffFormat, typer.Option("--format", help="Output format.")] = (DiffFormat.text),
     fail_on: Annotated[
-        FailOn,
+        DiffFailOn,
         typer.Option("--fail-on", help="Exit 1 when a change widens access, or on any change."),
-    ] = FailOn.none,
+    ] = "none",
     no_cache: NoCacheOption = False,
     access: Annotated[
         bool,
@@ -138,7 +133,7 @@ def diff(
     sys.stdout.write(text)
     widened = bool(result.widens) or bool(access_diff and access_diff.widens)
     changed = bool(result.changes) or bool(access_diff)
-    failed = (fail_on is FailOn.widens and widened) or (fail_on is FailOn.any and changed)
+    failed = (fail_on == "widens" and widened) or (fail_on == "any" and changed)
     raise typer.Exit(1 if failed else 0)
 
 

@@ -19,12 +19,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from rlsguard.policy.predicates import Relation, Verdict, is_always_true, relate
 from rlsguard.policy.snapshot import Grants, Snapshot
+from rlsguard.vocab import API_ROLES, Grade
 
-Grade = Literal["widens", "narrows", "neutral"]
 GRADES: tuple[Grade, ...] = ("widens", "narrows", "neutral")
 _SECTION_ORDER = {
     name: i
@@ -41,7 +41,6 @@ _SECTION_ORDER = {
     )
 }
 ALL_COMMANDS = frozenset({"SELECT", "INSERT", "UPDATE", "DELETE"})
-API_ROLES_OF_PUBLIC = ("anon", "authenticated", "service_role")
 
 
 @dataclass(frozen=True)
@@ -1028,7 +1027,7 @@ def _row_access(grants: Mapping[str, list[str]]) -> str:
 def _executors(grantees: list[str]) -> str:
     if "PUBLIC" in grantees:
         return "everyone (PUBLIC)"
-    return _words([g for g in grantees if g in API_ROLES_OF_PUBLIC] or list(grantees))
+    return _words([g for g in grantees if g in API_ROLES] or list(grantees))
 
 
 def value_at(doc: Mapping[str, Any], path: tuple[str, ...]) -> Any:

@@ -36,8 +36,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from pglast.visitors import maybe_double_quote_name
-
 from rlsguard.engine import Engine
 from rlsguard.errors import MigrationError, RlsguardError
 from rlsguard.policy.build import Workspace, load_project
@@ -45,6 +43,7 @@ from rlsguard.policy.diff import PolicyDiff, diff_snapshots
 from rlsguard.policy.snapshot import Grants, Snapshot
 from rlsguard.policy.sources import display_path
 from rlsguard.policy.trial import as_migration, trial
+from rlsguard.vocab import quote_ident
 
 ROLLBACK_NAME = "rollback_rls"
 _OBJECT_WORDS = {
@@ -60,7 +59,7 @@ _OBJECT_WORDS = {
 
 
 def ident(name: str) -> str:
-    return str(maybe_double_quote_name(name))
+    return quote_ident(name, always=False)
 
 
 def qualified(name: str) -> str:

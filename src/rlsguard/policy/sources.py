@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Literal
 
 from rlsguard.errors import SourceError
+from rlsguard.gitrefs import git, repository_root
 from rlsguard.policy.snapshot import Snapshot
 
 SourceKind = Literal["snapshot", "directory", "git"]
@@ -35,37 +35,14 @@ class Source:
     snapshot: Snapshot | None = None
 
 
-def _git(repo: Path, *args: str, input: bytes | None = None) -> bytes:
-    try:
-        result = subprocess.run(
-            ["git", "-C", str(repo), *args],
-            input=input,
-            capture_output=True,
-            check=False,
-        )
-    except FileNotFoundError as exc:
-        raise SourceError("git is not installed, so a git ref cannot be read") from exc
-    if result.returncode != 0:
-        raise SourceError(result.stderr.decode(errors="replace").strip() or f"git {args[0]} failed")
-    return result.stdout
-
-
-def repository_root(path: Path) -> Path | None:
-    """The top of the git work tree holding ``path``, or None outside a repository."""
-    try:
-        return Path(_git(path, "rev-parse", "--show-toplevel").decode().strip())
-    except SourceError:
-        return None
-
-
 def export_tree(repo: Path, ref: str, folder: str, target: Path) -> int:
     """Write ``folder`` as committed in ``ref`` under ``target``; returns the file count."""
     try:
-        commit = _git(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+        commit = git(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
     except SourceError as exc:
         raise SourceError(f"{ref!r} is not a commit in {repo}: {exc}") from exc
     commit_id = commit.decode().strip()
-    listing = _git(repo, "ls-tree", "-r", "-z", "--full-tree", commit_id, "--", folder)
+    listing = git(repo, "ls-tree", "-r", "-z", "--full-tree", commit_id, "--", folder)
     entries = []
     for record in listing.split(b"\0"):
         if not record:
@@ -77,7 +54,7 @@ def export_tree(repo: Path, ref: str, folder: str, target: Path) -> int:
     if not entries:
         raise SourceError(f"{ref} has no {folder}/ folder (nothing committed under it)")
     request = "".join(f"{sha}\n" for _, sha, _ in entries).encode()
-    blobs = _git(repo, "cat-file", "--batch", input=request)
+    blobs = git(repo, "cat-file", "--batch", input=request)
     offset = 0
     for mode, _sha, path in entries:
         header_end = blobs.index(b"\n", offset)

@@ -24,8 +24,9 @@ from rlsguard.supabase.migrations import (
     apply_seeds,
 )
 from rlsguard.supabase.project import Migration, SqlFile, SupabaseConfig, SupabaseProject
-from rlsguard.supabase.roles import API_ROLES, ROLES
+from rlsguard.supabase.roles import ROLES
 from rlsguard.supabase.users import create_user
+from rlsguard.vocab import API_ROLES
 
 __all__ = [
     "API_ROLES",

@@ -13,8 +13,6 @@ from dataclasses import dataclass, field
 
 from psycopg import sql
 
-API_ROLES = ("anon", "authenticated", "service_role")
-
 
 @dataclass(frozen=True)
 class RoleSpec:

@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rlsguard.audit.exprs import Analysis, BodyFacts, analyse, analyse_body
-from rlsguard.audit.findings import Category, Finding, Level, Location
+from rlsguard.audit.findings import Category, Finding, Location
 from rlsguard.audit.locate import Locator
 from rlsguard.errors import InvalidArgument
 from rlsguard.policy.catalog import Catalog, Function, Policy, Table
+from rlsguard.vocab import Level
 
 CLIENT_ROLES = ("anon", "authenticated")  # who a Data API request can be without a secret key
 DML = ("SELECT", "INSERT", "UPDATE", "DELETE")
