@@ -1,20 +1,191 @@
-"""rlsguard: RLS and auth regression and chaos suite for Supabase-style Postgres."""
+"""rlsguard: RLS and auth regression and chaos suite for Supabase-style Postgres.
 
-from rlsguard.errors import (
-    BackendUnavailable,
-    ConfigError,
-    DestructiveActionRefused,
-    RlsguardError,
-    ServerError,
-)
+Everything a user holds is importable from here (README, "Python API")::
+
+    from rlsguard import Database, Session, Request, denial_kind, RlsguardError
+
+Names load on first use, so ``import rlsguard`` costs next to nothing: server children
+and the pytest plugin import the package without paying for psycopg or pydantic.
+"""
+
+from __future__ import annotations
+
+from rlsguard._lazy import lazy_exports
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing would triple the cost
 
 __version__ = "0.1.0"
 
+_ERRORS = (
+    "RlsguardError", "ConfigError", "MatrixError", "InvalidArgument", "SqlNormalizationError",
+    "MisuseError", "UnknownCell", "InternalError", "BackendUnavailable", "ServerError",
+    "WaitTimeout", "DestructiveActionRefused", "BootstrapError", "MigrationError",
+    "ExtensionUnavailable", "UserCreationError", "PersonaError", "SourceError", "GateError",
+    "Unsupported", "CellFailed", "SnapshotDrift",
+    "RlsguardWarning", "ConfigWarning", "SupabaseProjectWarning", "FidelityWarning",
+    "StandInWarning",
+)  # fmt: skip
+
+_EXPORTS = {
+    # the harness: a prepared database server for the project, and the process supervisor
+    "Engine": "rlsguard.engine",
+    "EngineOptions": "rlsguard.engine",
+    "Stack": "rlsguard.stack",
+    "ProjectConfig": "rlsguard.config",
+    "load_config": "rlsguard.config",
+    "SupabaseProject": "rlsguard.supabase.project",
+    # a database, and requests made to it as the Data API would
+    "Database": "rlsguard.database",
+    "Session": "rlsguard.identity.session",
+    "Request": "rlsguard.identity.session",
+    "Identity": "rlsguard.identity.session",
+    "ApiSettings": "rlsguard.identity.session",
+    "denial_kind": "rlsguard.identity.session",
+    "Batch": "rlsguard.identity.batch",
+    "Personas": "rlsguard.identity.personas",
+    "AuthUser": "rlsguard.identity.tokens",
+    "TokenSigner": "rlsguard.identity.tokens",
+    "UserFactory": "rlsguard.identity.factory",
+    "API_ROLES": "rlsguard.vocab",
+    # the access matrix
+    "Matrix": "rlsguard.matrix",
+    "load_matrix": "rlsguard.matrix",
+    "check_matrix": "rlsguard.matrix",
+    "explain": "rlsguard.matrix",
+    # lint and probe
+    "Finding": "rlsguard.audit",
+    "lint_database": "rlsguard.audit",
+    "probe_database": "rlsguard.audit",
+    "failing": "rlsguard.audit",
+    # the pre-merge gate
+    "GateOptions": "rlsguard.gate",
+    "GateReport": "rlsguard.gate",
+    "run_gate": "rlsguard.gate",
+    "render_summary": "rlsguard.gate",
+    "access_diff_sources": "rlsguard.gate",
+    # time, injectable
+    "Clock": "rlsguard.clock",
+    "ManualClock": "rlsguard.clock",
+    "SystemClock": "rlsguard.clock",
+    # errors and warnings
+    **dict.fromkeys(_ERRORS, "rlsguard.errors"),
+}
+
 __all__ = [
+    "API_ROLES",
+    "ApiSettings",
+    "AuthUser",
     "BackendUnavailable",
+    "Batch",
+    "BootstrapError",
+    "CellFailed",
+    "Clock",
     "ConfigError",
+    "ConfigWarning",
+    "Database",
     "DestructiveActionRefused",
+    "Engine",
+    "EngineOptions",
+    "ExtensionUnavailable",
+    "FidelityWarning",
+    "Finding",
+    "GateError",
+    "GateOptions",
+    "GateReport",
+    "Identity",
+    "InternalError",
+    "InvalidArgument",
+    "ManualClock",
+    "Matrix",
+    "MatrixError",
+    "MigrationError",
+    "MisuseError",
+    "PersonaError",
+    "Personas",
+    "ProjectConfig",
+    "Request",
     "RlsguardError",
+    "RlsguardWarning",
     "ServerError",
+    "Session",
+    "SnapshotDrift",
+    "SourceError",
+    "SqlNormalizationError",
+    "Stack",
+    "StandInWarning",
+    "SupabaseProject",
+    "SupabaseProjectWarning",
+    "SystemClock",
+    "TokenSigner",
+    "UnknownCell",
+    "Unsupported",
+    "UserCreationError",
+    "UserFactory",
+    "WaitTimeout",
     "__version__",
+    "access_diff_sources",
+    "check_matrix",
+    "denial_kind",
+    "explain",
+    "failing",
+    "lint_database",
+    "load_config",
+    "load_matrix",
+    "probe_database",
+    "render_summary",
+    "run_gate",
 ]
+
+if TYPE_CHECKING:
+    from rlsguard.audit import Finding, failing, lint_database, probe_database
+    from rlsguard.clock import Clock, ManualClock, SystemClock
+    from rlsguard.config import ProjectConfig, load_config
+    from rlsguard.database import Database
+    from rlsguard.engine import Engine, EngineOptions
+    from rlsguard.errors import (
+        BackendUnavailable,
+        BootstrapError,
+        CellFailed,
+        ConfigError,
+        ConfigWarning,
+        DestructiveActionRefused,
+        ExtensionUnavailable,
+        FidelityWarning,
+        GateError,
+        InternalError,
+        InvalidArgument,
+        MatrixError,
+        MigrationError,
+        MisuseError,
+        PersonaError,
+        RlsguardError,
+        RlsguardWarning,
+        ServerError,
+        SnapshotDrift,
+        SourceError,
+        SqlNormalizationError,
+        StandInWarning,
+        SupabaseProjectWarning,
+        UnknownCell,
+        Unsupported,
+        UserCreationError,
+        WaitTimeout,
+    )
+    from rlsguard.gate import (
+        GateOptions,
+        GateReport,
+        access_diff_sources,
+        render_summary,
+        run_gate,
+    )
+    from rlsguard.identity.batch import Batch
+    from rlsguard.identity.factory import UserFactory
+    from rlsguard.identity.personas import Personas
+    from rlsguard.identity.session import ApiSettings, Identity, Request, Session, denial_kind
+    from rlsguard.identity.tokens import AuthUser, TokenSigner
+    from rlsguard.matrix import Matrix, check_matrix, explain, load_matrix
+    from rlsguard.stack import Stack
+    from rlsguard.supabase.project import SupabaseProject
+    from rlsguard.vocab import API_ROLES
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -18,7 +18,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from rlsguard.identity.session import Session, denial_kind
+from rlsguard import Session, denial_kind
 
 REPO = Path(__file__).resolve().parents[2]
 REFERENCE = REPO / "supabase"

@@ -20,10 +20,7 @@ from typing import Any
 import pytest
 import yaml
 
-from rlsguard.database import Database
-from rlsguard.matrix.check import check_matrix
-from rlsguard.matrix.load import Matrix, load_matrix
-from rlsguard.matrix.report import explain
+from rlsguard import Database, Matrix, check_matrix, explain, load_matrix
 from rlsguard.policy.build import connection_target
 from rlsguard.supabase.migrations import MigrationSession
 from rlsguard.supabase.project import Migration

@@ -11,8 +11,7 @@ from decimal import Decimal
 
 import pytest
 
-from rlsguard.database import Database
-from rlsguard.supabase.project import SupabaseProject
+from rlsguard import Database, SupabaseProject
 
 from .conftest import (
     ALGEBRA,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from rlsguard.database import Database
+from rlsguard import Database
 
 from .conftest import STUDENT, STUDENT2, column, rejected_by_rls, seed_id
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rlsguard.database import Database
+from rlsguard import Database
 
 from .conftest import (
     BIOLOGY,

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from rlsguard.database import Database
+from rlsguard import Database
 
 from .conftest import (
     BIOLOGY,

@@ -32,7 +32,7 @@ _EXPORTS = {
     "render_json": "outputs",
     "render_junit": "outputs",
     "render_sarif": "outputs",
-    "GateError": "run",
+    "GateError": "rlsguard.errors",
     "GateOptions": "run",
     "GateReport": "run",
     "run_gate": "run",

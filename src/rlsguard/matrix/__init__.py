@@ -15,8 +15,8 @@ from rlsguard._lazy import lazy_exports
 _EXPORTS = {
     "Cell": "load",
     "Matrix": "load",
-    "MatrixError": "load",
-    "Problem": "load",
+    "MatrixError": "rlsguard.errors",
+    "Problem": "rlsguard.errors",
     "load_matrix": "load",
     "parse_matrix": "load",
     "Checker": "check",

@@ -52,7 +52,7 @@ _EXPORTS = {
     "DEFAULT_SNAPSHOT": "paths",
     "Snapshot": "snapshot",
     "Source": "sources",
-    "SourceError": "sources",
+    "SourceError": "rlsguard.errors",
     "open_source": "sources",
 }
 __all__ = [
