@@ -75,3 +75,17 @@ def test_readme_examples_import_only_from_rlsguard() -> None:
     ]
     assert imports, "the README has Python examples"
     assert [i for i in imports if not i.startswith("from rlsguard import ")] == []
+
+
+def test_no_lazy_export_is_shadowed_by_a_submodule() -> None:
+    # Importing rlsguard.x.y sets attribute y on rlsguard.x: an export named y would vanish.
+    import importlib
+
+    for package in ("rlsguard", "rlsguard.audit", "rlsguard.gate", "rlsguard.matrix",
+                    "rlsguard.policy", "rlsguard.stack"):  # fmt: skip
+        module = importlib.import_module(package)
+        folder = Path(module.__file__ or "").parent
+        submodules = {p.stem for p in folder.glob("*.py")} | {
+            p.name for p in folder.iterdir() if (p / "__init__.py").is_file()
+        }
+        assert set(module.__all__) & submodules == set(), package

@@ -14,34 +14,13 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
+from rlsguard.catalog import CatalogReader
+from rlsguard.catalog.settings import role_settings
 from rlsguard.identity.batch import Batch
 from rlsguard.identity.personas import Personas, find_user_by_id
 from rlsguard.identity.session import ApiSettings, Identity, Request, Session
 from rlsguard.identity.tokens import AuthUser
 from rlsguard.supabase.users import create_user
-from rlsguard.vocab import API_ROLES
-
-# PostgREST applies the impersonated role's own settings whose context is
-# 'user' (anything a role may set for itself); custom placeholders count too.
-_ROLE_SETTINGS_QUERY = """
-select r.rolname, split_part(c.item, '=', 1) as name, substr(c.item, strpos(c.item, '=') + 1)
-from pg_db_role_setting s
-join pg_roles r on r.oid = s.setrole
-cross join lateral unnest(s.setconfig) as c(item)
-left join pg_settings p on p.name = split_part(c.item, '=', 1)
-where s.setdatabase in (0, (select oid from pg_database where datname = current_database()))
-  and r.rolname = any(%s)
-  and (p.name is null or p.context = 'user')
-order by r.rolname, s.setdatabase
-"""
-
-
-def role_settings(conn: psycopg.Connection[Any]) -> dict[str, dict[str, str]]:
-    """The per-role settings PostgREST would apply, for each API role."""
-    found: dict[str, dict[str, str]] = {role: {} for role in API_ROLES}
-    for role, name, value in conn.execute(_ROLE_SETTINGS_QUERY, (list(API_ROLES),)).fetchall():
-        found.setdefault(role, {})[name] = value
-    return found
 
 
 def has_role(conn: psycopg.Connection[Any], role: str) -> bool:
@@ -70,6 +49,7 @@ class Database:
         self.conn = conn
         self.personas = personas
         self.api = resolve_api(conn, api or ApiSettings()) if verify_api else (api or ApiSettings())
+        self._catalog: CatalogReader | None = None
         self._factory: Any = None  # faker costs ~0.5 s to import and set up: only when needed
         self._settings_by_role = (
             {k: dict(v) for k, v in settings_by_role.items()}
@@ -80,6 +60,14 @@ class Database:
     @property
     def name(self) -> str:
         return self.conn.info.dbname
+
+    @property
+    def catalog(self) -> CatalogReader:
+        """This database's catalog, each part read once for this handle (a run's checks share
+        it); after DDL through it, call ``db.catalog.forget()``."""
+        if self._catalog is None:
+            self._catalog = CatalogReader(self.conn)
+        return self._catalog
 
     # -- sessions --------------------------------------------------------------
     def session(self, identity: Identity, *, request: Request | None = None) -> Session:

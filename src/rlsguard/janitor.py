@@ -24,6 +24,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from rlsguard.catalog.settings import database_settings
 from rlsguard.errors import RlsguardError
 from rlsguard.vocab import quote_ident
 
@@ -31,13 +32,6 @@ MAINTENANCE_DB = "template1"
 _PLACEHOLDER_NAME = "rlsguard clone placeholder"
 _PLACEHOLDER = '"rlsguard clone placeholder"'
 
-_SETTINGS_QUERY = """
-select r.rolname, s.setconfig
-from pg_db_role_setting s
-join pg_database d on d.oid = s.setdatabase
-left join pg_roles r on r.oid = s.setrole
-where d.datname = %s
-"""
 _ACL_QUERY = """
 select a.privilege_type, g.rolname as grantee, a.is_grantable
 from pg_database d, aclexplode(coalesce(d.datacl, acldefault('d', d.datdba))) a
@@ -105,18 +99,18 @@ class Janitor:
             statements.append(
                 sql.SQL("ALTER DATABASE {} OWNER TO {}").format(tgt, sql.Identifier(row[0]))
             )
-        for rolname, setconfig in conn.execute(_SETTINGS_QUERY, (source,)).fetchall():
-            for item in setconfig or []:
-                name, _, value = item.partition("=")
-                target_sql = (
-                    sql.SQL("ALTER ROLE {} IN DATABASE {}").format(sql.Identifier(rolname), tgt)
-                    if rolname
-                    else sql.SQL("ALTER DATABASE {}").format(tgt)
+        for setting in database_settings(conn, source):
+            target_sql = (
+                sql.SQL("ALTER ROLE {} IN DATABASE {}").format(sql.Identifier(setting.role), tgt)
+                if setting.role
+                else sql.SQL("ALTER DATABASE {}").format(tgt)
+            )
+            statements.append(
+                target_sql
+                + sql.SQL(" SET {} = {}").format(
+                    sql.Identifier(setting.name), sql.Literal(setting.value)
                 )
-                statements.append(
-                    target_sql
-                    + sql.SQL(" SET {} = {}").format(sql.Identifier(name), sql.Literal(value))
-                )
+            )
         # Privileges: start from nothing, then grant exactly what the source has.
         statements.append(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(tgt))
         for privilege, grantee, grantable in conn.execute(_ACL_QUERY, (source,)).fetchall():

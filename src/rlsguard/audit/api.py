@@ -42,6 +42,7 @@ def lint_project(
         files=project_sources(project, extra_files),
         waivers=engine.config.lint.waivers,
         waiver_source=_waiver_source(engine),
+        reader=db.catalog,  # one read for the run: snapshot, lint and probe share it
     )
 
 
@@ -61,4 +62,5 @@ def probe_project(
         files=project_sources(project, extra_files),
         waivers=engine.config.lint.waivers,
         waiver_source=_waiver_source(engine),
+        reader=db.catalog,
     )

@@ -2,7 +2,7 @@
 
 >>> findings = lint_database(conn, exposed_schemas=["public"], files=project_sources(project))
 
-The catalog is read once (:func:`rlsguard.policy.catalog.read_catalog`), every rule runs on
+The catalog is read once (:func:`rlsguard.catalog.surface.read_catalog`), every rule runs on
 it, findings get the migration file and line that created their object, and the project's
 waivers are applied last.
 """
@@ -21,8 +21,9 @@ from rlsguard.audit.locate import Locator, SourceFile
 from rlsguard.audit.probe import PROBE_RULES  # waivers may name probe rules too
 from rlsguard.audit.rules import RULES, Bucket, LintContext
 from rlsguard.audit.waivers import WaiverSpec, apply_waivers
+from rlsguard.catalog import CatalogReader
+from rlsguard.catalog.surface import Catalog
 from rlsguard.errors import InvalidArgument
-from rlsguard.policy.catalog import Catalog, read_catalog
 from rlsguard.supabase.project import SupabaseProject
 
 _BUCKETS = "select id, public from storage.buckets order by id"
@@ -85,6 +86,7 @@ def lint_database(
     waivers: Sequence[Any] = (),
     waiver_source: str | None = None,
     rules: Iterable[str] | None = None,
+    reader: CatalogReader | None = None,
 ) -> list[Finding]:
     """Lint the database ``conn`` is connected to.
 
@@ -92,8 +94,9 @@ def lint_database(
     that built it, so findings point at the file and line that created each object.
     ``waivers``: objects with ``rule``, ``object`` and ``reason`` (the config's
     ``lint.waivers``); waived findings are kept, marked, and unused waivers are reported.
+    ``reader``: a run's :class:`~rlsguard.catalog.CatalogReader`, to read the catalog once.
     """
-    catalog = read_catalog(conn, exposed_schemas)
+    catalog = (reader or CatalogReader(conn)).surface(exposed_schemas)
     findings = lint_catalog(
         catalog, locator=Locator(files), buckets=read_buckets(conn), rules=rules
     )

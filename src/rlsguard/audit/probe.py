@@ -38,13 +38,14 @@ from rlsguard.audit.exprs import (
 from rlsguard.audit.findings import Category, Finding, Location, sort_findings
 from rlsguard.audit.locate import Locator, SourceFile
 from rlsguard.audit.rules.base import COMMAND_PRIVILEGES
-from rlsguard.audit.shape import AUTH_USERS, Shapes, TableShape, read_shapes
 from rlsguard.audit.synth import World, build_world, cast_literal, insert_query, own_row, row_values
 from rlsguard.audit.waivers import WaiverSpec, apply_waivers
+from rlsguard.catalog import CatalogReader
+from rlsguard.catalog.shapes import AUTH_USERS, Shapes, TableShape
+from rlsguard.catalog.surface import Catalog, Table
 from rlsguard.database import Database
 from rlsguard.errors import MisuseError, RlsguardError, Unsupported
 from rlsguard.identity.session import Identity, Session, denial_kind
-from rlsguard.policy.catalog import Catalog, Table, read_catalog
 from rlsguard.vocab import Level
 
 SYNTHETIC = ("a", "b")
@@ -628,12 +629,14 @@ def run_probe(
     files: Iterable[SourceFile] = (),
     waivers: Sequence[Any] = (),
     waiver_source: str | None = None,
+    reader: CatalogReader | None = None,
 ) -> ProbeReport:
     """Probe ``db`` (see the module docstring); nothing it does is kept.
 
     ``personas``: the persona names to act as (default: every persona of the project but
     service_role); when none of them is a signed-in user, anon and the two synthetic users
     act instead. ``files``: the migrations, so findings point at the policy to fix.
+    ``reader``: a run's :class:`~rlsguard.catalog.CatalogReader`, to read the catalog once.
     """
     conn = db.conn
     if conn.info.transaction_status != TransactionStatus.IDLE:
@@ -641,7 +644,8 @@ def run_probe(
     report = ProbeReport()
     conn.execute("BEGIN")
     try:
-        catalog = read_catalog(conn, exposed_schemas)
+        reader = reader or CatalogReader(conn)
+        catalog = reader.surface(exposed_schemas)
         uid_columns = {
             t.qualified: {
                 c
@@ -652,7 +656,7 @@ def run_probe(
             }
             for t in catalog.tables
         }
-        probe = _Probe(db, catalog, read_shapes(conn, uid_columns), Locator(files), report)
+        probe = _Probe(db, catalog, reader.shapes(uid_columns), Locator(files), report)
         tables = probe.scope()
         report.tables = [t.qualified for t in tables]
         probe.synthetic_worlds(tables)

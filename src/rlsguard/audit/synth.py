@@ -23,7 +23,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from rlsguard.audit.shape import AUTH_USERS, ColumnShape, Shapes, TableShape
+from rlsguard.catalog.shapes import AUTH_USERS, ColumnShape, Shapes, TableShape
 from rlsguard.errors import Unsupported
 
 _LENGTH = re.compile(r"\((\d+)\)")

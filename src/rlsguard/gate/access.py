@@ -31,11 +31,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from psycopg.pq import TransactionStatus
 
+from rlsguard.catalog import tables as catalog
 from rlsguard.config import Persona
 from rlsguard.database import Database
 from rlsguard.errors import RlsguardError
 from rlsguard.identity.personas import Personas
-from rlsguard.matrix import catalog, statements
+from rlsguard.matrix import statements
 from rlsguard.matrix.check import Checker
 from rlsguard.matrix.load import Cell, Matrix
 from rlsguard.matrix.model import CHANGES, ROW_OPERATIONS, MatrixSpec

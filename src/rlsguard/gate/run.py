@@ -443,7 +443,6 @@ class _Gate:
     def _snapshots(
         self, base_db: Database, head_db: Database, base: Engine, head: Engine
     ) -> tuple[Snapshot, Snapshot]:
-        from rlsguard.policy.catalog import read_catalog
         from rlsguard.policy.snapshot import Snapshot
 
         out = []
@@ -453,7 +452,7 @@ class _Gate:
         ):
             schemas = engine.load_project().config.api_schemas
             label = info.label if info else ""
-            out.append(Snapshot.from_catalog(read_catalog(db.conn, schemas), label))
+            out.append(Snapshot.from_catalog(db.catalog.surface(schemas), label))
         return out[0], out[1]
 
     def _audit(self, base: Engine, head: Engine, base_db: Database, head_db: Database) -> None:

@@ -35,10 +35,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from rlsguard.catalog import tables as catalog
 from rlsguard.database import Database
 from rlsguard.errors import Problem, RlsguardError
 from rlsguard.identity.session import Identity
-from rlsguard.matrix import catalog, oracle, statements
+from rlsguard.matrix import oracle, statements
 from rlsguard.matrix.coverage import untested
 from rlsguard.matrix.executor import (
     HelperExecutor,

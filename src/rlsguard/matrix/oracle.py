@@ -15,9 +15,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from rlsguard.catalog.tables import TableInfo
 from rlsguard.identity.session import Identity
 from rlsguard.matrix import params, statements
-from rlsguard.matrix.catalog import TableInfo
 from rlsguard.matrix.executor import Outcome, Statement
 from rlsguard.matrix.load import Expectation
 from rlsguard.matrix.model import Candidate, Change

@@ -20,9 +20,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from rlsguard.catalog import tables as catalog
 from rlsguard.database import Database
 from rlsguard.errors import RlsguardError
-from rlsguard.matrix import catalog
 from rlsguard.matrix.check import Checker
 from rlsguard.matrix.load import Cell, Matrix
 from rlsguard.matrix.model import ROW_OPERATIONS, MatrixSpec

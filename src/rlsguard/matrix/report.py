@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from rlsguard.matrix.catalog import Policy
+from rlsguard.catalog.tables import Policy
 from rlsguard.matrix.coverage import Untested
 from rlsguard.matrix.results import (
     MAX_ROWS_SHOWN,

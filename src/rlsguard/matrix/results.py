@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from rlsguard.catalog.tables import Policy, Privileges
 from rlsguard.errors import Problem, UnknownCell
-from rlsguard.matrix.catalog import Policy, Privileges
 from rlsguard.matrix.coverage import Untested
 from rlsguard.matrix.executor import Outcome
 from rlsguard.matrix.load import Cell, Expectation, Matrix

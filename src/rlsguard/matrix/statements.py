@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from rlsguard.matrix.catalog import TableInfo
+from rlsguard.catalog.tables import TableInfo
 from rlsguard.matrix.params import sql_literal
 from rlsguard.vocab import quote_ident
 

@@ -5,8 +5,8 @@
 ...     diff = diff_sources("HEAD~1", supabase_dir=Path("supabase"), workspace=ws)
 ...     print(render_diff(diff, "markdown"))
 
-Modules: :mod:`.catalog` (one reader of the catalog, shared with the lints), :mod:`.sqlnorm`
-and :mod:`.predicates` (pglast-based normalisation and predicate comparison),
+:mod:`rlsguard.catalog` reads the catalog (for lint, probe and the matrix too). Modules:
+:mod:`.sqlnorm` and :mod:`.predicates` (pglast-based normalisation and predicate comparison),
 :mod:`.snapshot`, :mod:`.diff` and :mod:`.render`, :mod:`.sources` (files, folders, git
 refs), :mod:`.build` (databases per folder), :mod:`.blame`, :mod:`.rollback`, :mod:`.api`
 (one call per command) and :mod:`.cli`.
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from rlsguard._lazy import lazy_exports
 
-# Imported on first use, so `import rlsguard.policy.catalog` (the lints) and the pytest plugin
+# Imported on first use, so `import rlsguard.catalog.surface` (the lints) and the pytest plugin
 # do not pay for the engine, the stack and pglast up front. Names that are also submodules
 # (blame, render) are not exported: importing the submodule would replace them.
 _EXPORTS = {
@@ -31,17 +31,17 @@ _EXPORTS = {
     "BlameReport": "blame",
     "Culprit": "blame",
     "Workspace": "build",
-    "Catalog": "catalog",
-    "Column": "catalog",
-    "DefaultPrivilege": "catalog",
-    "Function": "catalog",
-    "Grant": "catalog",
-    "Policy": "catalog",
-    "Role": "catalog",
-    "Schema": "catalog",
-    "Table": "catalog",
-    "View": "catalog",
-    "read_catalog": "catalog",
+    "Catalog": "rlsguard.catalog.surface",
+    "Column": "rlsguard.catalog.surface",
+    "DefaultPrivilege": "rlsguard.catalog.surface",
+    "Function": "rlsguard.catalog.surface",
+    "Grant": "rlsguard.catalog.surface",
+    "Policy": "rlsguard.catalog.surface",
+    "Role": "rlsguard.catalog.surface",
+    "Schema": "rlsguard.catalog.surface",
+    "Table": "rlsguard.catalog.surface",
+    "View": "rlsguard.catalog.surface",
+    "read_catalog": "rlsguard.catalog.surface",
     "Change": "diff",
     "PolicyDiff": "diff",
     "diff_snapshots": "diff",
@@ -91,17 +91,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from rlsguard.errors import SourceError
-    from rlsguard.policy.api import (
-        blame_project,
-        diff_sources,
-        resolve_snapshot,
-        rollback_project,
-        snapshot_project,
-    )
-    from rlsguard.policy.blame import BlameReport, Culprit
-    from rlsguard.policy.build import Workspace
-    from rlsguard.policy.catalog import (
+    from rlsguard.catalog.surface import (
         Catalog,
         Column,
         DefaultPrivilege,
@@ -114,6 +104,16 @@ if TYPE_CHECKING:
         View,
         read_catalog,
     )
+    from rlsguard.errors import SourceError
+    from rlsguard.policy.api import (
+        blame_project,
+        diff_sources,
+        resolve_snapshot,
+        rollback_project,
+        snapshot_project,
+    )
+    from rlsguard.policy.blame import BlameReport, Culprit
+    from rlsguard.policy.build import Workspace
     from rlsguard.policy.diff import Change, PolicyDiff, diff_snapshots
     from rlsguard.policy.paths import DEFAULT_SNAPSHOT, default_snapshot_path
     from rlsguard.policy.render import render_diff

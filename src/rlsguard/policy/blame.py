@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rlsguard.catalog.surface import read_catalog
 from rlsguard.policy.build import Workspace, connection_target, load_project
-from rlsguard.policy.catalog import read_catalog
 from rlsguard.policy.diff import Change, PolicyDiff, diff_snapshots, value_at
 from rlsguard.policy.render import summary_line
 from rlsguard.policy.snapshot import Snapshot

@@ -23,9 +23,9 @@ from typing import Literal, Self
 
 import psycopg
 
+from rlsguard.catalog.surface import Catalog, read_catalog
 from rlsguard.config import ProjectConfig, load_config
 from rlsguard.engine import Engine, EngineOptions, load_project
-from rlsguard.policy.catalog import Catalog, read_catalog
 from rlsguard.policy.snapshot import Snapshot
 from rlsguard.policy.sources import Source, display_path, open_source
 from rlsguard.stack.supervisor import Stack

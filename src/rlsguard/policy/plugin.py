@@ -79,7 +79,7 @@ class SnapshotItem(pytest.Item):
         self.add_marker(pytest.mark.rls)
 
     def runtest(self) -> None:
-        from rlsguard.policy.catalog import read_catalog
+        from rlsguard.catalog.surface import read_catalog
         from rlsguard.policy.diff import diff_snapshots
         from rlsguard.policy.snapshot import Snapshot
         from rlsguard.pytest_plugin import _fail_session, session_engine

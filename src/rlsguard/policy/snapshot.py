@@ -1,6 +1,6 @@
 """The approved security surface as a deterministic JSON document.
 
-A snapshot is what :func:`~rlsguard.policy.catalog.read_catalog` found, reduced to what a
+A snapshot is what :func:`~rlsguard.catalog.surface.read_catalog` found, reduced to what a
 reviewer approves and written so that the same migrations always give the same bytes: keys
 sorted, lists sorted, expressions normalised, and nothing that varies between builds or
 servers (no OIDs, timestamps, server or tool versions). Two things PostgreSQL versions print
@@ -30,13 +30,13 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypedDict
 
-from rlsguard.errors import ConfigError
-from rlsguard.policy.catalog import (
+from rlsguard.catalog.surface import (
     SUPABASE_SCHEMAS,
     USER_DATA_SUPABASE_SCHEMAS,
     Catalog,
     Grant,
 )
+from rlsguard.errors import ConfigError
 
 FORMAT = "rlsguard-policy-snapshot/1"
 IGNORED_PRIVILEGES = frozenset({"MAINTAIN"})  # PG 17+ only, and no access to rows

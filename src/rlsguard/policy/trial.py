@@ -20,10 +20,10 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from rlsguard.catalog.surface import Catalog, read_catalog
 from rlsguard.engine import Engine
 from rlsguard.errors import MigrationError, RlsguardError
 from rlsguard.policy.build import connection_target
-from rlsguard.policy.catalog import Catalog, read_catalog
 from rlsguard.policy.snapshot import Snapshot
 from rlsguard.supabase.migrations import MigrationSession
 from rlsguard.supabase.project import Migration

@@ -25,9 +25,9 @@ from typing import Any, Protocol
 import psycopg
 from psycopg import sql
 
+from rlsguard.catalog.state import CatalogState, probe
 from rlsguard.errors import BootstrapError, FidelityWarning, warn
 from rlsguard.supabase import sqlfiles
-from rlsguard.supabase.catalog import CatalogState, probe
 from rlsguard.supabase.extensions import (
     DEFAULT_EXTENSIONS,
     STAND_INS,

@@ -3,7 +3,7 @@
 A rule is a function from a :class:`LintContext` to findings, registered with :func:`rule`
 together with its id, default level, category and the text reports show (title, why it
 matters, what to do). Rules never query the database: everything comes from the catalog read
-once by :func:`rlsguard.policy.catalog.read_catalog` (plus the public Storage buckets), so the
+once by :func:`rlsguard.catalog.surface.read_catalog` (plus the public Storage buckets), so the
 whole rule set runs in milliseconds and on a snapshot of the surface as well as on a live one.
 """
 
@@ -17,8 +17,8 @@ from typing import Any
 from rlsguard.audit.exprs import Analysis, BodyFacts, analyse, analyse_body
 from rlsguard.audit.findings import Category, Finding, Location
 from rlsguard.audit.locate import Locator
+from rlsguard.catalog.surface import Catalog, Function, Policy, Table
 from rlsguard.errors import InvalidArgument
-from rlsguard.policy.catalog import Catalog, Function, Policy, Table
 from rlsguard.vocab import Level
 
 CLIENT_ROLES = ("anon", "authenticated")  # who a Data API request can be without a secret key

@@ -23,7 +23,7 @@ from rlsguard.audit.rules.base import (
     table_label,
 )
 from rlsguard.audit.rules.surface import is_credential_column
-from rlsguard.policy.catalog import Policy, Table
+from rlsguard.catalog.surface import Policy, Table
 
 _MULTIPLE_PERMISSIVE_ROLES = ("anon", "authenticated", "authenticator", "dashboard_user")
 

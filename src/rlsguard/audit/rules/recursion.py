@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from rlsguard.audit.findings import Finding
 from rlsguard.audit.rules.base import LintContext, rule
-from rlsguard.policy.catalog import Policy
+from rlsguard.catalog.surface import Policy
 
 
 @dataclass(frozen=True)

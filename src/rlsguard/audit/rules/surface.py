@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 from rlsguard.audit.findings import Finding
 from rlsguard.audit.rules.base import CLIENT_ROLES, LintContext, rule, table_label
-from rlsguard.policy.catalog import SUPABASE_SCHEMAS
+from rlsguard.catalog.surface import SUPABASE_SCHEMAS
 
 # Column names that hold credentials (any table) and personal data (splinter 0023's intent).
 CREDENTIAL_WORDS = frozenset(

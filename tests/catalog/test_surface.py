@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 import pytest
 
+from rlsguard.catalog.surface import Catalog, Grant, read_catalog
 from rlsguard.engine import Engine
-from rlsguard.policy.catalog import Catalog, Grant, read_catalog
 from rlsguard.policy.trial import trial
 
 EXTRA = """
@@ -166,3 +166,19 @@ def test_the_reader_leaves_the_connection_as_it_was(
         read_catalog(conn)
         assert conn.execute("show search_path").fetchone() == ("public",)
         conn.rollback()
+
+
+def test_a_reader_reads_each_part_once_until_told_to_forget(courses_engine: Engine) -> None:
+    from rlsguard.catalog import CatalogReader
+
+    with courses_engine.connect(courses_engine.template_db, autocommit=True) as conn:
+        reader = CatalogReader(conn)
+        first = reader.surface(["public"])
+        assert reader.surface(["public"]) is first  # read once
+        assert reader.surface(["public", "public"]) is first  # the same schemas
+        assert reader.surface(["public", "graphql_public"]) is not first
+        reader.forget()
+        again = reader.surface(["public"])
+        assert again is not first
+        assert again == first  # nothing changed in between
+        assert reader.role_settings()["authenticated"] == reader.role_settings()["authenticated"]

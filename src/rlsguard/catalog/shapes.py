@@ -1,6 +1,6 @@
 """The data shape the probe needs to build valid rows: columns, keys and foreign keys.
 
-This is not the security surface (:mod:`rlsguard.policy.catalog` reads that); it is what a
+This is not the security surface (:mod:`rlsguard.catalog.surface` reads that); it is what a
 row must look like to be accepted: NOT NULL columns without defaults, primary and unique
 keys, and where each foreign key points. From the foreign keys it also derives *owner
 columns*: columns whose value is a user id, because they reference ``auth.users(id)``
