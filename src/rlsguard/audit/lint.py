@@ -26,8 +26,6 @@ from rlsguard.catalog.surface import Catalog
 from rlsguard.errors import InvalidArgument
 from rlsguard.supabase.project import SupabaseProject
 
-_BUCKETS = "select id, public from storage.buckets order by id"
-
 
 def project_sources(project: SupabaseProject, extra: Iterable[Path] = ()) -> list[SourceFile]:
     """The project's migrations in apply order (plus ``extra`` files applied after them)."""
@@ -40,14 +38,6 @@ def project_sources(project: SupabaseProject, extra: Iterable[Path] = ()) -> lis
             display = path.as_posix()
         files.append(SourceFile(display, path.read_text(encoding="utf-8")))
     return files
-
-
-def read_buckets(conn: psycopg.Connection[Any]) -> list[Bucket]:
-    """Storage buckets (none when the database has no storage schema)."""
-    exists = conn.execute("select to_regclass('storage.buckets') is not null").fetchone()
-    if not exists or not exists[0]:
-        return []
-    return [Bucket(str(i), bool(p)) for i, p in conn.execute(_BUCKETS).fetchall()]
 
 
 def lint_catalog(
@@ -96,10 +86,9 @@ def lint_database(
     ``lint.waivers``); waived findings are kept, marked, and unused waivers are reported.
     ``reader``: a run's :class:`~rlsguard.catalog.CatalogReader`, to read the catalog once.
     """
-    catalog = (reader or CatalogReader(conn)).surface(exposed_schemas)
-    findings = lint_catalog(
-        catalog, locator=Locator(files), buckets=read_buckets(conn), rules=rules
-    )
+    reader = reader or CatalogReader(conn)
+    catalog = reader.surface(exposed_schemas)
+    findings = lint_catalog(catalog, locator=Locator(files), buckets=reader.buckets(), rules=rules)
     specs = [WaiverSpec(w.rule, w.object, w.reason) for w in waivers]
     ran = list(rules) if rules is not None else list(RULES)
     return sort_findings(

@@ -26,7 +26,7 @@ from rlsguard.vocab import API_ROLES
 if TYPE_CHECKING:
     from rlsguard.catalog.shapes import Shapes
     from rlsguard.catalog.state import CatalogState
-    from rlsguard.catalog.surface import Catalog
+    from rlsguard.catalog.surface import Bucket, Catalog
     from rlsguard.catalog.tables import TableInfo
 
 DEFAULT_EXPOSED = ("public", "graphql_public")
@@ -49,6 +49,11 @@ class CatalogReader:
 
         exposed = tuple(dict.fromkeys(exposed_schemas))
         return self._once(("surface", exposed), lambda: read_catalog(self.conn, exposed))  # type: ignore[no-any-return]
+
+    def buckets(self) -> list[Bucket]:
+        from rlsguard.catalog.surface import read_buckets
+
+        return self._once(("buckets",), lambda: read_buckets(self.conn))  # type: ignore[no-any-return]
 
     def shapes(self, uid_columns: Mapping[str, Iterable[str]] | None = None) -> Shapes:
         from rlsguard.catalog.shapes import read_shapes

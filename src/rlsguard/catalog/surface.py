@@ -416,6 +416,25 @@ where r.rolname = any(%(roles)s)
 # -- reading --------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Bucket:
+    """A Storage bucket (rows of ``storage.buckets``)."""
+
+    id: str
+    public: bool
+
+
+_BUCKETS = "select id, public from storage.buckets order by id"
+
+
+def read_buckets(conn: psycopg.Connection[Any]) -> list[Bucket]:
+    """Storage buckets (none when the database has no storage schema)."""
+    exists = conn.execute("select to_regclass('storage.buckets') is not null").fetchone()
+    if not exists or not exists[0]:
+        return []
+    return [Bucket(str(i), bool(p)) for i, p in conn.execute(_BUCKETS).fetchall()]
+
+
 def read_catalog(
     conn: psycopg.Connection[Any], exposed_schemas: Iterable[str] = ("public", "graphql_public")
 ) -> Catalog:

@@ -17,7 +17,7 @@ from typing import Any
 from rlsguard.audit.exprs import Analysis, BodyFacts, analyse, analyse_body
 from rlsguard.audit.findings import Category, Finding, Location
 from rlsguard.audit.locate import Locator
-from rlsguard.catalog.surface import Catalog, Function, Policy, Table
+from rlsguard.catalog.surface import Bucket, Catalog, Function, Policy, Table
 from rlsguard.errors import InvalidArgument
 from rlsguard.vocab import Level
 
@@ -70,14 +70,6 @@ def rule(
         return check
 
     return register
-
-
-@dataclass(frozen=True)
-class Bucket:
-    """A Storage bucket (rows of ``storage.buckets``)."""
-
-    id: str
-    public: bool
 
 
 class LintContext:
