@@ -5,14 +5,13 @@ Everything a user holds is importable from here (README, "Python API")::
     from rlsguard import Database, Session, Request, denial_kind, RlsguardError
 
 Names load on first use, so ``import rlsguard`` costs next to nothing: server children
-and the pytest plugin import the package without paying for psycopg or pydantic.
+and the pytest plugin import the package without paying for psycopg or pydantic. Type
+checkers read the names from ``__init__.pyi`` (no import here, so no layer sees one).
 """
 
 from __future__ import annotations
 
 from rlsguard._lazy import lazy_exports
-
-TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing would triple the cost
 
 __version__ = "0.1.0"
 
@@ -28,8 +27,8 @@ _ERRORS = (
 
 _EXPORTS = {
     # the harness: a prepared database server for the project, and the process supervisor
-    "Engine": "rlsguard.engine",
-    "EngineOptions": "rlsguard.engine",
+    "Engine": "rlsguard.harness.engine",
+    "EngineOptions": "rlsguard.harness.engine",
     "Stack": "rlsguard.stack",
     "ProjectConfig": "rlsguard.config",
     "load_config": "rlsguard.config",
@@ -136,56 +135,5 @@ __all__ = [
     "run_gate",
 ]
 
-if TYPE_CHECKING:
-    from rlsguard.audit import Finding, failing, lint_database, probe_database
-    from rlsguard.clock import Clock, ManualClock, SystemClock
-    from rlsguard.config import ProjectConfig, load_config
-    from rlsguard.database import Database
-    from rlsguard.engine import Engine, EngineOptions
-    from rlsguard.errors import (
-        BackendUnavailable,
-        BootstrapError,
-        CellFailed,
-        ConfigError,
-        ConfigWarning,
-        DestructiveActionRefused,
-        ExtensionUnavailable,
-        FidelityWarning,
-        GateError,
-        InternalError,
-        InvalidArgument,
-        MatrixError,
-        MigrationError,
-        MisuseError,
-        PersonaError,
-        RlsguardError,
-        RlsguardWarning,
-        ServerError,
-        SnapshotDrift,
-        SourceError,
-        SqlNormalizationError,
-        StandInWarning,
-        SupabaseProjectWarning,
-        UnknownCell,
-        Unsupported,
-        UserCreationError,
-        WaitTimeout,
-    )
-    from rlsguard.gate import (
-        GateOptions,
-        GateReport,
-        access_diff_sources,
-        render_summary,
-        run_gate,
-    )
-    from rlsguard.identity.batch import Batch
-    from rlsguard.identity.factory import UserFactory
-    from rlsguard.identity.personas import Personas
-    from rlsguard.identity.session import ApiSettings, Identity, Request, Session, denial_kind
-    from rlsguard.identity.tokens import AuthUser, TokenSigner
-    from rlsguard.matrix import Matrix, check_matrix, explain, load_matrix
-    from rlsguard.stack import Stack
-    from rlsguard.supabase.project import SupabaseProject
-    from rlsguard.vocab import API_ROLES
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from rlsguard.catalog.settings import Setting, database_settings, read_settings, role_settings
-from rlsguard.engine import Engine
+from rlsguard.harness.engine import Engine
 
 
 def test_role_and_database_settings(courses_engine: Engine, clone_of: Callable[..., str]) -> None:

@@ -7,8 +7,8 @@ from collections.abc import Callable
 import pytest
 
 from rlsguard.catalog.surface import Catalog, Grant, read_catalog
-from rlsguard.engine import Engine
-from rlsguard.policy.trial import trial
+from rlsguard.harness.engine import Engine
+from rlsguard.workspace.trial import trial
 
 EXTRA = """
 create table public.events (id bigint, at date not null) partition by range (at);

@@ -9,8 +9,8 @@ import psycopg
 import pytest
 
 from rlsguard.database import Database
-from rlsguard.engine import Engine
 from rlsguard.errors import PersonaError
+from rlsguard.harness.engine import Engine
 from rlsguard.identity.session import Request, denial_kind
 
 ALICE = "11111111-1111-1111-1111-111111111111"

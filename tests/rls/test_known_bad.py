@@ -21,9 +21,9 @@ import pytest
 import yaml
 
 from rlsguard import Database, Matrix, check_matrix, explain, load_matrix
-from rlsguard.policy.build import connection_target
 from rlsguard.supabase.migrations import MigrationSession
 from rlsguard.supabase.project import Migration
+from rlsguard.workspace.build import connection_target
 
 from .conftest import KNOWN_BAD, REPO
 

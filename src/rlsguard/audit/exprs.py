@@ -29,9 +29,9 @@ from pglast import ast, parse_sql
 from pglast.enums import A_Expr_Kind, BoolExprType, NullTestType
 from pglast.parser import ParseError
 
+from rlsguard.catalog.sqlnorm import deparse, parse_expression
 from rlsguard.errors import SqlNormalizationError
 from rlsguard.policy.predicates import constant_truth, flatten
-from rlsguard.policy.sqlnorm import deparse, parse_expression
 
 AUTH_FUNCTIONS = frozenset({"auth.uid", "auth.jwt", "auth.role", "auth.email"})
 SETTING_FUNCTIONS = frozenset({"current_setting", "pg_catalog.current_setting"})

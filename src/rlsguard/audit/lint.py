@@ -23,11 +23,11 @@ from rlsguard.audit.rules import RULES, Bucket, LintContext
 from rlsguard.audit.waivers import WaiverSpec, apply_waivers
 from rlsguard.catalog import CatalogReader
 from rlsguard.catalog.surface import Catalog
+from rlsguard.context import ProjectContext
 from rlsguard.errors import InvalidArgument
-from rlsguard.supabase.project import SupabaseProject
 
 
-def project_sources(project: SupabaseProject, extra: Iterable[Path] = ()) -> list[SourceFile]:
+def project_sources(project: ProjectContext, extra: Iterable[Path] = ()) -> list[SourceFile]:
     """The project's migrations in apply order (plus ``extra`` files applied after them)."""
     files = [SourceFile(m.display, m.text) for m in project.migrations]
     root = project.root

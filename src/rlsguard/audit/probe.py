@@ -38,7 +38,15 @@ from rlsguard.audit.exprs import (
 from rlsguard.audit.findings import Category, Finding, Location, sort_findings
 from rlsguard.audit.locate import Locator, SourceFile
 from rlsguard.audit.rules.base import COMMAND_PRIVILEGES
-from rlsguard.audit.synth import World, build_world, cast_literal, insert_query, own_row, row_values
+from rlsguard.audit.synth import (
+    World,
+    build_world,
+    cast_literal,
+    insert_query,
+    own_row,
+    row_values,
+    with_owner_columns,
+)
 from rlsguard.audit.waivers import WaiverSpec, apply_waivers
 from rlsguard.catalog import CatalogReader
 from rlsguard.catalog.shapes import AUTH_USERS, Shapes, TableShape
@@ -656,7 +664,9 @@ def run_probe(
             }
             for t in catalog.tables
         }
-        probe = _Probe(db, catalog, reader.shapes(uid_columns), Locator(files), report)
+        probe = _Probe(
+            db, catalog, with_owner_columns(reader.shapes(), uid_columns), Locator(files), report
+        )
         tables = probe.scope()
         report.tables = [t.qualified for t in tables]
         probe.synthetic_worlds(tables)

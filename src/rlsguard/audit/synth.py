@@ -16,13 +16,14 @@ import itertools
 import re
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
+from rlsguard.audit.exprs import analyse
 from rlsguard.catalog.shapes import AUTH_USERS, ColumnShape, Shapes, TableShape
 from rlsguard.errors import Unsupported
 
@@ -258,3 +259,43 @@ def _belonging(shapes: Shapes, world: World) -> set[str]:
                 owned.add(name)
                 changed = True
     return owned
+
+
+def with_owner_columns(shapes: Shapes, uid_columns: Mapping[str, Iterable[str]]) -> Shapes:
+    """``shapes`` with each table's owner columns: ``uid_columns`` (per table, the columns
+    policies compare with ``auth.uid()``), defaults of ``auth.uid()``, and keys chained to
+    ``auth.users(id)``."""
+    owners = _owner_columns(shapes.tables, uid_columns)
+    return Shapes(
+        {
+            name: replace(table, owner_columns=frozenset(owners.get(name, ())))
+            for name, table in shapes.tables.items()
+        }
+    )
+
+
+def _owner_columns(
+    tables: Mapping[str, TableShape], uid_columns: Mapping[str, Iterable[str]]
+) -> dict[str, set[str]]:
+    """Columns holding a user id: keys chained to auth.users(id), defaults of auth.uid(),
+    and what policies compare with auth.uid()."""
+    owners: dict[str, set[str]] = {name: set(uid_columns.get(name, ())) for name in tables}
+    owners[AUTH_USERS] = {"id"}
+    for name, table in tables.items():
+        for column in table.columns:
+            if column.default and any(
+                call.function == "auth.uid" for call in analyse(column.default).auth_calls
+            ):
+                owners[name].add(column.name)
+    changed = True
+    while changed:
+        changed = False
+        for name, table in tables.items():
+            for fk in table.foreign_keys:
+                if len(fk.columns) != 1 or fk.columns[0] in owners[name]:
+                    continue
+                if fk.target_columns[0] in owners.get(fk.target, set()):
+                    owners[name].add(fk.columns[0])
+                    changed = True
+    owners.pop(AUTH_USERS, None)
+    return owners

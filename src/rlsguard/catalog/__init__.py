@@ -16,7 +16,7 @@ reader to every check of a run (the gate does); make a new one after DDL.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import psycopg
@@ -55,11 +55,10 @@ class CatalogReader:
 
         return self._once(("buckets",), lambda: read_buckets(self.conn))  # type: ignore[no-any-return]
 
-    def shapes(self, uid_columns: Mapping[str, Iterable[str]] | None = None) -> Shapes:
+    def shapes(self) -> Shapes:
         from rlsguard.catalog.shapes import read_shapes
 
-        key = tuple(sorted((t, tuple(sorted(c))) for t, c in (uid_columns or {}).items()))
-        return self._once(("shapes", key), lambda: read_shapes(self.conn, uid_columns))  # type: ignore[no-any-return]
+        return self._once(("shapes",), lambda: read_shapes(self.conn))  # type: ignore[no-any-return]
 
     def tables(self, names: Iterable[str], roles: Iterable[str]) -> dict[str, TableInfo | None]:
         from rlsguard.catalog.tables import describe_tables

@@ -9,14 +9,12 @@ directly or through a chain of keys (``students.id -> users.id -> auth.users.id`
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
-
-from rlsguard.audit.exprs import analyse
 
 AUTH_USERS = "auth.users"
 
@@ -138,12 +136,10 @@ class Shapes:
         return out
 
 
-def read_shapes(
-    conn: psycopg.Connection[Any], uid_columns: Mapping[str, Iterable[str]] | None = None
-) -> Shapes:
-    """Shapes of all user tables. ``uid_columns``: per table, columns policies compare with
-    ``auth.uid()`` (owner columns even without a foreign key). Runs in a rolled-back
-    transaction (a savepoint when one is open)."""
+def read_shapes(conn: psycopg.Connection[Any]) -> Shapes:
+    """Shapes of all user tables, ``owner_columns`` empty (the probe derives them: see
+    :func:`rlsguard.audit.synth.with_owner_columns`). Runs in a rolled-back transaction (a
+    savepoint when one is open)."""
     # An empty search_path prints every name in defaults schema-qualified (auth.uid()); the
     # rolled-back savepoint undoes the setting.
     with conn.transaction(force_rollback=True), conn.cursor(row_factory=dict_row) as cur:
@@ -176,37 +172,4 @@ def read_shapes(
                 if k["type"] == "f"
             ),
         )
-    owners = _owner_columns(raw, uid_columns or {})
-    shapes = Shapes()
-    for name, table in raw.items():
-        shapes.tables[name] = TableShape(
-            **{**table.__dict__, "owner_columns": frozenset(owners.get(name, ()))}
-        )
-    return shapes
-
-
-def _owner_columns(
-    tables: Mapping[str, TableShape], uid_columns: Mapping[str, Iterable[str]]
-) -> dict[str, set[str]]:
-    """Columns holding a user id: keys chained to auth.users(id), defaults of auth.uid(),
-    and what policies compare with auth.uid()."""
-    owners: dict[str, set[str]] = {name: set(uid_columns.get(name, ())) for name in tables}
-    owners[AUTH_USERS] = {"id"}
-    for name, table in tables.items():
-        for column in table.columns:
-            if column.default and any(
-                call.function == "auth.uid" for call in analyse(column.default).auth_calls
-            ):
-                owners[name].add(column.name)
-    changed = True
-    while changed:
-        changed = False
-        for name, table in tables.items():
-            for fk in table.foreign_keys:
-                if len(fk.columns) != 1 or fk.columns[0] in owners[name]:
-                    continue
-                if fk.target_columns[0] in owners.get(fk.target, set()):
-                    owners[name].add(fk.columns[0])
-                    changed = True
-    owners.pop(AUTH_USERS, None)
-    return owners
+    return Shapes(raw)

@@ -8,7 +8,7 @@ with which ``search_path``, which views run with their owner's rights, what defa
 privileges new objects will get, and what the API roles themselves may do (BYPASSRLS,
 memberships). :func:`read_catalog` reads all of it in one read-only transaction and returns
 frozen dataclasses. Expressions come both raw (``pg_get_expr``) and normalised
-(:mod:`rlsguard.policy.sqlnorm`).
+(:mod:`rlsguard.catalog.sqlnorm`).
 
 The reader pins the settings that change how the catalog prints (``search_path`` empty, so
 every user object comes schema-qualified; UTC; ISO dates) and rolls its transaction back, so
@@ -26,8 +26,8 @@ from typing import Any, Literal
 import psycopg
 from psycopg.rows import dict_row
 
+from rlsguard.catalog.sqlnorm import normalize_body, normalize_expression_or_raw, normalize_query
 from rlsguard.errors import SqlNormalizationError
-from rlsguard.policy.sqlnorm import normalize_body, normalize_expression_or_raw, normalize_query
 from rlsguard.vocab import API_ROLES
 
 PUBLIC = "PUBLIC"

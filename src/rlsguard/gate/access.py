@@ -44,8 +44,8 @@ from rlsguard.matrix.results import ACCEPTED, CellResult, Key, MatrixRun, sort_k
 from rlsguard.vocab import Grade
 
 if TYPE_CHECKING:
-    from rlsguard.engine import Engine
-    from rlsguard.policy.build import Workspace
+    from rlsguard.harness.engine import Engine
+    from rlsguard.workspace.build import Workspace
 
 State = Literal["rows", "denied", "error", "unavailable"]
 OPERATION_ORDER: tuple[str, ...] = ("select", "insert", "update", CHANGES, "delete")
@@ -807,8 +807,8 @@ def access_diff_sources(
     from rlsguard.config import load_config
     from rlsguard.errors import SourceError
     from rlsguard.matrix.load import load_matrix
-    from rlsguard.policy.build import Workspace
-    from rlsguard.policy.sources import open_source
+    from rlsguard.workspace.build import Workspace
+    from rlsguard.workspace.sources import open_source
 
     def run(ws: Workspace) -> AccessDiff:
         nonlocal matrix

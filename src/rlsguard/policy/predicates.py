@@ -24,8 +24,8 @@ from typing import Any
 from pglast import ast
 from pglast.enums import BoolExprType
 
+from rlsguard.catalog.sqlnorm import deparse, parse_expression
 from rlsguard.errors import SqlNormalizationError
-from rlsguard.policy.sqlnorm import deparse, parse_expression
 
 
 class Relation(StrEnum):

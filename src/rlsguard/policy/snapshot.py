@@ -6,7 +6,7 @@ sorted, lists sorted, expressions normalised, and nothing that varies between bu
 servers (no OIDs, timestamps, server or tool versions). Two things PostgreSQL versions print
 differently are taken out on purpose: ``MAINTAIN`` (PG 17+ grants it with ``ALL``; it gives
 no access to rows) and the column qualifiers of single-table view definitions (see
-:mod:`rlsguard.policy.sqlnorm`). A snapshot of PostgreSQL 15 and one of 18 built from the
+:mod:`rlsguard.catalog.sqlnorm`). A snapshot of PostgreSQL 15 and one of 18 built from the
 same migrations are therefore byte-identical.
 
 What is in it (see :class:`SnapshotDoc` for the shape):

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from rlsguard.errors import SqlNormalizationError
-from rlsguard.policy.sqlnorm import (
+from rlsguard.catalog.sqlnorm import (
     normalize_body,
     normalize_expression,
     normalize_expression_or_raw,
     normalize_query,
     normalize_tokens,
 )
+from rlsguard.errors import SqlNormalizationError
 
 # What pg_get_expr prints (PG 15 and 18 alike) for expressions of the reference platform and
 # of tricky shapes: every one must survive normalise -> normalise unchanged.
