@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from rlsguard.vocab import Grade, Level
+from rlsguard.vocab import FailOn, Grade, Level
 
 SCHEMA_ID = "https://rlsguard.dev/schemas/gate.schema.json"
 SCHEMA_VERSION = 1
@@ -226,7 +226,7 @@ class GateDocument(_Model):
     exit_code: Literal[0, 1, 2]
     reasons: list[str] = Field(description="Why the gate blocks, one sentence each.")
     error: str | None = Field(description="Why the gate could not run (verdict error).")
-    fail_on: Literal["error", "warn", "info", "none"]
+    fail_on: FailOn
     supabase_dir: str | None
     base: SourceDoc | None
     head: SourceDoc | None
