@@ -35,7 +35,9 @@ class ManualClock:
 
     def advance(self, seconds: float) -> float:
         if seconds < 0:
-            raise InvalidArgument("a clock does not go backwards")
+            raise InvalidArgument(
+                "a clock does not go backwards; advance it by zero or more seconds"
+            )
         with self._lock:
             self._now += seconds
             return self._now

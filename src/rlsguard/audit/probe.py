@@ -648,7 +648,10 @@ def run_probe(
     """
     conn = db.conn
     if conn.info.transaction_status != TransactionStatus.IDLE:
-        raise MisuseError("probe a database on an idle autocommit connection")
+        raise MisuseError(
+            "probe a database on an idle autocommit connection "
+            "(engine.connect(name, autocommit=True), or rlsguard_clone)"
+        )
     report = ProbeReport()
     conn.execute("BEGIN")
     try:

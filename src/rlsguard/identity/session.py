@@ -181,12 +181,18 @@ class Session:
 
     def __enter__(self) -> Self:
         if self._active:
-            raise MisuseError("this session is already open")
+            raise MisuseError(
+                "this session is already open; a session is one request: open a new one "
+                "(db.as_persona(...)) for the next"
+            )
         if self.conn.autocommit is False and self.conn.info.transaction_status == (
             TransactionStatus.IDLE
         ):
             # A non-autocommit connection would send its own BEGIN first.
-            raise MisuseError("open sessions on an autocommit connection or inside a transaction")
+            raise MisuseError(
+                "open sessions on an autocommit connection or inside a transaction "
+                "(connect with autocommit=True, or run BEGIN first)"
+            )
         self.conn.execute(self.prologue().as_string(self.conn))
         self._active = True
         return self
@@ -234,7 +240,9 @@ class Session:
     # -- queries ---------------------------------------------------------------
     def _check(self) -> None:
         if not self._active:
-            raise MisuseError("use the session inside its 'with' block")
+            raise MisuseError(
+                "use the session inside its 'with' block: with db.as_persona(name) as s: ..."
+            )
 
     def fetch(self, query: str | sql.Composable, params: Any = None) -> list[dict[str, Any]]:
         """All rows, as dicts."""

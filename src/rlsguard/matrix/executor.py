@@ -270,7 +270,10 @@ class HelperExecutor(_Base):
                 if not cur.nextset():
                     break
         if len(found) != len(blocks):
-            raise InternalError(f"expected {len(blocks)} result sets, got {len(found)}")
+            raise InternalError(
+                f"expected {len(blocks)} result sets, got {len(found)}; this is a bug in "
+                "rlsguard: please report it with the matrix file"
+            )
         return found
 
 
@@ -356,7 +359,10 @@ class Plan:
     def run(self, executor: HelperExecutor | PlainExecutor, per_message: int | None) -> None:
         self.outcomes = executor.run(self.blocks, per_message)
         if len(self.outcomes) != len(self.blocks):  # empty blocks are never planned
-            raise InternalError("the executor skipped a block")
+            raise InternalError(
+                "the executor skipped a block; this is a bug in rlsguard: please report it "
+                "with the matrix file"
+            )
 
     def outcome(self, ref: Ref) -> Outcome:
         return self.outcomes[ref.block][ref.index]

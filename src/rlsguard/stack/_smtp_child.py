@@ -338,7 +338,9 @@ class Control:
                 stage=str(request.get("stage", "mail")),
             )
             return {"ok": True, **sink.status()}
-        raise InvalidArgument(f"unknown op {op!r}")
+        raise InvalidArgument(
+            f"unknown op {op!r}: the SMTP sink and its client disagree; reinstall rlsguard"
+        )
 
 
 async def serve(host: str, port: int, workdir: Path) -> None:

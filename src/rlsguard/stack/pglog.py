@@ -84,7 +84,7 @@ class PgLog:
 
     def __init__(self, path: Path, fmt: str) -> None:
         if fmt not in ("jsonlog", "csvlog"):
-            raise InvalidArgument(f"unsupported log format {fmt!r}")
+            raise InvalidArgument(f"unsupported log format {fmt!r}; use jsonlog or csvlog")
         self.path = path
         self.format = fmt
 

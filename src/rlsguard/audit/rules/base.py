@@ -65,7 +65,9 @@ def rule(
 
     def register(check: Check) -> Check:
         if id in RULES:
-            raise InvalidArgument(f"rule {id!r} is registered twice")
+            raise InvalidArgument(
+                f"rule {id!r} is registered twice; give the new rule an id of its own"
+            )
         RULES[id] = Rule(id, level, category, title, description, remediation, origin, check)
         return check
 
