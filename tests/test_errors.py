@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import functools
 import inspect
 import warnings
 from pathlib import Path
@@ -31,26 +32,42 @@ ALLOWED_BUILTIN_RAISES = [
 ]
 
 
+class _Raises(ast.NodeVisitor):
+    """Each ``raise`` of a builtin exception class, with the function it is in."""
+
+    def __init__(self, where: str) -> None:
+        self.where, self.scope, self.found = where, "<module>", []
+
+    def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        outer, self.scope = self.scope, node.name
+        self.generic_visit(node)
+        self.scope = outer
+
+    visit_AsyncFunctionDef = visit_FunctionDef
+
+    def visit_Raise(self, node: ast.Raise) -> None:
+        if node.exc is None:
+            return  # a bare ``raise`` re-raises what was caught
+        exc = node.exc.func if isinstance(node.exc, ast.Call) else node.exc
+        if isinstance(exc, ast.Name) and _is_exception(getattr(builtins, exc.id, None)):
+            self.found.append((self.where, self.scope, exc.id))
+
+
 def _builtin_raises() -> list[tuple[str, str, str]]:
-    found = []
-    for path in sorted(SRC.rglob("*.py")):
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-        scopes = {
-            id(child): node.name
-            for node in ast.walk(tree)
-            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
-            for child in ast.walk(node)
-        }
-        for node in ast.walk(tree):
-            if not isinstance(node, ast.Raise) or node.exc is None:
-                continue  # a bare ``raise`` re-raises what was caught
-            exc = node.exc.func if isinstance(node.exc, ast.Call) else node.exc
-            name = exc.id if isinstance(exc, ast.Name) else None
-            value = getattr(builtins, name, None) if name else None
-            if isinstance(value, type) and issubclass(value, BaseException):
-                where = path.relative_to(SRC).as_posix()
-                found.append((where, scopes.get(id(node), "<module>"), name))
+    found: list[tuple[str, str, str]] = []
+    for path, tree in _trees():
+        visitor = _Raises(path.relative_to(SRC).as_posix())
+        visitor.visit(tree)
+        found += visitor.found
     return found
+
+
+@functools.cache
+def _trees() -> tuple[tuple[Path, ast.Module], ...]:
+    """Every source file of the package, parsed once for all the scans here."""
+    return tuple(
+        (path, ast.parse(path.read_text(encoding="utf-8"))) for path in sorted(SRC.rglob("*.py"))
+    )
 
 
 def _is_exception(value: object) -> bool:
@@ -63,10 +80,10 @@ def test_no_builtin_exception_is_raised_on_purpose() -> None:
 
 def test_exception_classes_live_in_errors_and_derive_from_the_bases() -> None:
     stray = []
-    for path in sorted(SRC.rglob("*.py")):
+    for path, tree in _trees():
         if path == Path(errors.__file__):
             continue
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        for node in ast.walk(tree):
             if isinstance(node, ast.ClassDef):
                 bases = {
                     b.id if isinstance(b, ast.Name) else getattr(b, "attr", "") for b in node.bases
