@@ -18,7 +18,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from rlsguard import Session, denial_kind
+from rlsguard import Engine, Session, denial_kind
 
 REPO = Path(__file__).resolve().parents[2]
 REFERENCE = REPO / "supabase"
@@ -43,7 +43,7 @@ PUBLIC_TABLES = (
 
 
 @pytest.fixture(autouse=True)
-def _reference_platform_only(rlsguard_engine: Any) -> None:
+def _reference_platform_only(rlsguard_engine: Engine) -> None:
     if Path(rlsguard_engine.supabase_dir).resolve() != REFERENCE:
         pytest.skip("tests of the reference platform (supabase/), not of --supabase-dir")
 

@@ -20,10 +20,7 @@ from typing import Any
 import pytest
 import yaml
 
-from rlsguard import Database, Matrix, check_matrix, explain, load_matrix
-from rlsguard.supabase.migrations import MigrationSession
-from rlsguard.supabase.project import Migration
-from rlsguard.workspace.build import connection_target
+from rlsguard import Database, Engine, Matrix, check_matrix, explain, load_matrix
 
 from .conftest import KNOWN_BAD, REPO
 
@@ -76,21 +73,13 @@ def judge(db: Database, matrix: Matrix, tests: dict[str, TargetedTest]) -> Verdi
     return verdict
 
 
-def apply_migration(engine: Any, dbname: str, path: Path) -> None:
-    """Run ``path`` in ``dbname`` as the next migration, as ``supabase db push`` would."""
-    version, _, name = path.stem.partition("_")
-    migration = Migration(path, f"supabase/migrations/{path.name}", path.read_text(), version, name)
-    with MigrationSession(connection_target(engine), dbname) as session:
-        session.run(migration, "migration")
-
-
 @pytest.fixture(scope="module")
 def expected() -> dict[str, Any]:
     return yaml.safe_load(EXPECTED.read_text(encoding="utf-8"))
 
 
 @pytest.fixture(scope="module")
-def matrix(rlsguard_engine: Any) -> Matrix:
+def matrix(rlsguard_engine: Engine) -> Matrix:
     return load_matrix(REPO / "fixtures" / "rls_matrix.yaml", rlsguard_engine.personas.names)
 
 
@@ -100,9 +89,9 @@ def tests() -> dict[str, TargetedTest]:
 
 
 @pytest.fixture
-def bad_database(rlsguard_engine: Any, request: pytest.FixtureRequest) -> Iterator[Database]:
+def bad_database(rlsguard_engine: Engine, request: pytest.FixtureRequest) -> Iterator[Database]:
     with rlsguard_engine.cloned_database() as db:
-        apply_migration(rlsguard_engine, db.name, KNOWN_BAD / request.param)
+        rlsguard_engine.apply_migration(db.name, KNOWN_BAD / request.param)
         yield db
 
 
@@ -125,7 +114,7 @@ def test_the_targeted_tests_are_all_found(tests: dict[str, TargetedTest]) -> Non
 
 
 def test_the_reference_passes_everything(
-    rlsguard_engine: Any, matrix: Matrix, tests: dict[str, TargetedTest]
+    rlsguard_engine: Engine, matrix: Matrix, tests: dict[str, TargetedTest]
 ) -> None:
     """The baseline: with no bad migration nothing fails, so every failure below is the file's."""
     with rlsguard_engine.cloned_database() as db:

@@ -315,6 +315,36 @@ class Engine:
         finally:
             self.drop(name)
 
+    def apply_migration(self, dbname: str, path: Path) -> None:
+        """Run ``path`` in ``dbname`` as the project's next migration, as ``supabase db push``
+        would (as ``postgres``, one transaction); :class:`MigrationError` names file and line.
+
+        For tests of what a migration does to a clone: ``engine.apply_migration(db.name, p)``.
+        """
+        from rlsguard.supabase.migrations import MigrationSession
+        from rlsguard.supabase.project import Migration
+
+        version, _, name = path.stem.partition("_")
+        text = path.read_text(encoding="utf-8")
+        migration = Migration(path, f"supabase/migrations/{path.name}", text, version, name)
+        with MigrationSession(self.target(), dbname) as session:
+            session.run(migration, "migration")
+
+    def target(self) -> EngineTarget:
+        """This engine's cluster as a connection target (what migrations connect through)."""
+        return EngineTarget(self)
+
+
+class EngineTarget:
+    """An engine's cluster as a :class:`~rlsguard.supabase.bootstrap.ConnTarget` (what
+    :class:`MigrationSession` connects through), for owned and attached engines alike."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def conninfo(self, dbname: str = TEMPLATE_DB, user: str | None = None, **extra: str) -> str:
+        return psycopg.conninfo.make_conninfo(self.engine.conninfo(dbname, user), **extra)
+
 
 def _bootstrap_layer(binaries: PgBinaries, auto_expose: bool) -> Layer:
     """initdb + the Supabase bootstrap: shared by every version of every project's migrations."""

@@ -21,11 +21,9 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Literal, Self
 
-import psycopg
-
 from rlsguard.catalog.surface import Catalog, read_catalog
 from rlsguard.config import ProjectConfig, load_config
-from rlsguard.harness.engine import Engine, EngineOptions, load_project
+from rlsguard.harness.engine import Engine, EngineOptions, EngineTarget, load_project
 from rlsguard.policy.snapshot import Snapshot
 from rlsguard.stack.supervisor import Stack
 from rlsguard.supabase.project import SupabaseProject
@@ -165,19 +163,8 @@ class Workspace:
             return [self.snapshot_of(s) for s in sources]
 
 
-class _EngineTarget:
-    """An engine's cluster as a :class:`~rlsguard.supabase.bootstrap.ConnTarget` (what
-    :class:`MigrationSession` connects through), for owned and attached engines alike."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-
-    def conninfo(self, dbname: str = "postgres", user: str | None = None, **extra: str) -> str:
-        return psycopg.conninfo.make_conninfo(self.engine.conninfo(dbname, user), **extra)
-
-
-def connection_target(engine: Engine) -> _EngineTarget:
-    return _EngineTarget(engine)
+def connection_target(engine: Engine) -> EngineTarget:
+    return engine.target()
 
 
 def catalog_of(engine: Engine) -> Catalog:
