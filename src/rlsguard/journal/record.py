@@ -115,7 +115,7 @@ class Journal:
         return next((s for s in self.steps if s.name == name), None)
 
     # -- events -----------------------------------------------------------------------
-    def event(self, kind: str, message: str, **data: Any) -> Event:
+    def event(self, kind: str, message: str, /, **data: Any) -> Event:
         event = Event(self.elapsed(), kind, message, data)
         self.events.append(event)
         return event
