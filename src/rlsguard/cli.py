@@ -15,6 +15,7 @@ from rlsguard import __version__
 from rlsguard.audit import cli as audit_cli
 from rlsguard.cli_options import NoCacheOption, SupabaseDirOption
 from rlsguard.errors import RlsguardError
+from rlsguard.gameday import cli as gameday_cli
 from rlsguard.gate import cli as gate_cli
 from rlsguard.matrix.cli import matrix_app
 from rlsguard.policy import cli as policy_cli
@@ -105,6 +106,7 @@ def up(
 policy_cli.register(app)  # snapshot, diff, blame, rollback
 audit_cli.register(app)  # lint, probe
 gate_cli.register(app)  # gate
+gameday_cli.register(app)  # gameday
 
 
 def main() -> None:

@@ -60,7 +60,7 @@ def canaries(db: Database, matrix: Matrix, *, executor: str = "helper") -> Canar
     run = Checker(db, matrix, executor=executor, context=False).run()
     failures = tuple(
         CanaryFailure(
-            r.cell.id, r.cell.persona, r.cell.table, r.cell.operation, tuple(r.kinds), r.summary
+            r.cell.id, r.cell.persona, r.cell.table, r.cell.operation, tuple(r.kinds), r.summary()
         )
         for r in run.failed
     )
@@ -76,7 +76,17 @@ def traffic(db: Database, matrix: Matrix) -> int:
 
 
 def snapshot_of(conn: psycopg.Connection[Any], exposed: tuple[str, ...], label: str) -> Snapshot:
-    return Snapshot.from_catalog(read_catalog(conn, exposed), label)
+    """The live surface without the drill's own ledger schema (the residue check sees it)."""
+    doc = Snapshot.from_catalog(read_catalog(conn, exposed), label).doc
+    clean = {
+        section: (
+            {k: v for k, v in value.items() if not _is_chaos(k)}
+            if isinstance(value, dict)
+            else value
+        )
+        for section, value in doc.items()
+    }
+    return Snapshot(clean, label)
 
 
 def drift(
@@ -84,12 +94,11 @@ def drift(
 ) -> list[Change]:
     """Every difference between the live surface and the approved one (the drill's own
     ledger schema aside: it is checked by the residue check)."""
-    changes = diff_snapshots(approved, snapshot_of(conn, exposed, "live")).changes
-    return [c for c in changes if not _is_chaos(c.object)]
+    return list(diff_snapshots(approved, snapshot_of(conn, exposed, "live")).changes)
 
 
 def _is_chaos(name: str) -> bool:
-    return name == SCHEMA or name.startswith(SCHEMA + ".")
+    return name == SCHEMA or name.startswith((SCHEMA + ".", f"{SCHEMA}:"))
 
 
 def database_settings(conn: psycopg.Connection[Any]) -> dict[str, str]:
