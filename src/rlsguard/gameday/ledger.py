@@ -26,6 +26,7 @@ from psycopg.types.json import Jsonb
 
 SCHEMA = "rlsguard_chaos"
 CHAOS_APP = "rlsguard-chaos"  # application_name prefix of every session a drill opens
+CHANNEL = SCHEMA  # NOTIFY channel of ledger state changes
 
 _DDL = f"""
 create schema if not exists {SCHEMA};
@@ -140,11 +141,14 @@ class DbLedger:
         )
 
     def mark(self, entry_id: str, state: str) -> None:
+        """Record a state change, and announce it (``LISTEN rlsguard_chaos``: watchers wait
+        on it instead of polling)."""
         self.conn.execute(
             f"update {SCHEMA}.ledger set state = %s, reverted_at = case when %s = 'reverted' "
             "then clock_timestamp() end where id = %s",
             (state, state, entry_id),
         )
+        self.conn.execute("select pg_notify(%s, %s)", (CHANNEL, f"{entry_id} {state}"))
 
     def outstanding(self) -> list[dict[str, Any]]:
         if not self.exists():

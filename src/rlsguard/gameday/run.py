@@ -123,6 +123,19 @@ def run_gameday(day: GameDay) -> list[DrillResult]:
     return results
 
 
+def _alive(pid: object) -> bool:
+    """Whether the run that wrote an entry still runs (its private cluster with it)."""
+    if not isinstance(pid, int):
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def cleanup(
     config: ProjectConfig, *, dsn: str | None, target_name: str | None, ledger: Path
 ) -> tuple[list[Reverted], list[str]]:
@@ -145,7 +158,7 @@ def cleanup(
     for entry in file.outstanding():
         if target is not None and entry.get("target") == target.name:
             file.mark(entry["id"], "reverted")  # the database copy said it is reverted
-        elif str(entry.get("target", "")).startswith("local:"):
+        elif str(entry.get("target", "")).startswith("local:") and not _alive(entry.get("pid")):
             file.mark(entry["id"], "reverted")
             notes.append(
                 f"{entry.get('scenario')}: {entry.get('summary')} went with its private "
