@@ -122,3 +122,33 @@ def test_the_silent_deny_is_reported_as_a_detection_gap(
     versions = [*private[1].project_versions, step["sorts_after"]]
     assert step["filename"].split("_")[0] > max(versions)
     assert (artifacts / step["filename"]).read_text().count("CREATE POLICY") == 1
+
+
+def test_a_steady_state_that_does_not_hold_stops_the_drill_before_any_fault(
+    private: tuple[Any, Platform], tmp_path: Path
+) -> None:
+    engine, platform = private
+    scenario = load_scenario(ROOT / "fixtures" / "gameday" / "using-true.yaml")
+    with local_database(engine, "chaos_not_steady") as target:
+        with target.connect() as conn:  # already broken before the drill
+            conn.execute("alter table public.submissions disable row level security")
+        clock = ManualClock()
+        result = Drill(
+            scenario, target, platform, ledger_file=tmp_path / "l.jsonl", clock=clock,
+            sleep=clock.advance,
+        ).run()  # fmt: skip
+        with target.connect() as conn:
+            rls = conn.execute(
+                "select relrowsecurity from pg_class where oid = 'public.submissions'::regclass"
+            ).fetchone()
+            still = conn.execute(
+                "select count(*) from pg_policies where policyname = 'staff_notes_select_admin' "
+                "and qual <> 'true'"
+            ).fetchone()
+    assert result.error is not None
+    assert "steady state does not hold before the fault" in result.error
+    assert not result.ok
+    assert result.journal.first("fault.injected") is None
+    assert not (tmp_path / "l.jsonl").exists()  # nothing was ledgered: nothing was injected
+    assert rls == (False,)  # the drill did not "fix" what it did not break
+    assert still == (1,)
