@@ -50,8 +50,8 @@ class Detector:
     def available(self, obs: Observation) -> bool:
         return getattr(obs, self.needs) is not None
 
-    def check(self, obs: Observation) -> Firing | None:
-        raise NotImplementedError
+    def check(self, obs: Observation) -> Firing | None:  # pragma: no cover - abstract
+        return None
 
 
 DETECTORS: Registry[type[Detector]] = Registry("detector")

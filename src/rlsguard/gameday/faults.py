@@ -62,7 +62,7 @@ class Fault:
     description: ClassVar[str] = ""
 
     def plan(self, params: Any, ctx: FaultContext) -> FaultPlan:
-        raise NotImplementedError
+        raise FaultError(f"{type(self).__name__} does not implement plan()")
 
 
 FAULTS: Registry[type[Fault]] = Registry("fault")

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
+from rlsguard.errors import RlsguardError
+
 T = TypeVar("T")
 
 
@@ -22,7 +24,7 @@ class Registry(Generic[T]):
     def register(self, name: str) -> Callable[[T], T]:
         def add(item: T) -> T:
             if name in self._items:
-                raise KeyError(f"{self.kind} {name!r} is registered twice")
+                raise RlsguardError(f"{self.kind} {name!r} is registered twice: rename one")
             self._items[name] = item
             return item
 

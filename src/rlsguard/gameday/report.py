@@ -20,6 +20,10 @@ from rlsguard.gameday.runbook import CONFLICTS, DEFECTS, QUICK_REFERENCE
 COMPONENT = "Authentication / Row Level Security"
 
 
+def _mark(met: bool | None) -> str:
+    return {True: "≤", False: "over", None: "?"}[met]
+
+
 def _secs(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f} s"
 
@@ -166,6 +170,10 @@ def postmortem(result: DrillResult) -> str:
     return "\n".join(lines)
 
 
+def _met(value: float | None, target: float) -> bool | None:
+    return None if value is None else value <= target
+
+
 def summary_doc(results: Sequence[DrillResult]) -> dict[str, Any]:
     conflicts = sorted({n for r in results for n in r.scenario.spec.runbook.notes})
     defects = list(dict.fromkeys(k for r in results for k in confirmed_defects(r)))
@@ -180,6 +188,11 @@ def summary_doc(results: Sequence[DrillResult]) -> dict[str, Any]:
                 "ttr_s": _times(r)[1],
                 "ttd_budget_s": r.scenario.spec.budgets.ttd_s,
                 "ttr_budget_s": r.scenario.spec.budgets.ttr_s,
+                "ttd_met": _met(_times(r)[0], r.scenario.spec.budgets.ttd_s),
+                "ttr_met": _met(_times(r)[1], r.scenario.spec.budgets.ttr_s),
+                "runbook_resolution_s": QUICK_REFERENCE[
+                    r.scenario.spec.runbook.incident
+                ].resolution_s,
                 "ticks_to_detect": r.ticks_to_detect,
                 "ticks_to_recover": r.ticks_to_recover,
                 "detected_by": list(r.fired),
@@ -201,16 +214,21 @@ def summary_markdown(results: Sequence[DrillResult]) -> str:
     lines = [
         "# Game day: runbook section 1 (RLS/Auth Failure, P1)",
         "",
-        "| scenario | verdict | TTD | TTR | detected by | silent (gap) |",
+        "| scenario | verdict | TTD (target) | TTR (target) | detected by | silent (gap) |",
         "|---|---|---|---|---|---|",
     ]
     for d in doc["drills"]:
+        ttd = f"{_secs(d['ttd_s'])} ({_mark(d['ttd_met'])} {d['ttd_budget_s']:g} s)"
+        ttr = f"{_secs(d['ttr_s'])} ({_mark(d['ttr_met'])} {d['ttr_budget_s']:g} s)"
         lines.append(
-            f"| {d['scenario']} | {'pass' if d['ok'] else 'FAIL'} | {_secs(d['ttd_s'])} | "
-            f"{_secs(d['ttr_s'])} | {', '.join(d['detected_by'])} | "
-            f"{', '.join(d['silent_as_expected']) or '-'} |"
+            f"| {d['scenario']} | {'pass' if d['ok'] else 'FAIL'} | {ttd} | {ttr} | "
+            f"{', '.join(d['detected_by'])} | {', '.join(d['silent_as_expected']) or '-'} |"
         )
-    lines += ["", "Runbook targets: detect within 2 min, resolve < 15 min (Quick Reference)."]
+    lines += [
+        "",
+        "Runbook targets: detect within 2 min, resolve < 15 min (Quick Reference). Drill "
+        "targets (wall clock, local stack): TTD <= 2 s, TTR <= 5 s.",
+    ]
     if doc["detection_gaps"]:
         lines += ["", "## Detection gaps", ""] + [f"- {g}" for g in doc["detection_gaps"]]
     if doc["defects"]:
