@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from rlsguard.cli import app
+from rlsguard.journal import JournalDocument
 
 ROOT = Path(__file__).parents[2]
 
@@ -28,6 +29,7 @@ def test_the_report_is_the_journals(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert drill["ttd_s"] == journal["summary"]["ttd_s"]
     assert drill["ttr_s"] == journal["summary"]["ttr_s"]
     assert journal["outcome"] == "pass"
+    assert JournalDocument.model_validate(journal).kind == "gameday"  # the committed schema
     postmortem = (out / "using-false" / "postmortem.md").read_text()
     timeline = [line for line in postmortem.splitlines() if line.startswith("- +")]
     assert timeline == [

@@ -236,7 +236,9 @@ class Drill:
     def _run(self, ledger: Ledger) -> None:
         spec, j, r = self.spec, self.journal, self.result
         with j.step("steady", "steady state before the fault") as step:
-            previous = revert_outstanding(self.conn, self.platform.exposed, self.file_ledger)
+            previous = revert_outstanding(
+                self.conn, self.platform.exposed, self.file_ledger, spare_running=True
+            )
             if previous:
                 j.event(
                     "cleanup",
@@ -416,7 +418,9 @@ class Drill:
         if not hasattr(self, "baseline"):
             return
         with j.step("revert", "revert and residue check") as step:
-            reverted = revert_outstanding(self.conn, self.platform.exposed, self.file_ledger)
+            reverted = revert_outstanding(
+                self.conn, self.platform.exposed, self.file_ledger, spare_running=True
+            )
             if reverted:
                 j.event(
                     "fault.reverted",

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -35,6 +36,7 @@ create table if not exists {SCHEMA}.ledger (
     id text primary key,
     run_id text not null,
     pid int not null,
+    host text not null,
     scenario text not null,
     kind text not null,
     summary text not null,
@@ -60,6 +62,7 @@ class Entry:
     run_id: str
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     pid: int = field(default_factory=os.getpid)
+    host: str = field(default_factory=socket.gethostname)
     baseline: dict[str, Any] | None = None
 
 
@@ -126,12 +129,13 @@ class DbLedger:
 
     def record(self, entry: Entry) -> None:
         self.conn.execute(
-            f"insert into {SCHEMA}.ledger (id, run_id, pid, scenario, kind, summary, revert, "
-            "baseline) values (%s, %s, %s, %s, %s, %s, %s, %s)",
+            f"insert into {SCHEMA}.ledger (id, run_id, pid, host, scenario, kind, summary, "
+            "revert, baseline) values (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
             (
                 entry.id,
                 entry.run_id,
                 entry.pid,
+                entry.host,
                 entry.scenario,
                 entry.kind,
                 entry.summary,

@@ -8,6 +8,8 @@ same entry changes nothing.
 
 from __future__ import annotations
 
+import os
+import socket
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,15 +37,36 @@ def restore_statements(live: Snapshot, baseline: Snapshot) -> tuple[list[str], l
     return [s for u in plan.units for s in u.statements], [u.object for u in plan.units]
 
 
+def running_elsewhere(row: dict[str, Any]) -> bool:
+    """An entry of another drill on this machine that is still running (leave it to it)."""
+    if row.get("host") != socket.gethostname() or row["pid"] == os.getpid():
+        return False
+    try:
+        os.kill(row["pid"], 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def revert_outstanding(
     conn: psycopg.Connection[Any],
     exposed: tuple[str, ...],
     file: FileLedger | None = None,
+    *,
+    spare_running: bool = False,
 ) -> list[Reverted]:
-    """Revert every outstanding entry of the target's ledger, newest first."""
+    """Revert every outstanding entry of the target's ledger, newest first.
+
+    ``spare_running``: leave entries of drills still running on this machine (a new drill
+    does; ``--cleanup``, asked by a person, does not).
+    """
     db = DbLedger(conn)
     out = []
     for row in db.outstanding():
+        if spare_running and running_elsewhere(row):
+            continue
         with conn.transaction():
             for statement in row["revert"]:
                 conn.execute(statement)
