@@ -71,3 +71,17 @@ def test_a_step_that_raises_is_recorded_as_error_and_the_error_propagates() -> N
         build()
     (step,) = journal.steps
     assert (step.status, step.detail, step.seconds) == ("error", "the server did not start", 1)
+
+
+def test_a_step_marked_failed_stays_failed_when_it_raises() -> None:
+    journal = Journal("gameday", clock=ManualClock())
+
+    def steady() -> None:
+        with journal.step("steady", "steady state") as step:
+            step.status = "failed"
+            step.detail = "a canary fails"
+            raise ValueError("the steady state does not hold")
+
+    with pytest.raises(ValueError, match="does not hold"):
+        steady()
+    assert (journal.steps[0].status, journal.steps[0].detail) == ("failed", "a canary fails")

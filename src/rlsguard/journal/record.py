@@ -89,14 +89,16 @@ class Journal:
     # -- steps ------------------------------------------------------------------------
     @contextmanager
     def step(self, name: str, title: str) -> Iterator[Step]:
-        """Time a step; an exception marks it ``error`` (first line as detail) and propagates."""
+        """Time a step; an exception marks it ``error`` (first line as detail; a step already
+        marked ``failed`` stays failed) and propagates."""
         started = self.clock.now()
         self.reporter.started(name, title)
         step = Step(name, title, "passed", started=started - self.origin)
         try:
             yield step
         except BaseException as exc:
-            step.status = "error"
+            if step.status == "passed":
+                step.status = "error"
             step.detail = step.detail or (str(exc).splitlines() or [type(exc).__name__])[0]
             raise
         finally:
