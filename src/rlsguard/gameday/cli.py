@@ -36,6 +36,13 @@ def gameday(
         str | None,
         typer.Option("--dsn", help="Drill on this database instead of a private local cluster."),
     ] = None,
+    scratch: Annotated[
+        str | None,
+        typer.Option(
+            "--scratch-dsn",
+            help="Drill on databases rlsguard creates (and drops) on this scratch server.",
+        ),
+    ] = None,
     report: Annotated[
         Path | None, typer.Option("--report", help="Write journals and reports here.")
     ] = None,
@@ -85,6 +92,7 @@ def gameday(
             config,
             loaded,
             dsn=dsn,
+            scratch_dsn=scratch,
             target_name=target,
             report_dir=report,
             ledger=ledger_path,

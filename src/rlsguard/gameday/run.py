@@ -76,6 +76,7 @@ class GameDay:
     config: ProjectConfig
     scenarios: list[Scenario]
     dsn: str | None = None
+    scratch_dsn: str | None = None
     target_name: str | None = None
     report_dir: Path | None = None
     ledger: Path = field(default_factory=default_ledger_path)
@@ -95,7 +96,7 @@ def _targets(day: GameDay) -> Iterator[tuple[Any, Callable[[str], Any]]]:
         engine = Engine(day.config, EngineOptions())  # personas and API settings; not opened
         yield engine, lambda name: contextlib.nullcontext(target)
         return
-    with local_cluster(day.config) as engine:
+    with local_cluster(day.config, scratch_dsn=day.scratch_dsn) as engine:
         run = uuid.uuid4().hex[:6]
         yield engine, lambda name: local_database(engine, f"gameday_{run}_{name.replace('-', '_')}")
 

@@ -92,11 +92,18 @@ def dsn_target(dsn: str, *, named: str | None, config: ProjectConfig) -> Target:
 
 
 @contextlib.contextmanager
-def local_cluster(config: ProjectConfig, supabase_dir: Path | None = None) -> Iterator[Any]:
-    """A private cluster from the cached template (never a cluster another run shares)."""
+def local_cluster(
+    config: ProjectConfig, supabase_dir: Path | None = None, *, scratch_dsn: str | None = None
+) -> Iterator[Any]:
+    """A private cluster from the cached template (never a cluster another run shares); or,
+    with ``scratch_dsn``, the engine's template on a scratch server (the engine's dsn backend
+    creates, migrates and drops its own databases there)."""
     from rlsguard.engine import Engine, EngineOptions
 
-    with Engine(config, EngineOptions(supabase_dir=supabase_dir)) as engine:
+    options = EngineOptions(supabase_dir=supabase_dir)
+    if scratch_dsn is not None:
+        options = EngineOptions(supabase_dir=supabase_dir, backend="dsn", dsn=scratch_dsn)
+    with Engine(config, options) as engine:
         yield engine
 
 
@@ -105,10 +112,12 @@ def local_database(engine: Any, name: str) -> Iterator[Target]:
     """A database cloned from the engine's template for one drill; dropped afterwards."""
     engine.clone(name)
     try:
-        server = engine.prepared.server
+        server = getattr(engine.prepared, "server", None)
+        log = getattr(server, "log", None)  # a scratch server's log is not ours to read
         base = engine.conninfo("postgres")
-        yield Target(
-            f"local:{server.port}/{name}", "local", name, base, destructive=True, log=server.log
-        )
+        where = dsn_name(engine.conninfo(name))
+        kind = "local" if log is not None else "scratch"
+        # rlsguard created this database: breaking it is allowed wherever it lives.
+        yield Target(f"{kind}:{where}", kind, name, base, destructive=True, log=log)
     finally:
         engine.drop(name)
