@@ -175,7 +175,7 @@ class Drill:
                 self.db, self.platform.engine.signer, self.db.personas.names
             )
         elif need == "log" and tail is not None:
-            probes.traffic(self.db, self.platform.matrix)
+            self.traffic.send()
             obs.log = tail.read()
 
     def _blame(self, changes: list[Change]) -> dict[str, str]:
@@ -221,6 +221,7 @@ class Drill:
             self.target.connect(CANARY_APP) as canary_conn,
         ):
             self.db = self.platform.engine.database(canary_conn)
+            self.traffic = probes.Traffic(self.db, self.platform.matrix)
             ledger = Ledger(self.file_ledger, DbLedger(self.conn))
             try:
                 self._run(ledger)
@@ -270,7 +271,7 @@ class Drill:
             r.unavailable.append("pg_log")
         elif tail is not None and "pg_log" in detectors:
             # One round of healthy traffic: the 42501s the app produces anyway.
-            probes.traffic(self.db, self.platform.matrix)
+            self.traffic.send()
             detectors["pg_log"].calibrate(tail.read())  # type: ignore[attr-defined]
 
         with j.step("inject", f"inject: {spec.fault.kind}") as step:

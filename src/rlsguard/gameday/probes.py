@@ -2,7 +2,7 @@
 
 - :func:`canaries`: every persona's matrix-derived requests (rows that must stay visible,
   rows that must stay hidden, writes accepted or denied), batched;
-- :func:`traffic`: the personas' reads sent one by one, as an app sends them, so the server
+- :class:`Traffic`: the personas' reads sent one by one, as an app sends them, so the server
   log shows their errors like any client's;
 - :func:`drift`: the live security surface against the approved snapshot;
 - :func:`auth_attempts`: each signed-in persona presents its token to a PostgREST-like
@@ -31,6 +31,7 @@ from rlsguard.matrix.check import Checker
 from rlsguard.matrix.load import Matrix
 from rlsguard.policy.catalog import read_catalog
 from rlsguard.policy.diff import Change, diff_snapshots
+from rlsguard.policy.rollback import qualified
 from rlsguard.policy.snapshot import Snapshot
 from rlsguard.stack.pglog import LogRecord, PgLog
 
@@ -67,12 +68,41 @@ def canaries(db: Database, matrix: Matrix, *, executor: str = "helper") -> Canar
     return CanaryRun(len(run.results), failures)
 
 
-def traffic(db: Database, matrix: Matrix) -> int:
-    """The personas' reads sent as an app sends them, one request at a time, so the server
-    logs their errors like any client's (the batched canaries swallow theirs)."""
-    cells = [c for c in matrix.cells() if c.operation == "select"]
-    Checker(db, matrix, executor="plain", context=False).run(cells)
-    return len(cells)
+class Traffic:
+    """The personas' reads sent as an app sends them - one request, one transaction, one round
+    trip each - so the server logs their errors like any client's (the batched canaries
+    swallow theirs)."""
+
+    def __init__(self, db: Database, matrix: Matrix) -> None:
+        self.db = db
+        self.pairs = [(c.persona, c.table) for c in matrix.cells() if c.operation == "select"]
+        self._requests: list[str] | None = None
+
+    def _build(self) -> list[str]:
+        conn = self.db.conn
+        prologues: dict[str, str] = {}
+        out = []
+        for persona, table in self.pairs:
+            if persona not in prologues:
+                session = self.db.session(self.db.personas.resolve(conn, persona))
+                prologues[persona] = ";\n".join(p.as_string(conn) for p in session.impersonation())
+            out.append(
+                f"BEGIN READ ONLY;\n{prologues[persona]};\n"
+                f"SELECT count(*) FROM {qualified(table)};\nROLLBACK"
+            )
+        return out
+
+    def send(self) -> int:
+        """Send every request once; the number sent."""
+        if self._requests is None:
+            self._requests = self._build()
+        conn = self.db.conn
+        for text in self._requests:
+            try:
+                conn.execute(text)  # type: ignore[arg-type]
+            except psycopg.Error:
+                conn.execute("ROLLBACK")
+        return len(self._requests)
 
 
 def snapshot_of(conn: psycopg.Connection[Any], exposed: tuple[str, ...], label: str) -> Snapshot:
