@@ -4,6 +4,7 @@ fault is applied) rather than on time."""
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -13,7 +14,9 @@ from typing import Any
 
 import psycopg
 import pytest
+from typer.testing import CliRunner
 
+from rlsguard.cli import app
 from rlsguard.config import load_config
 from rlsguard.gameday.ledger import CHANNEL, DbLedger, FileLedger
 from rlsguard.gameday.probes import drift
@@ -23,8 +26,8 @@ from rlsguard.gameday.target import dsn_name, local_cluster
 ROOT = Path(__file__).parents[2]
 pytestmark = pytest.mark.chaos
 
-# A drill that stalls in detection: the log detector is unavailable on a DSN target, so it
-# never fires and the drill keeps ticking until it is interrupted.
+# A drill that stalls in detection: a policy fault leaves sign-ins working, so the auth
+# detector never fires and the drill keeps ticking until it is interrupted.
 STALL = """\
 name: stall
 title: a drill that waits to be interrupted
@@ -33,7 +36,7 @@ steady_state: [drift]
 fault:
   kind: replace_policy
   params: {table: public.classes, policy: classes_select, using: "false"}
-detection: {expect: [pg_log]}
+detection: {expect: [auth]}
 remediation: [{kind: rollback_migration}]
 verify: [drift]
 budgets: {tick_s: 0.05, detect_ticks: 100000, recover_ticks: 3}
@@ -135,3 +138,31 @@ def test_cleanup_of_a_database_not_named_is_refused(database: str, tmp_path: Pat
     )  # fmt: skip
     assert result.returncode == 2
     assert "refusing to revert faults" in result.stderr
+
+
+@pytest.mark.slow
+def test_sigkill_then_the_next_run_reverts_the_fault_first(
+    server: tuple[Any, Any], database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with psycopg.connect(database, autocommit=True) as listener:
+        listener.execute(f"LISTEN {CHANNEL}")
+        proc, ledger = start(database, tmp_path)
+        wait_applied(listener, proc)
+    proc.kill()
+    proc.communicate(timeout=60)
+    assert changes(database, server)
+    monkeypatch.chdir(ROOT)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        app,
+        ["gameday", "using-false", "--dsn", database, "--target", dsn_name(database),
+         "--ledger", str(ledger), "--report", str(out)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    journal = json.loads((out / "using-false" / "journal.json").read_text())
+    cleanup = [e for e in journal["events"] if e["kind"] == "cleanup"]
+    assert len(cleanup) == 1
+    assert journal["summary"]["unavailable"] == ["pg_log"]  # no server log on a DSN target
+    assert changes(database, server) == []
+    assert outstanding(database) == []
+    assert FileLedger(ledger).outstanding() == []
