@@ -86,6 +86,15 @@ def changes(dsn: str, server: tuple[Any, Any]) -> list[str]:
         return [c.message for c in drift(conn, platform.exposed, platform.approved)]
 
 
+def sessions(dsn: str) -> list[str]:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        rows = conn.execute(
+            "select application_name from pg_stat_activity where datname = current_database() "
+            "and application_name like 'rlsguard-chaos%' and pid <> pg_backend_pid()"
+        ).fetchall()
+    return [r[0] for r in rows]
+
+
 def outstanding(dsn: str) -> list[dict[str, Any]]:
     with psycopg.connect(dsn, autocommit=True) as conn:
         return DbLedger(conn).outstanding()
@@ -126,6 +135,7 @@ def test_sigkill_then_cleanup_reverts_the_fault(
     assert cleanup.returncode == 0, cleanup.stderr
     assert "reverted stall" in cleanup.stderr
     assert changes(database, server) == []
+    assert sessions(database) == []  # the killed run's sessions, if any were left, are gone
     assert outstanding(database) == []
     assert FileLedger(ledger).outstanding() == []
 

@@ -25,6 +25,7 @@ from rlsguard.policy.snapshot import Snapshot
 @dataclass
 class Reverted:
     id: str
+    run_id: str
     scenario: str
     summary: str
     statements: int
@@ -70,7 +71,9 @@ def revert_outstanding(
         with conn.transaction():
             for statement in row["revert"]:
                 conn.execute(statement)
-        done = Reverted(row["id"], row["scenario"], row["summary"], len(row["revert"]))
+        done = Reverted(
+            row["id"], row["run_id"], row["scenario"], row["summary"], len(row["revert"])
+        )
         if row["baseline"] is not None:
             baseline = Snapshot(row["baseline"], "baseline")
             statements, objects = restore_statements(snapshot_of(conn, exposed, "live"), baseline)
@@ -83,7 +86,29 @@ def revert_outstanding(
         if file is not None:
             file.mark(row["id"], "reverted")
         out.append(done)
+    dead_runs = sorted({r.run_id for r in out} - {_own_run(conn)})
+    if dead_runs:
+        end_sessions(conn, dead_runs)
     return out
+
+
+def _own_run(conn: psycopg.Connection[Any]) -> str:
+    row = conn.execute("select current_setting('application_name')").fetchone()
+    name = str(row[0]) if row else ""
+    return name.removeprefix(f"{CHAOS_APP}:")
+
+
+def end_sessions(conn: psycopg.Connection[Any], run_ids: list[str]) -> int:
+    """Terminate sessions a reverted run left open - only those named after it (provably
+    ours: ``rlsguard-chaos:<run id>``), only in this database."""
+    names = [f"{CHAOS_APP}:{run_id}" for run_id in run_ids]
+    rows = conn.execute(
+        "select pg_terminate_backend(pid, 5000) from pg_stat_activity "
+        "where datname = current_database() and application_name = any(%s) "
+        "and pid <> pg_backend_pid()",
+        (names,),
+    ).fetchall()
+    return len(rows)
 
 
 @dataclass
