@@ -37,8 +37,8 @@ from rlsguard.journal import Journal, Reporter
 from rlsguard.matrix.load import Matrix
 from rlsguard.policy.diff import Change
 from rlsguard.policy.snapshot import Snapshot
-from rlsguard.policy.trial import as_migration
 from rlsguard.supabase.migrations import MigrationSession
+from rlsguard.workspace.trial import as_migration
 
 ORDER = ("drift", "auth", "log", "canaries")  # cheapest observation first
 CANARY_APP = "rlsguard-canary"  # the synthetic users' sessions (not chaos: they are traffic)
@@ -52,7 +52,7 @@ class DrillAborted(RlsguardError):
 class Platform:
     """What the drill knows about the system under test (from the project)."""
 
-    engine: Any  # rlsguard.engine.Engine: personas, API settings, token signer
+    engine: Any  # rlsguard.harness.engine.Engine: personas, API settings, token signer
     matrix: Matrix
     approved: Snapshot
     exposed: tuple[str, ...]

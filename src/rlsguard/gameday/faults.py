@@ -17,8 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from rlsguard.errors import RlsguardError
 from rlsguard.gameday.registry import Registry
-from rlsguard.policy.rollback import create_policy, drop_policy, grantee_sql, ident, qualified
 from rlsguard.policy.snapshot import Snapshot
+from rlsguard.workspace.rollback import create_policy, drop_policy, grantee_sql, ident, qualified
 
 JWT_SECRET_SETTING = "app.settings.jwt_secret"  # where Supabase's database kept the JWT secret
 

@@ -31,9 +31,9 @@ from rlsguard.matrix.check import Checker
 from rlsguard.matrix.load import Matrix
 from rlsguard.policy.catalog import read_catalog
 from rlsguard.policy.diff import Change, diff_snapshots
-from rlsguard.policy.rollback import qualified
 from rlsguard.policy.snapshot import Snapshot
 from rlsguard.stack.pglog import LogRecord, PgLog
+from rlsguard.workspace.rollback import qualified
 
 
 @dataclass(frozen=True)

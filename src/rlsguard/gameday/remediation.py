@@ -23,10 +23,10 @@ from rlsguard.gameday.ledger import Entry, Ledger
 from rlsguard.gameday.probes import database_settings, snapshot_of
 from rlsguard.gameday.registry import Registry
 from rlsguard.gameday.target import Target
-from rlsguard.policy.rollback import ROLLBACK_NAME, ident, plan_rollback, rollback_version
 from rlsguard.policy.snapshot import Snapshot
-from rlsguard.policy.trial import as_migration
 from rlsguard.supabase.migrations import MigrationSession
+from rlsguard.workspace.rollback import ROLLBACK_NAME, ident, plan_rollback, rollback_version
+from rlsguard.workspace.trial import as_migration
 
 
 @dataclass

@@ -18,8 +18,8 @@ import psycopg
 from rlsguard.gameday.ledger import CHAOS_APP, SCHEMA, DbLedger, FileLedger
 from rlsguard.gameday.probes import database_settings, snapshot_of
 from rlsguard.policy.diff import diff_snapshots
-from rlsguard.policy.rollback import plan_rollback
 from rlsguard.policy.snapshot import Snapshot
+from rlsguard.workspace.rollback import plan_rollback
 
 
 @dataclass

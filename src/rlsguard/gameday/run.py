@@ -32,7 +32,7 @@ def default_ledger_path() -> Path:
     env = os.environ.get("RLSGUARD_GAMEDAY_LEDGER")
     if env:
         return Path(env)
-    from rlsguard.templates import default_cache_dir
+    from rlsguard.harness.templates import default_cache_dir
 
     return default_cache_dir().parent / "gameday" / "ledger.jsonl"
 
@@ -90,7 +90,7 @@ class GameDay:
 def _targets(day: GameDay) -> Iterator[tuple[Any, Callable[[str], Any]]]:
     """(engine, scenario name -> context manager of its Target)."""
     if day.dsn is not None:
-        from rlsguard.engine import Engine, EngineOptions
+        from rlsguard.harness.engine import Engine, EngineOptions
 
         target = dsn_target(day.dsn, named=day.target_name, config=day.config)
         engine = Engine(day.config, EngineOptions())  # personas and API settings; not opened
@@ -148,7 +148,7 @@ def cleanup(
     if dsn is not None:
         target = dsn_target(dsn, named=target_name, config=config)
         target.require_destructive("revert faults")
-        from rlsguard.engine import load_project
+        from rlsguard.harness.engine import load_project
 
         exposed = tuple(load_project(Path(config.supabase_dir)).config.api_schemas)
         with target.connect() as conn:

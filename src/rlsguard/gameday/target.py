@@ -98,7 +98,7 @@ def local_cluster(
     """A private cluster from the cached template (never a cluster another run shares); or,
     with ``scratch_dsn``, the engine's template on a scratch server (the engine's dsn backend
     creates, migrates and drops its own databases there)."""
-    from rlsguard.engine import Engine, EngineOptions
+    from rlsguard.harness.engine import Engine, EngineOptions
 
     options = EngineOptions(supabase_dir=supabase_dir)
     if scratch_dsn is not None:

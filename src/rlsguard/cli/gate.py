@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from rlsguard.cli_options import NoCacheOption, SupabaseDirOption
+from rlsguard.cli.options import NoCacheOption, SupabaseDirOption
 from rlsguard.journal.progress import LiveProgress
 
 if TYPE_CHECKING:
