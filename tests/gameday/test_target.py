@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from typer.testing import CliRunner
 
@@ -10,6 +12,7 @@ from rlsguard.config import ProjectConfig
 from rlsguard.errors import DestructiveActionRefused
 from rlsguard.gameday.target import dsn_name, dsn_target
 
+ROOT = Path(__file__).parents[2]
 DSN = "postgresql://u:pw@db.example.invalid:6543/prod"
 
 
@@ -44,3 +47,29 @@ def test_the_cli_refuses_before_connecting_and_exits_2() -> None:
     result = CliRunner().invoke(app, ["gameday", "--dsn", DSN])
     assert result.exit_code == 2
     assert "refusing to inject" in result.output
+
+
+def test_a_target_without_a_database_to_name_is_refused() -> None:
+    result = CliRunner().invoke(app, ["gameday", "--target", "db.example.invalid:6543/prod"])
+    assert result.exit_code == 2
+    assert "none is configured" in result.output
+
+
+def test_the_configured_dsn_is_the_target_a_name_must_match(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "rlsguard.toml").write_text(
+        'backend = "dsn"\ndsn = "postgresql://u:${GAMEDAY_PW}@db.example.invalid:6543/prod"\n',
+        encoding="utf-8",
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GAMEDAY_PW", "secret")
+    scenario = str(ROOT / "fixtures" / "gameday" / "using-false.yaml")
+    result = CliRunner().invoke(
+        app, ["gameday", scenario, "--target", "db.example.invalid:6543/staging"]
+    )
+    assert result.exit_code == 2
+    assert "does not match the configured target db.example.invalid:6543/prod" in (
+        result.output.replace("\n", "")
+    )
+    assert "secret" not in result.output

@@ -63,6 +63,16 @@ def gameday(
 
     try:
         config = load_config()
+        if dsn is None and config.backend == "dsn" and config.dsn:
+            from rlsguard.stack.backends import expand_env
+
+            dsn = expand_env(config.dsn)  # the configured target
+        if target is not None and dsn is None:
+            raise RlsguardError(
+                f"--target {target} names a database rlsguard did not start, but none is "
+                "configured: give its --dsn (or set backend = 'dsn' and dsn in the config). "
+                "Without them, drills run on a private local cluster and need no --target."
+            )
         ledger_path = ledger or default_ledger_path()
         if do_cleanup:
             reverted, notes = cleanup(config, dsn=dsn, target_name=target, ledger=ledger_path)
