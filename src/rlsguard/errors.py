@@ -6,7 +6,8 @@ plugin can print them as they are, without a traceback. Catch
 
     RlsguardError
     ├── ConfigError                 a config file is invalid (file, key, reason)
-    │   └── MatrixError             a matrix file is invalid (every problem, with lines)
+    │   ├── MatrixError             a matrix file is invalid (every problem, with lines)
+    │   └── ScenarioError           a game-day scenario file is invalid (every problem)
     ├── InvalidArgument             a value passed to rlsguard's API (also a ValueError)
     │   └── SqlNormalizationError   text that is not one SQL expression
     ├── MisuseError                 an API used in the wrong state (also a RuntimeError)
@@ -23,6 +24,8 @@ plugin can print them as they are, without a traceback. Catch
     ├── PersonaError                a persona names no user, or an unknown one
     ├── SourceError                 a --base/--head/--to that names no snapshot/folder/commit
     ├── GateError                   the gate cannot run (exit 2)
+    ├── FaultError                  a game-day fault cannot be planned on this target
+    ├── DrillAborted                a drill could not run (no steady state before the fault)
     ├── Unsupported                 no generic value for a column (the probe skips the table)
     ├── CellFailed                  a matrix cell's rows differ from the expectation
     └── SnapshotDrift               the live surface differs from the approved snapshot
@@ -88,6 +91,16 @@ class MatrixError(ConfigError):
         first = self.problems[0]
         super().__init__(first.file, first.key, first.reason)
         self.line = first.line
+        self.args = ("\n".join(str(p) for p in self.problems),)
+
+
+class ScenarioError(ConfigError):
+    """A game-day scenario file is invalid; lists every problem (file, line, dotted key, reason)."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = list(problems)
+        first = self.problems[0]
+        super().__init__(first.file, first.key, first.reason)
         self.args = ("\n".join(str(p) for p in self.problems),)
 
 
@@ -291,6 +304,14 @@ class SourceError(RlsguardError):
 
 class GateError(RlsguardError):
     """The gate cannot run (exit 2): a bad ref, a broken migration, an invalid matrix..."""
+
+
+class FaultError(RlsguardError):
+    """A game-day fault cannot be planned on this target (a table or policy the baseline lacks)."""
+
+
+class DrillAborted(RlsguardError):
+    """A drill could not run (the steady state did not hold before the fault, ...)."""
 
 
 class Unsupported(RlsguardError):

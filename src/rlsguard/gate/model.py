@@ -14,13 +14,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from rlsguard.journal.model import StepStatus
 from rlsguard.vocab import FailOn, Grade, Level
 
 SCHEMA_ID = "https://rlsguard.dev/schemas/gate.schema.json"
 SCHEMA_VERSION = 1
 
 Verdict = Literal["pass", "blocked", "error"]
-StepStatus = Literal["passed", "failed", "skipped", "error"]
 KeyValue = list[str | None]
 
 
