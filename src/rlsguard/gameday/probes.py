@@ -22,6 +22,7 @@ from typing import Any
 import jwt
 import psycopg
 
+from rlsguard.catalog.surface import read_catalog
 from rlsguard.database import Database
 from rlsguard.gameday.faults import JWT_SECRET_SETTING
 from rlsguard.gameday.ledger import SCHEMA
@@ -29,7 +30,6 @@ from rlsguard.identity.session import Identity
 from rlsguard.identity.tokens import TokenSigner
 from rlsguard.matrix.check import Checker
 from rlsguard.matrix.load import Matrix
-from rlsguard.policy.catalog import read_catalog
 from rlsguard.policy.diff import Change, diff_snapshots
 from rlsguard.policy.snapshot import Snapshot
 from rlsguard.stack.pglog import LogRecord, PgLog
