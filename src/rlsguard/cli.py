@@ -13,6 +13,7 @@ from rich.table import Table
 
 from rlsguard import __version__
 from rlsguard.audit import cli as audit_cli
+from rlsguard.cli_console import print_error
 from rlsguard.cli_options import NoCacheOption, SupabaseDirOption
 from rlsguard.errors import RlsguardError
 from rlsguard.gate import cli as gate_cli
@@ -59,7 +60,9 @@ def doctor(
         table.add_column("finding", overflow="fold")
         for check in diagnosis.checks:
             detail = "".join(f"\n  [dim]{escape(d)}[/]" for d in check.details)
-            table.add_row(check.name, _STATUS_STYLE[check.status], escape(check.summary) + detail)
+            table.add_row(
+                escape(check.name), _STATUS_STYLE[check.status], escape(check.summary) + detail
+            )
         console.print(table)
         if not diagnosis.ok:
             err_console.print("[red]Some checks failed: fix those lines first.[/]")
@@ -74,13 +77,17 @@ def up(
     """Start the project's prepared database and print how to connect; Ctrl-C stops it."""
     from rlsguard.engine import Engine, EngineOptions
 
+    # Our own handler: started from a script (`rlsguard up &`), SIGINT arrives ignored and
+    # Ctrl-C or `kill -INT` would never stop the server.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
     options = EngineOptions(
         supabase_dir=supabase_dir.resolve() if supabase_dir else None, no_cache=no_cache
     )
     try:
         engine = Engine(options=options).open()
     except RlsguardError as exc:
-        err_console.print(f"[red]error:[/] {exc}")
+        print_error(err_console, exc)
         raise typer.Exit(2) from exc
     try:
         prepared = engine.prepared
@@ -88,7 +95,7 @@ def up(
         how = "from the cache" if prepared.cache_hit else "built"
         console.print(
             f"[green]ready[/] ({how} in {prepared.seconds:.2f}s): "
-            f"{prepared.server.binaries.describe()}"
+            f"{escape(prepared.server.binaries.describe())}"
         )
         typer.echo(f"psql '{engine.conninfo('postgres')}'")
         typer.echo(f"url {prepared.server.url()}")
@@ -107,12 +114,20 @@ audit_cli.register(app)  # lint, probe
 gate_cli.register(app)  # gate
 
 
-def main() -> None:
+def run() -> None:
+    """The application, with rlsguard's own errors as one line and exit code 2."""
     try:
         app()
     except RlsguardError as exc:
-        err_console.print(f"[red]error:[/] {exc}")
+        print_error(err_console, exc)
         raise SystemExit(2) from exc
+
+
+def main() -> None:
+    """Kept for ``python -m rlsguard.cli``; the console script is :mod:`rlsguard.__main__`."""
+    from rlsguard.__main__ import main as entry
+
+    entry()
 
 
 if __name__ == "__main__":

@@ -23,7 +23,6 @@ cluster; each worker attaches to it and works in a database of its own.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 from collections.abc import Iterator
@@ -195,7 +194,7 @@ class _XdistController:
     def pytest_configure_node(self, node: Any) -> None:
         engines = self.config.stash[_engine_key]
         try:
-            state = dataclasses.asdict(engines.get().state())
+            state = engines.get().state().as_dict()
         except RlsguardError as exc:
             # Projects without a supabase/ folder still run their other tests.
             state = {"error": str(exc)}

@@ -30,6 +30,7 @@ _MARK = {
     "failed": "[red]✗[/]",
     "skipped": "[dim]-[/]",
     "error": "[red]![/]",
+    "interrupted": "[yellow]⏹[/]",
 }
 
 

@@ -51,7 +51,7 @@ if TYPE_CHECKING:
     from rlsguard.policy.sources import Source
 
 Verdict = Literal["pass", "blocked", "error"]
-StepStatus = Literal["passed", "failed", "skipped", "error"]
+StepStatus = Literal["passed", "failed", "skipped", "error", "interrupted"]
 STEPS: tuple[tuple[str, str], ...] = (
     ("build", "build base and head"),
     ("policy", "snapshot and graded policy diff"),
@@ -292,6 +292,9 @@ class _Gate:
         except Exception as exc:
             step.status = "error"
             step.detail = step.detail or str(exc).splitlines()[0]
+            raise
+        except BaseException:  # Ctrl-C: the step did not pass, whatever it had recorded
+            step.status, step.detail = "interrupted", "interrupted (Ctrl-C)"
             raise
         finally:
             step.seconds = time.perf_counter() - started

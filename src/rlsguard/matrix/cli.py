@@ -80,9 +80,9 @@ def check(
             continue
         cell = result.cell
         table.add_row(
-            cell.persona,
-            cell.table,
-            cell.operation,
+            escape(cell.persona),
+            escape(cell.table),
+            escape(cell.operation),
             _STATUS[result.status],
             escape(result.summary()),
         )
