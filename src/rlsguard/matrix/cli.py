@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from rlsguard.cli_console import print_error
 from rlsguard.cli_options import SupabaseDirOption
 from rlsguard.errors import RlsguardError
 
@@ -43,8 +44,12 @@ def _database(supabase_dir: Path | None, no_cache: bool = False) -> Iterator[Any
     options = EngineOptions(
         supabase_dir=supabase_dir.resolve() if supabase_dir else None, no_cache=no_cache
     )
-    with Engine(options=options) as engine, engine.cloned_database() as db:
-        yield engine, db
+    try:
+        with Engine(options=options) as engine, engine.cloned_database() as db:
+            yield engine, db
+    except RlsguardError as exc:
+        print_error(err_console, exc)
+        raise typer.Exit(2) from exc
 
 
 def _schemas(engine: Any) -> list[str]:

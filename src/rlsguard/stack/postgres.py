@@ -132,7 +132,10 @@ class PostgresSettings:
             "log_rotation_size": 0,
             "log_file_mode": "0644",
             "log_min_messages": "warning",
-            "log_min_error_statement": "error",
+            # Never the failing statement's text: the harness's session prologues carry the
+            # service_role key and tokens, and rlsguard reports failing statements itself.
+            # (Bind parameters stay out too: log_parameter_max_length_on_error defaults to 0.)
+            "log_min_error_statement": "panic",
             "lc_messages": "C",
             "timezone": "UTC",
             "max_wal_senders": 0,
