@@ -38,7 +38,7 @@ class Identity:
 
     role: str
     claims: Mapping[str, Any]
-    token: str | None = None
+    token: str | None = field(default=None, repr=False)  # the service_role key, for one
     user_id: str | None = None
     name: str | None = None
 
