@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import logging
 import signal
-from typing import Annotated
+import warnings
+from typing import Annotated, TextIO
 
 import typer
 from rich.console import Console
@@ -114,8 +116,23 @@ audit_cli.register(app)  # lint, probe
 gate_cli.register(app)  # gate
 
 
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    """A warning as one ``warning: ...`` line: the user needs the message, not our source."""
+    err_console.print(f"[yellow]warning:[/] {escape(str(message))}", soft_wrap=True)
+
+
 def run() -> None:
     """The application, with rlsguard's own errors as one line and exit code 2."""
+    warnings.showwarning = _show_warning
+    # psycopg logs "error ignored terminating <Pipeline>" after an error we report ourselves.
+    logging.getLogger("psycopg").addHandler(logging.NullHandler())
     try:
         app()
     except RlsguardError as exc:
