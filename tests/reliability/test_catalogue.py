@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from rlsguard.__main__ import main
-from tests.reliability.clirun import NOTES, owned_by
+from tests.reliability.clirun import NOTES, owned_by, rlsguard
 
 MALFORMED = Path(__file__).resolve().parents[1] / "matrix" / "malformed"
 MIGRATION = "supabase/migrations/20250102000000_more.sql"
@@ -233,3 +233,17 @@ def owned_by_me() -> list[int]:
 def test_the_catalogue_is_big_enough() -> None:
     assert len(CASES) >= 30
     assert len({c.id for c in CASES}) == len(CASES)
+
+
+def test_a_failed_migration_is_the_first_line_in_a_real_process(
+    pristine: Path, tmp_path: Path, template_cache_dir: Path, run_root: Path
+) -> None:
+    """Outside pytest (which captures logging) psycopg printed a stray line first:
+    ``error ignored terminating <psycopg.Pipeline ...>: pipeline aborted``."""
+    project = tmp_path / "p"
+    shutil.copytree(pristine, project)
+    apply(project, {MIGRATION: "insert into public.nope values (1);\n"})
+    ran = rlsguard("lint", cwd=project, cache=template_cache_dir, run_root=run_root)
+    assert ran.code == 2, ran
+    assert ran.first_line.startswith(f"error: {MIGRATION}:1:13: migration failed"), ran
+    assert ran.leftovers == [], ran
