@@ -15,7 +15,7 @@ import psycopg
 import pytest
 
 from rlsguard.database import Database
-from rlsguard.engine import Engine
+from rlsguard.harness.engine import Engine
 
 
 @pytest.fixture
@@ -65,7 +65,7 @@ def test_gate_access_transaction(fresh: tuple[Engine, Database]) -> None:
 
 
 def test_policy_trial(fresh: tuple[Engine, Database]) -> None:
-    from rlsguard.policy.trial import trial
+    from rlsguard.workspace.trial import trial
 
     engine, db = fresh
     with pytest.raises(KeyboardInterrupt), trial(engine, db.conn.info.dbname, ["public"]) as t:

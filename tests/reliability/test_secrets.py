@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from rlsguard.engine import Engine
+from rlsguard.harness.engine import Engine
 from rlsguard.identity.tokens import TokenSigner
 from tests.reliability.clirun import copy_notes, environment, kill_group, rlsguard
 

@@ -1,4 +1,8 @@
-"""The ``rlsguard`` command: the same engine as the pytest plugin, from a shell."""
+"""The ``rlsguard`` command: the same engine as the pytest plugin, from a shell.
+
+The top floor: one module per command group (:mod:`.policy`, :mod:`.audit`,
+:mod:`.matrix`, :mod:`.gate`); options they share in :mod:`.options`.
+"""
 
 from __future__ import annotations
 
@@ -14,13 +18,13 @@ from rich.markup import escape
 from rich.table import Table
 
 from rlsguard import __version__
-from rlsguard.audit import cli as audit_cli
-from rlsguard.cli_console import print_error
-from rlsguard.cli_options import NoCacheOption, SupabaseDirOption
+from rlsguard.cli import audit as audit_cli
+from rlsguard.cli import gate as gate_cli
+from rlsguard.cli import policy as policy_cli
+from rlsguard.cli.console import print_error
+from rlsguard.cli.matrix import matrix_app
+from rlsguard.cli.options import NoCacheOption, SupabaseDirOption
 from rlsguard.errors import RlsguardError
-from rlsguard.gate import cli as gate_cli
-from rlsguard.matrix.cli import matrix_app
-from rlsguard.policy import cli as policy_cli
 
 app = typer.Typer(
     name="rlsguard",
@@ -50,7 +54,7 @@ def doctor(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Show which binaries, backends and settings rlsguard finds here, and why."""
-    from rlsguard.doctor import diagnose
+    from rlsguard.harness.doctor import diagnose
 
     diagnosis = diagnose(supabase_dir=supabase_dir.resolve() if supabase_dir else None)
     if as_json:
@@ -77,7 +81,7 @@ def up(
     no_cache: NoCacheOption = False,
 ) -> None:
     """Start the project's prepared database and print how to connect; Ctrl-C stops it."""
-    from rlsguard.engine import Engine, EngineOptions
+    from rlsguard.harness.engine import Engine, EngineOptions
 
     # Our own handler: started from a script (`rlsguard up &`), SIGINT arrives ignored and
     # Ctrl-C or `kill -INT` would never stop the server.
@@ -138,14 +142,3 @@ def run() -> None:
     except RlsguardError as exc:
         print_error(err_console, exc)
         raise SystemExit(2) from exc
-
-
-def main() -> None:
-    """Kept for ``python -m rlsguard.cli``; the console script is :mod:`rlsguard.__main__`."""
-    from rlsguard.__main__ import main as entry
-
-    entry()
-
-
-if __name__ == "__main__":
-    main()

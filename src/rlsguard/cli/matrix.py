@@ -13,8 +13,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from rlsguard.cli_console import print_error
-from rlsguard.cli_options import SupabaseDirOption
+from rlsguard.cli.console import print_error
+from rlsguard.cli.options import SupabaseDirOption
 from rlsguard.errors import RlsguardError
 
 matrix_app = typer.Typer(
@@ -47,7 +47,7 @@ def _errors_exit_2() -> Iterator[None]:
 
 def _engine(supabase_dir: Path | None, no_cache: bool = False) -> Any:
     """The project's engine: its config is read, nothing is started yet."""
-    from rlsguard.engine import Engine, EngineOptions
+    from rlsguard.harness.engine import Engine, EngineOptions
 
     options = EngineOptions(
         supabase_dir=supabase_dir.resolve() if supabase_dir else None, no_cache=no_cache
