@@ -121,9 +121,6 @@ CASES = [
          r'42601: syntax error at or near "retrun"',
          {MIGRATION: "create function public.f() returns int language plpgsql as $$\nbegin\n"
                      "  retrun 1;\nend $$;\n"}),
-    Case("migration-unknown-extension", ["lint"], 2,
-         r"error: supabase/migrations/20250102000000_more.sql:1:1: migration failed: .*nope",
-         {MIGRATION: "create extension nope;\n"}),
     Case("migration-shared-version", ["lint"], 2,
          r"error: supabase/migrations/20250101000000_notes.sql: version 20250101000000 is also "
          r"the version of supabase/migrations/20250101000000_again.sql",

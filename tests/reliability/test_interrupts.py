@@ -103,6 +103,7 @@ def ctrl_c(proc: subprocess.Popen[str]) -> tuple[int, str, str]:
     return proc.returncode, stdout, stderr
 
 
+@pytest.mark.slow  # a real server, a real Ctrl-C: ~5 s
 def test_ctrl_c_during_probe_exits_130_with_one_line(
     tmp_path: Path, template_cache_dir: Path, run_root: Path
 ) -> None:
@@ -156,6 +157,7 @@ def test_ctrl_c_during_imports_prints_one_line(tmp_path: Path) -> None:
     assert stderr.strip().splitlines() == [INTERRUPTED], stderr
 
 
+@pytest.mark.slow  # a real server, a real Ctrl-C: ~5 s
 def test_up_started_with_sigint_ignored_still_stops_on_sigint(
     tmp_path: Path, template_cache_dir: Path, run_root: Path
 ) -> None:

@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from rlsguard.harness.engine import Engine
 from rlsguard.identity.tokens import TokenSigner
 from tests.reliability.clirun import copy_notes, environment, kill_group, rlsguard
@@ -74,6 +76,7 @@ def test_engine_state_repr_shows_no_secret(notes_engine: Engine) -> None:
     assert again.as_dict() == state.as_dict()
 
 
+@pytest.mark.slow  # a nested run with its own server: ~10 s
 def test_a_failing_pytest_run_prints_and_logs_no_secret(
     tmp_path: Path, template_cache_dir: Path, run_root: Path
 ) -> None:
@@ -111,6 +114,7 @@ def test_a_failing_pytest_run_prints_and_logs_no_secret(
         assert key_without_signature() not in text, f"a service_role key is in the {name}"
 
 
+@pytest.mark.slow  # a nested run with its own server: ~10 s
 def test_a_failing_cli_command_prints_no_key(
     tmp_path: Path, template_cache_dir: Path, run_root: Path
 ) -> None:
