@@ -26,7 +26,9 @@ def test_hold_servers():
     pg = stack.postgres()
     if os.environ.get("CHILD_FREEZE"):
         pg.freeze()
-    pathlib.Path(os.environ["CHILD_READY"]).write_text(f"{stack.run_id} {stack.path}")
+    ready = pathlib.Path(os.environ["CHILD_READY"])
+    ready.with_suffix(".tmp").write_text(f"{stack.run_id} {stack.path}")
+    ready.with_suffix(".tmp").rename(ready)  # atomic: the parent never reads it half-written
     signal.pause()  # until the parent kills us
 """
 
