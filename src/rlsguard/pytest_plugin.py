@@ -74,12 +74,24 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="check this access matrix file (default: the project's matrix, when pytest runs "
         "without path arguments or is given the file or its folder)",
     )
+    group.addoption(
+        "--rlsguard-auth-url",
+        default=None,
+        help="run the black-box auth tests against this Supabase project URL instead of the "
+        "reference auth service (env RLSGUARD_AUTH_URL)",
+    )
+    group.addoption(
+        "--rlsguard-anon-key",
+        default=None,
+        help="the anon key for --rlsguard-auth-url (env RLSGUARD_ANON_KEY)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
     for marker, doc in (
         ("rls", "row level security checks: the access matrix and targeted RLS tests"),
-        ("auth", "auth flows against the reference auth service"),
+        ("auth", "auth flows against the reference auth service (or --rlsguard-auth-url)"),
+        ("auth_internal", "auth tests that need the reference service's database or clock"),
         ("chaos", "injects a fault into a private server and reverts it, even on failure"),
         ("slow", "longer tests, left out of plain pytest; run them with -m slow"),
     ):
@@ -209,6 +221,27 @@ def rlsguard_stack() -> Iterator[Any]:
 
     with Stack() as stack:
         yield stack
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("auth_internal") is not None:
+        from rlsguard.authservice.harness import external_auth
+
+        target = external_auth(item.config)
+        if target is not None:
+            pytest.skip(
+                f"needs the reference auth service's database, secret or clock; "
+                f"{target.url} is an external Supabase Auth"
+            )
+
+
+@pytest.fixture(scope="session")
+def rlsguard_auth(request: pytest.FixtureRequest, rlsguard_stack: Any) -> Iterator[Any]:
+    """The auth API to test: the reference service (started here) or an external one."""
+    from rlsguard.authservice.harness import auth_endpoint
+
+    with auth_endpoint(request.config, rlsguard_stack, lambda: session_engine(request.config)) as ep:
+        yield ep
 
 
 @pytest.fixture(scope="session")

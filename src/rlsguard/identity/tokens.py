@@ -97,8 +97,12 @@ class TokenSigner:
     def sign(self, claims: Mapping[str, Any]) -> str:
         return jwt.encode(dict(claims), self.secret, algorithm=ALGORITHM)
 
-    def verify(self, token: str, *, audience: str | None = None) -> dict[str, Any]:
+    def verify(
+        self, token: str, *, audience: str | None = None, leeway_s: float = CLOCK_SKEW_S
+    ) -> dict[str, Any]:
         """Verify like PostgREST: signature, exp/nbf/iat with 30 s skew, aud only if asked.
+
+        GoTrue allows no skew: its auth service passes ``leeway_s=0``.
 
         Times are checked against our clock, not the system's, so tests can
         expire a token by advancing a ManualClock.
@@ -116,11 +120,11 @@ class TokenSigner:
             },
         )
         now = self.clock.now()
-        if "exp" in claims and now > float(claims["exp"]) + CLOCK_SKEW_S:
+        if "exp" in claims and now > float(claims["exp"]) + leeway_s:
             raise jwt.ExpiredSignatureError("Signature has expired")
-        if "nbf" in claims and now < float(claims["nbf"]) - CLOCK_SKEW_S:
+        if "nbf" in claims and now < float(claims["nbf"]) - leeway_s:
             raise jwt.ImmatureSignatureError("The token is not yet valid (nbf)")
-        if "iat" in claims and now < float(claims["iat"]) - CLOCK_SKEW_S:
+        if "iat" in claims and now < float(claims["iat"]) - leeway_s:
             raise jwt.ImmatureSignatureError("The token is not yet valid (iat)")
         return claims
 
