@@ -20,12 +20,17 @@ def unique_email(tag: str = "user") -> str:
     return f"{tag}-{os.getpid()}-{next(_seq)}-{uuid.uuid4().hex[:6]}@auth.test"
 
 
-@pytest.fixture(scope="session")
+def client_address() -> str:
+    """A made-up client address: each test is its own client for the rate limiter."""
+    n = next(_seq)
+    return f"10.{os.getpid() % 250}.{n // 250 % 250}.{n % 250}"
+
+
+@pytest.fixture
 def auth_api(rlsguard_auth: Any) -> Iterator[httpx.Client]:
     """httpx on ``/auth/v1`` with the anon key, as supabase clients call it."""
-    with httpx.Client(
-        base_url=rlsguard_auth.auth_url, headers={"apikey": rlsguard_auth.anon_key}, timeout=10
-    ) as client:
+    headers = {"apikey": rlsguard_auth.anon_key, "X-Forwarded-For": client_address()}
+    with httpx.Client(base_url=rlsguard_auth.auth_url, headers=headers, timeout=10) as client:
         yield client
 
 

@@ -34,6 +34,7 @@ ENV_ISSUER = "RLSGUARD_AUTH_ISSUER"
 ENV_SMTP = "RLSGUARD_AUTH_SMTP"
 ENV_CLOCK_FILE = "RLSGUARD_AUTH_CLOCK_FILE"
 ENV_BCRYPT_COST = "RLSGUARD_AUTH_BCRYPT_COST"
+ENV_RATE_LIMIT_HEADER = "RLSGUARD_AUTH_RATE_LIMIT_HEADER"
 POOL_MAX = 4
 
 
@@ -88,6 +89,8 @@ def app_from_env() -> Starlette:
     overrides: dict[str, Any] = {}
     if os.environ.get(ENV_BCRYPT_COST):
         overrides["bcrypt_cost"] = int(os.environ[ENV_BCRYPT_COST])
+    if os.environ.get(ENV_RATE_LIMIT_HEADER):
+        overrides["rate_limit_header"] = os.environ[ENV_RATE_LIMIT_HEADER]
     settings = load_auth_settings(Path(config) if config else None, **overrides)
     smtp = os.environ.get(ENV_SMTP)
     mailer: Mailer | None = None

@@ -18,6 +18,8 @@ from rlsguard.authservice.server import (
 )
 from rlsguard.errors import ConfigError
 
+RATE_LIMIT_HEADER = "X-Forwarded-For"
+
 
 def external_auth(config: Any) -> AuthEndpoint | None:
     """The external Supabase Auth named by option or environment, if any."""
@@ -55,6 +57,8 @@ def auth_endpoint(config: Any, stack: Any, engine: Callable[[], Any]) -> Iterato
             secret=eng.signer.secret,
             config_toml=config_toml if config_toml and config_toml.is_file() else None,
             smtp=smtp,
+            # As hosted Supabase: per-client limits keyed by the forwarded client address.
+            rate_limit_header=RATE_LIMIT_HEADER,
         )
         endpoint.dbname = dbname
         yield endpoint

@@ -131,10 +131,14 @@ async def parse_body(request: Request, model: type[B]) -> B:
         ) from None
 
 
-def caller(request: Request) -> Caller:
+def caller(request: Request, limit_header: str = "") -> Caller:
+    key = None
+    if limit_header:
+        key = request.headers.get(limit_header, "").split(",", 1)[0].strip()[:256] or None
     return Caller(
         ip=request.client.host if request.client else "",
         user_agent=request.headers.get("user-agent", "")[:512],
+        limit_key=key,
     )
 
 
@@ -145,6 +149,10 @@ def build_app(
     lifespan: Any = None,
 ) -> Starlette:
     """The Starlette app for ``service``."""
+    limit_header = service.settings.rate_limit_header
+
+    def who(request: Request) -> Caller:
+        return caller(request, limit_header)
 
     def endpoint(fn: Handler, *, needs_key: bool = True) -> Handler:
         async def wrapped(request: Request) -> Response:
@@ -212,28 +220,28 @@ def build_app(
 
     async def signup(request: Request) -> Response:
         params = await parse_body(request, SignupParams)
-        return JSONResponse(await run_in_threadpool(service.signup, params, caller(request)))
+        return JSONResponse(await run_in_threadpool(service.signup, params, who(request)))
 
     async def token(request: Request) -> Response:
         grant = request.query_params.get("grant_type", "")
         if grant not in ("password", "refresh_token"):
             raise E.bad_request(E.INVALID_CREDENTIALS, "unsupported_grant_type")
-        service.rate_limit("token", caller(request))
+        service.rate_limit("token", who(request))
         if grant == "password":
             pw = await parse_body(request, PasswordGrantParams)
-            result = await run_in_threadpool(service.password_grant, pw, caller(request))
+            result = await run_in_threadpool(service.password_grant, pw, who(request))
         else:
             rt = await parse_body(request, RefreshTokenGrantParams)
-            result = await run_in_threadpool(service.refresh_grant, rt, caller(request))
+            result = await run_in_threadpool(service.refresh_grant, rt, who(request))
         return JSONResponse(result)
 
     async def otp(request: Request) -> Response:
         params = await parse_body(request, OtpParams)
-        return JSONResponse(await run_in_threadpool(service.otp, params, caller(request)))
+        return JSONResponse(await run_in_threadpool(service.otp, params, who(request)))
 
     async def verify(request: Request) -> Response:
         params = await parse_body(request, VerifyParams)
-        return JSONResponse(await run_in_threadpool(service.verify, params, caller(request)))
+        return JSONResponse(await run_in_threadpool(service.verify, params, who(request)))
 
     async def user(request: Request) -> Response:
         jwt = bearer_token(request.headers.get("authorization"))
@@ -241,13 +249,13 @@ def build_app(
             return JSONResponse(await run_in_threadpool(service.get_user, jwt))
         params = await parse_body(request, UserUpdateParams)
         return JSONResponse(
-            await run_in_threadpool(service.update_user, jwt, params, caller(request))
+            await run_in_threadpool(service.update_user, jwt, params, who(request))
         )
 
     async def logout(request: Request) -> Response:
         jwt = bearer_token(request.headers.get("authorization"))
         scope = request.query_params.get("scope", "")
-        await run_in_threadpool(service.logout, jwt, scope, caller(request))
+        await run_in_threadpool(service.logout, jwt, scope, who(request))
         return Response(status_code=204)
 
     routes = [

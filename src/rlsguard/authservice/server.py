@@ -67,6 +67,7 @@ def start_auth_service(
     smtp: Any = None,
     name: str | None = None,
     bcrypt_cost: int | None = None,
+    rate_limit_header: str | None = None,
 ) -> AuthEndpoint:
     """Start the reference service in ``stack`` and wait until it answers.
 
@@ -89,6 +90,8 @@ def start_auth_service(
         env[app_module.ENV_SMTP] = f"{smtp.host}:{smtp.port}"
     if bcrypt_cost is not None:
         env[app_module.ENV_BCRYPT_COST] = str(bcrypt_cost)
+    if rate_limit_header:
+        env[app_module.ENV_RATE_LIMIT_HEADER] = rate_limit_header
     server = stack.http(name, APP, path=f"{PREFIX}/health", env=env, factory=True, start=False)
     server.env[app_module.ENV_ISSUER] = server.url(PREFIX)
     server.start()

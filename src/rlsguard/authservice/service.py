@@ -59,6 +59,7 @@ class Caller:
 
     ip: str = ""
     user_agent: str = ""
+    limit_key: str | None = None  # first value of the rate-limit header, when configured
 
 
 def validate_email(email: str) -> str:
@@ -109,8 +110,15 @@ class AuthService:
             yield conn
 
     def rate_limit(self, bucket: str, caller: Caller) -> None:
-        """middleware.go ``limitHandler``: 429 over_request_rate_limit."""
-        if not self.limiter.allow(bucket, caller.ip or "unknown"):
+        """middleware.go ``performRateLimitingWithHeader``: 429 over_request_rate_limit.
+
+        GoTrue limits requests per client only when ``GOTRUE_RATE_LIMIT_HEADER`` names a
+        header (hosted: the client IP a proxy forwards) and the request carries it; keyed by
+        its first comma-separated value. Without it (``supabase start``) nothing is limited.
+        """
+        if not caller.limit_key:
+            return
+        if not self.limiter.allow(bucket, caller.limit_key):
             raise ApiError(429, E.OVER_REQUEST_RATE_LIMIT, "Request rate limit reached")
 
     def _email_limit(self) -> None:

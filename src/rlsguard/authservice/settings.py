@@ -78,7 +78,9 @@ class AuthSettings(_Strict):
     password_requirements: str = ""
     rate_limit: RateLimits = Field(default_factory=RateLimits)
     email: EmailSettings = Field(default_factory=EmailSettings)
-    bcrypt_cost: int = Field(GOTRUE_BCRYPT_COST, ge=4, le=16)  # not a CLI key: ours, for tests
+    # Not CLI keys (GoTrue environment settings the CLI leaves unset):
+    bcrypt_cost: int = Field(GOTRUE_BCRYPT_COST, ge=4, le=16)
+    rate_limit_header: str = ""  # GOTRUE_RATE_LIMIT_HEADER: unset = no per-client limits
 
     @field_validator("password_requirements")
     @classmethod
