@@ -69,3 +69,12 @@ def error_code(response: httpx.Response) -> str | None:
     """GoTrue's error code in either body shape."""
     body = response.json()
     return body.get("error_code") or (body["code"] if isinstance(body.get("code"), str) else None)
+
+
+@pytest.fixture
+def auth_clock(rlsguard_auth: Any) -> Iterator[Any]:
+    """The service's clock; back to real time after the test."""
+    try:
+        yield rlsguard_auth.clock
+    finally:
+        rlsguard_auth.clock.reset()

@@ -47,7 +47,7 @@ def test_parent_of_the_active_token_gets_the_same_child(auth_api: httpx.Client) 
 
 @pytest.mark.auth_internal
 def test_reuse_after_the_interval_revokes_the_whole_family(
-    auth_api: httpx.Client, rlsguard_auth: Any, auth_db: Any
+    auth_api: httpx.Client, auth_clock: Any, auth_db: Any
 ) -> None:
     _, first = signed_up(auth_api)
     second = refresh(auth_api, first["refresh_token"]).json()
@@ -55,7 +55,7 @@ def test_reuse_after_the_interval_revokes_the_whole_family(
     session_id = auth_db.execute(
         "select session_id from auth.refresh_tokens where token = %s", (third["refresh_token"],)
     ).fetchone()[0]
-    rlsguard_auth.clock.advance(11)  # refresh_token_reuse_interval = 10 in config.toml
+    auth_clock.advance(11)  # refresh_token_reuse_interval = 10 in config.toml
     stolen = refresh(auth_api, first["refresh_token"])
     assert stolen.status_code == 400
     assert error_code(stolen) == "refresh_token_already_used"
@@ -64,7 +64,7 @@ def test_reuse_after_the_interval_revokes_the_whole_family(
         (session_id,),
     ).fetchone()[0]
     assert live == 0  # the thief's reuse killed the legitimate holder's token too
-    rlsguard_auth.clock.advance(11)
+    auth_clock.advance(11)
     legit = refresh(auth_api, third["refresh_token"])
     assert legit.status_code == 400 and error_code(legit) == "refresh_token_already_used"
 

@@ -25,13 +25,20 @@ class OffsetFileClock:
     def now(self) -> float:
         return time.time() + self.offset()
 
+    def reset(self) -> None:
+        """Back to real time: between tests only (a test that moved time must not leak it)."""
+        self._write(0.0)
+
+    def _write(self, total: float) -> None:
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(repr(total), encoding="ascii")
+        os.chmod(tmp, 0o644)
+        tmp.replace(self.path)
+
     def advance(self, seconds: float) -> float:
         """Move the service's time forward (never back); written atomically."""
         if seconds < 0:
             raise ValueError("a clock does not go backwards")
         total = self.offset() + seconds
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(repr(total), encoding="ascii")
-        os.chmod(tmp, 0o644)
-        tmp.replace(self.path)
+        self._write(total)
         return total

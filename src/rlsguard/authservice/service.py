@@ -122,6 +122,11 @@ class AuthService:
             raise ApiError(429, E.OVER_REQUEST_RATE_LIMIT, "Request rate limit reached")
 
     def _email_limit(self) -> None:
+        """mail.go: zero means no email at all; otherwise only limited without autoconfirm."""
+        if self.settings.rate_limit.email_sent == 0:
+            raise ApiError(429, E.OVER_EMAIL_SEND_RATE_LIMIT, "Email rate limit exceeded")
+        if self.settings.autoconfirm:
+            return
         if not self.limiter.allow("email", "instance"):
             raise ApiError(429, E.OVER_EMAIL_SEND_RATE_LIMIT, "Email rate limit exceeded")
 
