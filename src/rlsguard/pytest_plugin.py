@@ -240,8 +240,9 @@ def rlsguard_auth(request: pytest.FixtureRequest, rlsguard_stack: Any) -> Iterat
     """The auth API to test: the reference service (started here) or an external one."""
     from rlsguard.authservice.harness import auth_endpoint
 
-    with auth_endpoint(request.config, rlsguard_stack, lambda: session_engine(request.config)) as ep:
-        yield ep
+    config = request.config
+    with auth_endpoint(config, rlsguard_stack, lambda: session_engine(config)) as endpoint:
+        yield endpoint
 
 
 @pytest.fixture(scope="session")

@@ -52,9 +52,7 @@ def sign_in(api: httpx.Client, email: str, password: str = PASSWORD) -> httpx.Re
 
 
 def refresh(api: httpx.Client, token: str) -> httpx.Response:
-    return api.post(
-        "/token", params={"grant_type": "refresh_token"}, json={"refresh_token": token}
-    )
+    return api.post("/token", params={"grant_type": "refresh_token"}, json={"refresh_token": token})
 
 
 def signed_up(api: httpx.Client, tag: str = "user", **data: Any) -> tuple[str, dict[str, Any]]:

@@ -106,7 +106,8 @@ def test_bad_tokens(
 
 def test_no_bearer_token(auth_api: httpx.Client) -> None:
     response = auth_api.get("/user")
-    assert response.status_code == 401 and error_code(response) == "no_authorization"
+    assert response.status_code == 401
+    assert error_code(response) == "no_authorization"
 
 
 def test_expiry_is_read_from_the_services_clock(auth_api: httpx.Client, auth_clock: Any) -> None:
@@ -115,4 +116,5 @@ def test_expiry_is_read_from_the_services_clock(auth_api: httpx.Client, auth_clo
     assert _get_user(auth_api, session["access_token"]).status_code == 200
     auth_clock.advance(3601)
     response = _get_user(auth_api, session["access_token"])
-    assert response.status_code == 403 and error_code(response) == "bad_jwt"
+    assert response.status_code == 403
+    assert error_code(response) == "bad_jwt"

@@ -38,15 +38,18 @@ def test_logged_out_session_token_is_refused(auth_api: httpx.Client) -> None:
     _, session = signed_up(auth_api)
     assert _logout(auth_api, session["access_token"], "local").status_code == 204
     user = auth_api.get("/user", headers={"Authorization": f"Bearer {session['access_token']}"})
-    assert user.status_code == 403 and error_code(user) == "session_not_found"
+    assert user.status_code == 403
+    assert error_code(user) == "session_not_found"
 
 
 def test_unknown_scope(auth_api: httpx.Client) -> None:
     _, session = signed_up(auth_api)
     response = _logout(auth_api, session["access_token"], "everything")
-    assert response.status_code == 400 and error_code(response) == "validation_failed"
+    assert response.status_code == 400
+    assert error_code(response) == "validation_failed"
 
 
 def test_logout_needs_a_bearer_token(auth_api: httpx.Client) -> None:
     response = auth_api.post("/logout")
-    assert response.status_code == 401 and error_code(response) == "no_authorization"
+    assert response.status_code == 401
+    assert error_code(response) == "no_authorization"

@@ -26,18 +26,22 @@ def _code_for(smtp: Any, email: str) -> str:
 def test_otp_signs_a_new_user_in(auth_api: httpx.Client, rlsguard_auth: Any, auth_db: Any) -> None:
     email = unique_email("otp")
     response = auth_api.post("/otp", json={"email": email, "data": {"full_name": "Otto"}})
-    assert response.status_code == 200 and response.json() == {}
+    assert response.status_code == 200
+    assert response.json() == {}
     code = _code_for(rlsguard_auth.smtp, email)
     stored = auth_db.execute(
         "select confirmation_token from auth.users where email = %s", (email,)
     ).fetchone()[0]
-    assert stored and code not in stored  # hashed, not the code
+    assert stored
+    assert code not in stored
     wrong = auth_api.post("/verify", json={"type": "email", "email": email, "token": "000000"})
-    assert wrong.status_code == 403 and error_code(wrong) == "otp_expired"
+    assert wrong.status_code == 403
+    assert error_code(wrong) == "otp_expired"
     ok = auth_api.post("/verify", json={"type": "email", "email": email, "token": code})
     assert ok.status_code == 200, ok.text
     body = ok.json()
-    assert body["user"]["email"] == email and body["user"]["email_confirmed_at"]
+    assert body["user"]["email"] == email
+    assert body["user"]["email_confirmed_at"]
     assert body["user"]["user_metadata"]["full_name"] == "Otto"
     again = auth_api.post("/verify", json={"type": "email", "email": email, "token": code})
     assert again.status_code == 403  # one use only
@@ -49,12 +53,14 @@ def test_otp_expires(auth_api: httpx.Client, rlsguard_auth: Any, auth_clock: Any
     code = _code_for(rlsguard_auth.smtp, email)
     auth_clock.advance(3601)  # [auth.email] otp_expiry = 3600
     late = auth_api.post("/verify", json={"type": "magiclink", "email": email, "token": code})
-    assert late.status_code == 403 and error_code(late) == "otp_expired"
+    assert late.status_code == 403
+    assert error_code(late) == "otp_expired"
 
 
 def test_otp_without_signup(auth_api: httpx.Client) -> None:
     response = auth_api.post("/otp", json={"email": unique_email("nobody"), "create_user": False})
-    assert response.status_code == 422 and error_code(response) == "otp_disabled"
+    assert response.status_code == 422
+    assert error_code(response) == "otp_disabled"
 
 
 @pytest.mark.parametrize(
@@ -64,4 +70,5 @@ def test_otp_without_signup(auth_api: httpx.Client) -> None:
 )  # fmt: skip
 def test_verify_input(auth_api: httpx.Client, body: dict[str, Any], code: str) -> None:
     response = auth_api.post("/verify", json=body)
-    assert response.status_code == 400 and error_code(response) == code
+    assert response.status_code == 400
+    assert error_code(response) == code

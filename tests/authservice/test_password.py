@@ -23,8 +23,10 @@ def test_sign_in_returns_gotrue_shaped_tokens(auth_api: httpx.Client, rlsguard_a
                          "refresh_token", "user"}  # fmt: skip
     claims = jwt.decode(body["access_token"], options={"verify_signature": False})
     assert claims["sub"] == body["user"]["id"]
-    assert claims["aud"] == "authenticated" and claims["role"] == "authenticated"
-    assert claims["email"] == email and claims["aal"] == "aal1"
+    assert claims["aud"] == "authenticated"
+    assert claims["role"] == "authenticated"
+    assert claims["email"] == email
+    assert claims["aal"] == "aal1"
     assert claims["amr"][0]["method"] == "password"
     assert claims["exp"] == body["expires_at"]
     assert body["user"]["last_sign_in_at"]
@@ -59,14 +61,17 @@ def test_banned_user_cannot_sign_in_or_refresh(auth_api: httpx.Client, auth_db: 
         (email,),
     )
     response = sign_in(auth_api, email)
-    assert response.status_code == 400 and error_code(response) == "user_banned"
+    assert response.status_code == 400
+    assert error_code(response) == "user_banned"
     refreshed = auth_api.post(
         "/token", params={"grant_type": "refresh_token"},
         json={"refresh_token": session["refresh_token"]},
     )  # fmt: skip
-    assert refreshed.status_code == 400 and error_code(refreshed) == "user_banned"
+    assert refreshed.status_code == 400
+    assert error_code(refreshed) == "user_banned"
     user = auth_api.get("/user", headers={"Authorization": f"Bearer {session['access_token']}"})
-    assert user.status_code == 403 and error_code(user) == "user_banned"
+    assert user.status_code == 403
+    assert error_code(user) == "user_banned"
 
 
 def test_unsupported_grant_type(auth_api: httpx.Client) -> None:
@@ -77,4 +82,5 @@ def test_unsupported_grant_type(auth_api: httpx.Client) -> None:
 
 def test_sign_in_needs_an_email(auth_api: httpx.Client) -> None:
     response = auth_api.post("/token", params={"grant_type": "password"}, json={"password": "x"})
-    assert response.status_code == 400 and error_code(response) == "validation_failed"
+    assert response.status_code == 400
+    assert error_code(response) == "validation_failed"

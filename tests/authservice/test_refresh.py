@@ -25,7 +25,8 @@ def test_refresh_rotates_the_token(auth_api: httpx.Client) -> None:
 
 def test_unknown_refresh_token(auth_api: httpx.Client) -> None:
     response = refresh(auth_api, "nosuchtoken1")
-    assert response.status_code == 400 and error_code(response) == "refresh_token_not_found"
+    assert response.status_code == 400
+    assert error_code(response) == "refresh_token_not_found"
 
 
 def test_missing_refresh_token_is_an_oauth_error(auth_api: httpx.Client) -> None:
@@ -66,7 +67,8 @@ def test_reuse_after_the_interval_revokes_the_whole_family(
     assert live == 0  # the thief's reuse killed the legitimate holder's token too
     auth_clock.advance(11)
     legit = refresh(auth_api, third["refresh_token"])
-    assert legit.status_code == 400 and error_code(legit) == "refresh_token_already_used"
+    assert legit.status_code == 400
+    assert error_code(legit) == "refresh_token_already_used"
 
 
 @pytest.mark.auth_internal

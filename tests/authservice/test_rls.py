@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-import pytest
-
 import psycopg
+import pytest
 
 from rlsguard.identity.session import Identity, denial_kind
 from tests.authservice.conftest import sign_in

@@ -10,8 +10,9 @@ import pytest
 from tests.authservice.conftest import PASSWORD, unique_email
 
 supabase = pytest.importorskip("supabase", reason="the supabase client is a dev dependency")
-from supabase import ClientOptions, create_client  # noqa: E402
 from supabase_auth.errors import AuthApiError  # noqa: E402
+
+from supabase import ClientOptions, create_client  # noqa: E402
 
 pytestmark = pytest.mark.auth
 
@@ -19,7 +20,7 @@ pytestmark = pytest.mark.auth
 @pytest.fixture
 def client(rlsguard_auth: Any) -> Iterator[Any]:
     options = ClientOptions(auto_refresh_token=False, persist_session=False)
-    yield create_client(rlsguard_auth.url, rlsguard_auth.anon_key, options=options)
+    return create_client(rlsguard_auth.url, rlsguard_auth.anon_key, options=options)
 
 
 def test_full_session_lifecycle(client: Any) -> None:
@@ -27,7 +28,8 @@ def test_full_session_lifecycle(client: Any) -> None:
     signed_up = client.auth.sign_up(
         {"email": email, "password": PASSWORD, "options": {"data": {"full_name": "Sdk User"}}}
     )
-    assert signed_up.user is not None and signed_up.user.email == email
+    assert signed_up.user is not None
+    assert signed_up.user.email == email
     assert signed_up.user.user_metadata["full_name"] == "Sdk User"
 
     signed_in = client.auth.sign_in_with_password({"email": email, "password": PASSWORD})
@@ -39,7 +41,8 @@ def test_full_session_lifecycle(client: Any) -> None:
     assert refreshed.session.refresh_token != first_refresh
 
     user = client.auth.get_user()
-    assert user is not None and user.user.id == signed_in.user.id
+    assert user is not None
+    assert user.user.id == signed_in.user.id
 
     client.auth.sign_out()
     assert client.auth.get_session() is None

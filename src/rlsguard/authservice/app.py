@@ -28,7 +28,7 @@ from rlsguard.errors import ConfigError
 from rlsguard.identity.tokens import TokenSigner
 
 ENV_DSN = "RLSGUARD_AUTH_DSN"
-ENV_SECRET = "RLSGUARD_AUTH_JWT_SECRET"  # noqa: S105 - a variable name
+ENV_SECRET = "RLSGUARD_AUTH_JWT_SECRET"
 ENV_CONFIG = "RLSGUARD_AUTH_CONFIG"
 ENV_ISSUER = "RLSGUARD_AUTH_ISSUER"
 ENV_SMTP = "RLSGUARD_AUTH_SMTP"
@@ -68,9 +68,7 @@ def create_app(
         finally:
             pool.close()
 
-    app = build_app(
-        service, ApiKeys(signer.anon_key, signer.service_role_key), lifespan=lifespan
-    )
+    app = build_app(service, ApiKeys(signer.anon_key, signer.service_role_key), lifespan=lifespan)
     app.state.service = service
     return app
 

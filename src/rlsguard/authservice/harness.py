@@ -19,6 +19,7 @@ from rlsguard.authservice.server import (
 from rlsguard.errors import ConfigError
 
 RATE_LIMIT_HEADER = "X-Forwarded-For"
+TEST_BCRYPT_COST = 4
 
 
 def external_auth(config: Any) -> AuthEndpoint | None:
@@ -59,6 +60,9 @@ def auth_endpoint(config: Any, stack: Any, engine: Callable[[], Any]) -> Iterato
             smtp=smtp,
             # As hosted Supabase: per-client limits keyed by the forwarded client address.
             rate_limit_header=RATE_LIMIT_HEADER,
+            # GoTrue's own tests hash at bcrypt's minimum (crypto.QuickHashCost); so do we.
+            # The bench measures GoTrue's real cost, 10.
+            bcrypt_cost=TEST_BCRYPT_COST,
         )
         endpoint.dbname = dbname
         yield endpoint

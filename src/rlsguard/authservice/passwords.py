@@ -8,14 +8,21 @@ validation error; too short is reason ``length``; a missing required character s
 
 from __future__ import annotations
 
+import functools
+
 import bcrypt
 
 from rlsguard.authservice.errors import VALIDATION_FAILED, WEAK_PASSWORD, ApiError, bad_request
 from rlsguard.authservice.settings import MAX_PASSWORD_LENGTH, AuthSettings
 
-# A hash of nothing anyone knows: checked against when the user does not exist, so an
-# unknown email costs the same bcrypt work as a wrong password (no enumeration by timing).
-_DUMMY_HASH = bcrypt.hashpw(b"rlsguard-no-such-user", bcrypt.gensalt(10, prefix=b"2a"))
+# A hash of nothing anyone knows, at the configured cost: checked against when the user does
+# not exist, so an unknown email costs the same bcrypt work as a wrong password (GoTrue
+# returns at once there; we do not let timing tell who has an account).
+
+
+@functools.cache
+def _dummy_hash(cost: int) -> bytes:
+    return bcrypt.hashpw(b"rlsguard-no-such-user", bcrypt.gensalt(cost, prefix=b"2a"))
 
 
 def check_strength(password: str, settings: AuthSettings) -> None:
@@ -35,9 +42,7 @@ def check_strength(password: str, settings: AuthSettings) -> None:
     if any(not any(c in charset for c in password) for charset in required):
         reasons.append("characters")
         messages.append(
-            "Password should contain at least one character of each: "
-            + ", ".join(required)
-            + "."
+            "Password should contain at least one character of each: " + ", ".join(required) + "."
         )
     if reasons:
         raise ApiError(422, WEAK_PASSWORD, " ".join(messages), weak_password_reasons=reasons)
@@ -47,15 +52,15 @@ def hash_password(password: str, cost: int) -> str:
     return bcrypt.hashpw(password.encode("utf-8"), bcrypt.gensalt(cost, prefix=b"2a")).decode()
 
 
-def verify_password(password: str, encrypted: str | None) -> bool:
+def verify_password(password: str, encrypted: str | None, cost: int) -> bool:
     """True when ``password`` matches; an unusable or missing hash costs the same and fails."""
     candidate = password.encode("utf-8")[:MAX_PASSWORD_LENGTH]
     stored = (encrypted or "").encode()
     if not stored.startswith((b"$2a$", b"$2b$", b"$2y$")):
-        bcrypt.checkpw(candidate, _DUMMY_HASH)
+        bcrypt.checkpw(candidate, _dummy_hash(cost))
         return False
     try:
         return bcrypt.checkpw(candidate, stored)
     except ValueError:  # a malformed hash in the table
-        bcrypt.checkpw(candidate, _DUMMY_HASH)
+        bcrypt.checkpw(candidate, _dummy_hash(cost))
         return False

@@ -176,8 +176,11 @@ def build_app(
                     extra={"event": "unhandled", "exception": type(exc).__name__},
                 )
                 response = error_response(
-                    ApiError(500, E.UNEXPECTED_FAILURE, "Unexpected failure, please check "
-                             "server logs for more information"),  # fmt: skip
+                    ApiError(
+                        500,
+                        E.UNEXPECTED_FAILURE,
+                        "Unexpected failure, please check server logs for more information",
+                    ),
                     version,
                 )
             log.info(
@@ -248,9 +251,7 @@ def build_app(
         if request.method == "GET":
             return JSONResponse(await run_in_threadpool(service.get_user, jwt))
         params = await parse_body(request, UserUpdateParams)
-        return JSONResponse(
-            await run_in_threadpool(service.update_user, jwt, params, who(request))
-        )
+        return JSONResponse(await run_in_threadpool(service.update_user, jwt, params, who(request)))
 
     async def logout(request: Request) -> Response:
         jwt = bearer_token(request.headers.get("authorization"))

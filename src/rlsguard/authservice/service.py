@@ -70,7 +70,9 @@ def validate_email(email: str) -> str:
     if len(email) > MAX_EMAIL_LENGTH:
         raise bad_request(E.VALIDATION_FAILED, "An email address is too long")
     if not _EMAIL.match(email):
-        raise bad_request(E.EMAIL_ADDRESS_INVALID, "Unable to validate email address: invalid format")
+        raise bad_request(
+            E.EMAIL_ADDRESS_INVALID, "Unable to validate email address: invalid format"
+        )
     return email.lower()
 
 
@@ -260,11 +262,15 @@ class AuthService:
         with self._tx() as conn:
             user = store.find_user_by_email(conn, params.email, AUDIENCE)
             if user is None or not user["encrypted_password"]:
-                verify_password(params.password, None)  # same cost as a wrong password
+                verify_password(
+                    params.password, None, self.settings.bcrypt_cost
+                )  # same cost as a wrong password
                 raise bad_request(E.INVALID_CREDENTIALS, INVALID_LOGIN)
             if is_banned(user, self.clock.now()):
                 raise bad_request(E.USER_BANNED, "User is banned")
-            if not verify_password(params.password, user["encrypted_password"]):
+            if not verify_password(
+                params.password, user["encrypted_password"], self.settings.bcrypt_cost
+            ):
                 raise bad_request(E.INVALID_CREDENTIALS, INVALID_LOGIN)
             if user["email_confirmed_at"] is None:
                 raise bad_request(E.EMAIL_NOT_CONFIRMED, "Email not confirmed")
@@ -355,9 +361,7 @@ class AuthService:
         aud = claims.get("aud")
         first = aud[0] if isinstance(aud, list) and aud else aud
         if first != AUDIENCE:
-            raise bad_request(
-                E.VALIDATION_FAILED, "Token audience doesn't match request audience"
-            )
+            raise bad_request(E.VALIDATION_FAILED, "Token audience doesn't match request audience")
 
     def get_user(self, token: str) -> dict[str, Any]:
         with self._tx() as conn:
@@ -381,7 +385,9 @@ class AuthService:
             now = self.clock.now()
             if params.password is not None:
                 check_strength(params.password, self.settings)
-                if verify_password(params.password, user["encrypted_password"]):
+                if verify_password(
+                    params.password, user["encrypted_password"], self.settings.bcrypt_cost
+                ):
                     raise unprocessable(
                         E.SAME_PASSWORD, "New password should be different from the old password."
                     )
@@ -456,11 +462,15 @@ class AuthService:
         invalid = forbidden(E.OTP_EXPIRED, "Token has expired or is invalid")
         with self._tx() as conn:
             if params.token_hash:
-                user = store.cursor(conn).execute(
-                    "SELECT id FROM auth.users WHERE confirmation_token = %s "
-                    "OR recovery_token = %s LIMIT 1",
-                    (params.token_hash, params.token_hash),
-                ).fetchone()
+                user = (
+                    store.cursor(conn)
+                    .execute(
+                        "SELECT id FROM auth.users WHERE confirmation_token = %s "
+                        "OR recovery_token = %s LIMIT 1",
+                        (params.token_hash, params.token_hash),
+                    )
+                    .fetchone()
+                )
                 user = store.find_user_by_id(conn, str(user["id"])) if user else None
                 presented = params.token_hash
             else:

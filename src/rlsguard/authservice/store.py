@@ -49,35 +49,44 @@ def cursor(conn: Conn) -> psycopg.Cursor[Row]:
 # -- users -----------------------------------------------------------------------------------
 def find_user_by_email(conn: Conn, email: str, aud: str) -> Row | None:
     """models.FindUserByEmailAndAudience: lower-cased email, not an SSO user."""
-    return cursor(conn).execute(
-        f"SELECT {_USER_COLUMNS} FROM auth.users WHERE instance_id = %s AND lower(email) = %s "
-        "AND aud = %s AND is_sso_user = false",
-        (NIL_UUID, email.lower(), aud),
-    ).fetchone()
+    return (
+        cursor(conn)
+        .execute(
+            f"SELECT {_USER_COLUMNS} FROM auth.users WHERE instance_id = %s AND lower(email) = %s "
+            "AND aud = %s AND is_sso_user = false",
+            (NIL_UUID, email.lower(), aud),
+        )
+        .fetchone()
+    )
 
 
 def find_user_by_id(conn: Conn, user_id: str, *, for_update: bool = False) -> Row | None:
     lock = " FOR UPDATE" if for_update else ""
-    return cursor(conn).execute(
-        f"SELECT {_USER_COLUMNS} FROM auth.users WHERE id = %s{lock}", (user_id,)
-    ).fetchone()
+    return (
+        cursor(conn)
+        .execute(f"SELECT {_USER_COLUMNS} FROM auth.users WHERE id = %s{lock}", (user_id,))
+        .fetchone()
+    )
 
 
 def identities(conn: Conn, user_id: str) -> list[Row]:
-    return cursor(conn).execute(
-        "SELECT id, provider_id, user_id, identity_data, provider, last_sign_in_at, "
-        "created_at, updated_at, email FROM auth.identities WHERE user_id = %s "
-        "ORDER BY created_at",
-        (user_id,),
-    ).fetchall()
+    return (
+        cursor(conn)
+        .execute(
+            "SELECT id, provider_id, user_id, identity_data, provider, last_sign_in_at, "
+            "created_at, updated_at, email FROM auth.identities WHERE user_id = %s "
+            "ORDER BY created_at",
+            (user_id,),
+        )
+        .fetchall()
+    )
 
 
 def set_otp(conn: Conn, user_id: str, column: str, token_hash: str, now: float) -> None:
     """Store a hashed OTP in ``confirmation_token`` or ``recovery_token`` with its send time."""
     sent = {"confirmation_token": "confirmation_sent_at", "recovery_token": "recovery_sent_at"}
     conn.execute(
-        f"UPDATE auth.users SET {column} = %s, {sent[column]} = %s, updated_at = %s "  # noqa: S608
-        "WHERE id = %s",
+        f"UPDATE auth.users SET {column} = %s, {sent[column]} = %s, updated_at = %s WHERE id = %s",
         (token_hash, ts(now), ts(now), user_id),
     )
 
@@ -168,22 +177,30 @@ def insert_refresh_token(
 
 def find_refresh_token(conn: Conn, token: str) -> Row | None:
     """The token row, locked, with its session's existence (models.FindUserWithRefreshToken)."""
-    return cursor(conn).execute(
-        "SELECT r.id, r.token, r.user_id, r.revoked, r.parent, r.session_id, r.updated_at, "
-        "s.id AS live_session FROM auth.refresh_tokens r "
-        "LEFT JOIN auth.sessions s ON s.id = r.session_id "
-        "WHERE r.instance_id = %s AND r.token = %s FOR UPDATE OF r",
-        (NIL_UUID, token),
-    ).fetchone()
+    return (
+        cursor(conn)
+        .execute(
+            "SELECT r.id, r.token, r.user_id, r.revoked, r.parent, r.session_id, r.updated_at, "
+            "s.id AS live_session FROM auth.refresh_tokens r "
+            "LEFT JOIN auth.sessions s ON s.id = r.session_id "
+            "WHERE r.instance_id = %s AND r.token = %s FOR UPDATE OF r",
+            (NIL_UUID, token),
+        )
+        .fetchone()
+    )
 
 
 def active_refresh_token(conn: Conn, session_id: str) -> Row | None:
     """Session.FindCurrentlyActiveRefreshToken: the newest unrevoked token of the session."""
-    return cursor(conn).execute(
-        "SELECT id, token, parent FROM auth.refresh_tokens WHERE session_id = %s "
-        "AND revoked = false ORDER BY id DESC LIMIT 1",
-        (session_id,),
-    ).fetchone()
+    return (
+        cursor(conn)
+        .execute(
+            "SELECT id, token, parent FROM auth.refresh_tokens WHERE session_id = %s "
+            "AND revoked = false ORDER BY id DESC LIMIT 1",
+            (session_id,),
+        )
+        .fetchone()
+    )
 
 
 def swap_refresh_token(conn: Conn, old: Row, now: float) -> str:
@@ -196,7 +213,9 @@ def swap_refresh_token(conn: Conn, old: Row, now: float) -> str:
         "UPDATE auth.sessions SET refreshed_at = %s, updated_at = %s WHERE id = %s",
         (ts(now).replace(tzinfo=None), ts(now), old["session_id"]),
     )
-    return insert_refresh_token(conn, str(old["user_id"]), str(old["session_id"]), old["token"], now)
+    return insert_refresh_token(
+        conn, str(old["user_id"]), str(old["session_id"]), old["token"], now
+    )
 
 
 def revoke_token_family(conn: Conn, session_id: str, now: float) -> int:
@@ -214,11 +233,15 @@ def session_exists(conn: Conn, session_id: str) -> bool:
 
 
 def session_amr(conn: Conn, session_id: str) -> list[Row]:
-    return cursor(conn).execute(
-        "SELECT authentication_method, created_at FROM auth.mfa_amr_claims "
-        "WHERE session_id = %s ORDER BY created_at",
-        (session_id,),
-    ).fetchall()
+    return (
+        cursor(conn)
+        .execute(
+            "SELECT authentication_method, created_at FROM auth.mfa_amr_claims "
+            "WHERE session_id = %s ORDER BY created_at",
+            (session_id,),
+        )
+        .fetchall()
+    )
 
 
 def logout(conn: Conn, user_id: str, session_id: str | None, scope: str) -> int:

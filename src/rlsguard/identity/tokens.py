@@ -9,6 +9,7 @@ when unset), ``is_anonymous`` always present, ``amr`` a list of objects.
 
 from __future__ import annotations
 
+import math
 import secrets
 import uuid
 from collections.abc import Mapping, Sequence
@@ -120,6 +121,16 @@ class TokenSigner:
             },
         )
         now = self.clock.now()
+        if not isinstance(claims, dict):
+            raise jwt.DecodeError("the payload is not a JSON object")
+        for name in ("exp", "nbf", "iat"):
+            value = claims.get(name)
+            if name in claims and (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or not math.isfinite(value)
+            ):
+                raise jwt.DecodeError(f"the {name} claim must be a number")
         if "exp" in claims and now > float(claims["exp"]) + leeway_s:
             raise jwt.ExpiredSignatureError("Signature has expired")
         if "nbf" in claims and now < float(claims["nbf"]) - leeway_s:
