@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import itertools
 import os
+import threading
+import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -76,3 +79,28 @@ def auth_clock(rlsguard_auth: Any) -> Iterator[Any]:
         yield rlsguard_auth.clock
     finally:
         rlsguard_auth.clock.reset()
+
+
+@contextmanager
+def serve_in_thread(app: Any) -> Iterator[str]:
+    """``app`` under uvicorn on a real loopback socket, in this process (its clock is ours)."""
+    import uvicorn
+
+    from rlsguard.stack.net import free_port
+
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
+    thread = threading.Thread(target=server.run, name="auth-in-process", daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the in-process auth app did not start")
+            time.sleep(0.01)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

@@ -15,6 +15,7 @@ import hmac
 import json
 import logging
 import time
+import traceback
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -171,9 +172,14 @@ def build_app(
                 response = error_response(exc, version)
             except Exception as exc:  # a fault of ours: logged by type, answered without detail
                 code = E.UNEXPECTED_FAILURE
+                last = traceback.extract_tb(exc.__traceback__)[-1:]
                 log.error(
                     "unhandled error",
-                    extra={"event": "unhandled", "exception": type(exc).__name__},
+                    extra={
+                        "event": "unhandled",
+                        "exception": type(exc).__name__,  # the message may quote input
+                        "where": f"{last[0].filename}:{last[0].lineno}" if last else None,
+                    },
                 )
                 response = error_response(
                     ApiError(

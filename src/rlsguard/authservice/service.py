@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import logging
 import re
 import secrets
@@ -81,6 +82,14 @@ def otp_hash(email: str, otp: str) -> str:
     return hashlib.sha224((email + otp).encode("utf-8")).hexdigest()
 
 
+def _inet(address: str) -> str | None:
+    """``sessions.ip`` is inet: only a real address goes in."""
+    try:
+        return str(ipaddress.ip_address(address))
+    except ValueError:
+        return None
+
+
 def is_banned(user: store.Row, now: float) -> bool:
     banned: datetime | None = user.get("banned_until")
     return banned is not None and banned.timestamp() > now
@@ -143,7 +152,7 @@ class AuthService:
         """tokens.Service.IssueRefreshToken: new session, refresh token, access token."""
         now = self.clock.now()
         session_id, refresh = store.create_session(
-            conn, str(user["id"]), method, now, user_agent=caller.user_agent, ip=caller.ip or None
+            conn, str(user["id"]), method, now, user_agent=caller.user_agent, ip=_inet(caller.ip)
         )
         return self._token_response(conn, str(user["id"]), session_id, refresh)
 
