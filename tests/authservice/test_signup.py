@@ -63,3 +63,29 @@ def test_invalid_email_is_a_400(auth_api: httpx.Client) -> None:
     response = sign_up(auth_api, "not-an-email", PASSWORD)
     assert response.status_code == 400
     assert error_code(response) in ("email_address_invalid", "validation_failed")
+
+
+@pytest.mark.auth_internal
+def test_a_failing_signup_trigger_is_gotrues_database_error(
+    auth_api: httpx.Client, auth_db: Any
+) -> None:
+    """The production symptom of a broken on_auth_user_created: 500, nothing saved."""
+    auth_db.execute(
+        "create function public.refuse_broken() returns trigger language plpgsql as "
+        "$$ begin if new.email like '%@broken.test' then raise exception 'boom'; end if; "
+        "return new; end $$"
+    )
+    auth_db.execute(
+        "create trigger refuse_broken after insert on auth.users "
+        "for each row execute function public.refuse_broken()"
+    )
+    try:
+        response = sign_up(auth_api, f"x-{unique_email('t')}".replace("@auth.test", "@broken.test"))
+    finally:
+        auth_db.execute("drop trigger refuse_broken on auth.users")
+        auth_db.execute("drop function public.refuse_broken()")
+    assert response.status_code == 500
+    assert response.json()["msg"] == "Database error saving new user"
+    assert auth_db.execute(
+        "select count(*) from auth.users where email like '%@broken.test'"
+    ).fetchone() == (0,)

@@ -42,8 +42,6 @@ from rlsguard.authservice.settings import AuthSettings
 from rlsguard.authservice.tokens import issue_access_token, verify_access_token
 from rlsguard.clock import Clock
 from rlsguard.identity.tokens import TokenSigner
-from rlsguard.supabase.errors import UserCreationError
-from rlsguard.supabase.users import create_user
 
 log = logging.getLogger("rlsguard.authservice")
 
@@ -93,6 +91,23 @@ def _inet(address: str) -> str | None:
 def is_banned(user: store.Row, now: float) -> bool:
     banned: datetime | None = user.get("banned_until")
     return banned is not None and banned.timestamp() > now
+
+
+def create_user(*args: Any, **kwargs: Any) -> Any:
+    """The GoTrue-way user creation (:func:`rlsguard.supabase.users.create_user`), imported
+    on first signup: ``rlsguard.supabase`` pulls in the SQL parser, which a service start
+    should not pay for. Its failure is GoTrue's "Database error saving new user"."""
+    from rlsguard.supabase.errors import UserCreationError
+    from rlsguard.supabase.users import create_user as create
+
+    try:
+        return create(*args, **kwargs)
+    except UserCreationError as exc:
+        log.error(
+            "signup trigger failed",
+            extra={"event": "signup_failed", "reason": exc.problem.message},
+        )
+        raise ApiError(500, E.UNEXPECTED_FAILURE, "Database error saving new user") from None
 
 
 class AuthService:
@@ -217,23 +232,14 @@ class AuthService:
                     return self._obfuscated_user(email, data)
                 self._send_otp(conn, existing, "confirmation_token", "Confirm your signup")
                 return self._obfuscated_user(email, data)
-            try:
-                user_id = create_user(
-                    conn,
-                    email=email,
-                    password=params.password,
-                    user_metadata=data,
-                    confirmed=settings.autoconfirm,
-                    bcrypt_rounds=settings.bcrypt_cost,
-                )
-            except UserCreationError as exc:
-                log.error(
-                    "signup trigger failed",
-                    extra={"event": "signup_failed", "reason": exc.problem.message},
-                )
-                raise ApiError(
-                    500, E.UNEXPECTED_FAILURE, "Database error saving new user"
-                ) from None
+            user_id = create_user(
+                conn,
+                email=email,
+                password=params.password,
+                user_metadata=data,
+                confirmed=settings.autoconfirm,
+                bcrypt_rounds=settings.bcrypt_cost,
+            )
             user = store.find_user_by_id(conn, str(user_id))
             assert user is not None
             now = self.clock.now()
@@ -435,18 +441,9 @@ class AuthService:
             if user is None:
                 if not params.create_user or not self.settings.signup_allowed:
                     raise unprocessable(E.OTP_DISABLED, "Signups not allowed for otp")
-                try:
-                    user_id = create_user(
-                        conn, email=email, user_metadata=dict(params.data or {}), confirmed=False
-                    )
-                except UserCreationError as exc:
-                    log.error(
-                        "signup trigger failed",
-                        extra={"event": "signup_failed", "reason": exc.problem.message},
-                    )
-                    raise ApiError(
-                        500, E.UNEXPECTED_FAILURE, "Database error saving new user"
-                    ) from None
+                user_id = create_user(
+                    conn, email=email, user_metadata=dict(params.data or {}), confirmed=False
+                )
                 user = store.find_user_by_id(conn, str(user_id))
                 assert user is not None
             if is_banned(user, self.clock.now()):
