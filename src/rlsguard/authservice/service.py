@@ -166,16 +166,14 @@ class AuthService:
     ) -> dict[str, Any]:
         """tokens.Service.IssueRefreshToken: new session, refresh token, access token."""
         now = self.clock.now()
-        session_id, refresh = store.create_session(
+        session_id, refresh, fresh = store.create_session(
             conn, str(user["id"]), method, now, user_agent=caller.user_agent, ip=_inet(caller.ip)
         )
-        return self._token_response(conn, str(user["id"]), session_id, refresh)
+        return self._token_response(conn, fresh, session_id, refresh)
 
     def _token_response(
-        self, conn: store.Conn, user_id: str, session_id: str, refresh: str
+        self, conn: store.Conn, user: store.Row, session_id: str, refresh: str
     ) -> dict[str, Any]:
-        user = store.find_user_by_id(conn, user_id)
-        assert user is not None
         access, exp = issue_access_token(
             self.signer, user, session_id, store.session_amr(conn, session_id)
         )
@@ -184,7 +182,7 @@ class AuthService:
             self.signer.expiry_s,
             exp,
             refresh,
-            user_json(user, store.identities(conn, user_id)),
+            user_json(user, store.identities(conn, str(user["id"]))),
         )
 
     def _send_otp(self, conn: store.Conn, user: store.Row, column: str, subject: str) -> None:
@@ -347,8 +345,8 @@ class AuthService:
                 store.audit(conn, user, "token_refreshed", now, ip=caller.ip)
                 if issued is None:
                     store.audit(conn, user, "token_revoked", now, ip=caller.ip)
-                    issued = store.swap_refresh_token(conn, token, now)
-                response = self._token_response(conn, str(user["id"]), session_id, issued)
+                    issued, user = store.swap_refresh_token(conn, token, now)
+                response = self._token_response(conn, user, session_id, issued)
         if deferred is not None:
             raise deferred
         return response

@@ -132,20 +132,28 @@ def update_password(conn: Conn, user_id: str, encrypted: str, now: float) -> Non
     )
 
 
-def mark_signed_in(conn: Conn, user_id: str, now: float) -> None:
-    conn.execute(
-        "UPDATE auth.users SET last_sign_in_at = %s, updated_at = %s WHERE id = %s",
-        (ts(now), ts(now), user_id),
+def mark_signed_in(conn: Conn, user_id: str, now: float) -> Row:
+    """User.UpdateLastSignInAt (every new refresh token does it); the updated row."""
+    row = (
+        cursor(conn)
+        .execute(
+            "UPDATE auth.users SET last_sign_in_at = %s, updated_at = %s WHERE id = %s "
+            f"RETURNING {_USER_COLUMNS}",
+            (ts(now), ts(now), user_id),
+        )
+        .fetchone()
     )
+    assert row is not None
+    return row
 
 
 # -- sessions and refresh tokens ---------------------------------------------------------------
 def create_session(
     conn: Conn, user_id: str, method: str, now: float, *, user_agent: str, ip: str | None
-) -> tuple[str, str]:
+) -> tuple[str, str, Row]:
     """A session, its first refresh token and its amr claim (models.createRefreshToken).
 
-    Returns ``(session_id, refresh_token)``.
+    Returns ``(session_id, refresh_token, user)``.
     """
     session_id = str(uuid.uuid4())
     conn.execute(
@@ -159,8 +167,7 @@ def create_session(
         (str(uuid.uuid4()), session_id, ts(now), ts(now), method),
     )
     token = insert_refresh_token(conn, user_id, session_id, None, now)
-    mark_signed_in(conn, user_id, now)
-    return session_id, token
+    return session_id, token, mark_signed_in(conn, user_id, now)
 
 
 def insert_refresh_token(
@@ -203,8 +210,11 @@ def active_refresh_token(conn: Conn, session_id: str) -> Row | None:
     )
 
 
-def swap_refresh_token(conn: Conn, old: Row, now: float) -> str:
-    """models.GrantRefreshTokenSwap: revoke ``old``, issue its child in the same session."""
+def swap_refresh_token(conn: Conn, old: Row, now: float) -> tuple[str, Row]:
+    """models.GrantRefreshTokenSwap: revoke ``old``, issue its child in the same session.
+
+    Returns the new token and the user row (its ``last_sign_in_at`` moves, as in GoTrue).
+    """
     conn.execute(
         "UPDATE auth.refresh_tokens SET revoked = true, updated_at = %s WHERE id = %s",
         (ts(now), old["id"]),
@@ -213,9 +223,9 @@ def swap_refresh_token(conn: Conn, old: Row, now: float) -> str:
         "UPDATE auth.sessions SET refreshed_at = %s, updated_at = %s WHERE id = %s",
         (ts(now).replace(tzinfo=None), ts(now), old["session_id"]),
     )
-    return insert_refresh_token(
-        conn, str(old["user_id"]), str(old["session_id"]), old["token"], now
-    )
+    user_id = str(old["user_id"])
+    token = insert_refresh_token(conn, user_id, str(old["session_id"]), old["token"], now)
+    return token, mark_signed_in(conn, user_id, now)
 
 
 def revoke_token_family(conn: Conn, session_id: str, now: float) -> int:
