@@ -26,7 +26,7 @@ import httpx
 
 from rlsguard.authservice.server import AUTH_ADMIN, start_auth_service
 from rlsguard.authservice.settings import GOTRUE_BCRYPT_COST
-from rlsguard.engine import Engine, EngineOptions
+from rlsguard.harness.engine import Engine, EngineOptions
 
 REPO = Path(__file__).resolve().parents[1]
 TARGETS_MS = {"start_to_healthy": 300.0, "refresh_p50": 5.0}
