@@ -79,3 +79,19 @@ def test_reuse_within_the_interval_is_tolerated(auth_api: httpx.Client) -> None:
     refresh(auth_api, second["refresh_token"])  # `first` is no longer the active parent
     again = refresh(auth_api, first["refresh_token"])
     assert again.status_code == 200, again.text
+
+
+@pytest.mark.auth_internal
+def test_the_audit_log_records_each_step(auth_api: httpx.Client, auth_db: Any) -> None:
+    """GoTrue's audit actions (models/audit_log_entry.go), in order, with no secret in them."""
+    _, first = signed_up(auth_api, "audit")
+    refresh(auth_api, first["refresh_token"])
+    rows = auth_db.execute(
+        "select payload->>'action', payload::text from auth.audit_log_entries "
+        "where payload->>'actor_id' = %s order by created_at, id",
+        (first["user"]["id"],),
+    ).fetchall()
+    actions = [action for action, _ in rows]  # entries of one request share a timestamp
+    assert sorted(actions[:2]) == ["login", "user_signedup"]
+    assert sorted(actions[2:]) == ["token_refreshed", "token_revoked"]
+    assert all(first["refresh_token"] not in text for _, text in rows)
