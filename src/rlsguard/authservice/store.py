@@ -12,7 +12,7 @@ import json
 import secrets
 import string
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -313,12 +313,3 @@ def audit(
         "VALUES (%s, %s, %s, %s, %s)",
         (NIL_UUID, str(uuid.uuid4()), json.dumps(payload), ts(now), ip[:64]),
     )
-
-
-def audit_actions(conn: Conn, user_id: str) -> Sequence[str]:
-    rows = conn.execute(
-        "SELECT payload->>'action' FROM auth.audit_log_entries "
-        "WHERE payload->>'actor_id' = %s ORDER BY created_at, id",
-        (user_id,),
-    ).fetchall()
-    return [r[0] for r in rows]
