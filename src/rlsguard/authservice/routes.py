@@ -3,11 +3,11 @@
 Routes (supabase/auth ``internal/api/api.go``): signup, token, otp, verify, user (GET, PUT),
 logout, health, settings. In front of GoTrue, Supabase's API gateway (Kong: supabase/supabase
 ``docker/volumes/api/kong.yml``, the CLI's kong template) demands an ``apikey`` header (or
-query parameter) holding the anon or service_role key on every auth route except the open
-ones (``/verify``, ``/callback``, ``/authorize``); that check is done here, with a
-constant-time comparison, answering 401 with the hosted gateway's ``message``/``hint`` body. Bodies over 1 MiB are refused like GoTrue's
-``limitRequestBody(1 << 20)``; malformed JSON is ``bad_json``. Nothing answers 500 except a
-real fault, and then without detail.
+query parameter) holding the anon or service_role key on every auth route except the open ones
+(``/verify``, ``/callback``, ``/authorize``); that check is done here, with a constant-time
+comparison, answering 401 with the hosted gateway's ``message``/``hint`` body. Bodies over
+1 MiB are refused like GoTrue's ``limitRequestBody(1 << 20)``; malformed JSON is
+``bad_json``. Nothing answers 500 except a real fault, and then without detail.
 """
 
 from __future__ import annotations
