@@ -26,6 +26,7 @@ plugin can print them as they are, without a traceback. Catch
     ├── GateError                   the gate cannot run (exit 2)
     ├── FaultError                  a game-day fault cannot be planned on this target
     ├── DrillAborted                a drill could not run (no steady state before the fault)
+    ├── MailerError                 the auth service could not hand a message to the mail server
     ├── Unsupported                 no generic value for a column (the probe skips the table)
     ├── CellFailed                  a matrix cell's rows differ from the expectation
     └── SnapshotDrift               the live surface differs from the approved snapshot
@@ -312,6 +313,10 @@ class FaultError(RlsguardError):
 
 class DrillAborted(RlsguardError):
     """A drill could not run (the steady state did not hold before the fault, ...)."""
+
+
+class MailerError(RlsguardError):
+    """The reference auth service could not hand a message to the mail server."""
 
 
 class Unsupported(RlsguardError):

@@ -17,6 +17,7 @@ from rlsguard.pytest.session import fail_session, session_engine, worker_id
 if TYPE_CHECKING:  # the plugin loads on every pytest start: nothing heavy at import
     from psycopg_pool import ConnectionPool
 
+    from rlsguard.authservice.server import AuthEndpoint
     from rlsguard.database import Database
     from rlsguard.harness.engine import Engine
     from rlsguard.identity.personas import Personas
@@ -111,3 +112,13 @@ def private_postgres(rlsguard_stack: Stack) -> Iterator[PostgresServer]:
         yield server
     finally:
         rlsguard_stack.discard(server.name)
+
+
+@pytest.fixture(scope="session")
+def rlsguard_auth(request: pytest.FixtureRequest, rlsguard_stack: Stack) -> Iterator[AuthEndpoint]:
+    """The auth API to test: the reference service (started here) or an external one."""
+    from rlsguard.authservice.harness import auth_endpoint
+
+    config = request.config
+    with auth_endpoint(config, rlsguard_stack, lambda: session_engine(config)) as endpoint:
+        yield endpoint
