@@ -48,6 +48,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from rlsguard.errors import ConfigError, ConfigWarning, warn
+from rlsguard.vocab import ApiRole
 
 CONFIG_FILE = "rlsguard.toml"
 PYPROJECT_FILE = "pyproject.toml"
@@ -83,7 +84,7 @@ _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 _TOML_POSITION = re.compile(r"\(at line (\d+), column (\d+)\)")
 
 Backend = Literal["local", "dsn", "docker"]
-PersonaRole = Literal["anon", "authenticated", "service_role"]
+PersonaRole = ApiRole
 GucValue = bool | int | float | str
 
 
