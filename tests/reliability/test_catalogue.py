@@ -126,7 +126,8 @@ CASES = [
          r"the version of supabase/migrations/20250101000000_again.sql",
          {"supabase/migrations/20250101000000_again.sql": "select 1;\n"}),
     Case("migration-misnamed", ["lint"], 0,
-         r"warning: Skipping migration supabase/migrations/notes_extra.sql\.\.\. \(file name "
+         r"supabase/migrations: warning: Skipping migration supabase/migrations/notes_extra.sql"
+         r"\.\.\. \(file name "
          r'must match pattern "<timestamp>_name.sql"\)',
          {"supabase/migrations/notes_extra.sql": "select 1;\n"}),
     Case("seed-unknown-table", ["lint"], 2,

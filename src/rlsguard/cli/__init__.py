@@ -25,7 +25,7 @@ from rlsguard.cli import policy as policy_cli
 from rlsguard.cli.console import print_error
 from rlsguard.cli.matrix import matrix_app
 from rlsguard.cli.options import NoCacheOption, SupabaseDirOption
-from rlsguard.errors import RlsguardError, install_warning_format
+from rlsguard.errors import RlsguardError, RlsguardWarning, format_warning
 
 app = typer.Typer(
     name="rlsguard",
@@ -42,7 +42,7 @@ err_console = Console(stderr=True)
 @app.callback()
 def _setup() -> None:
     """RLS and auth regression and chaos suite for Supabase-style Postgres."""
-    install_warning_format()  # warnings as "your-file:line: warning: what to do"
+    warnings.showwarning = _show_warning  # "your-file:line: warning: what to do"
 
 
 _STATUS_STYLE = {"ok": "[green]ok[/]", "warn": "[yellow]warn[/]", "fail": "[red]FAIL[/]",
@@ -147,8 +147,14 @@ def _show_warning(
     file: TextIO | None = None,
     line: str | None = None,
 ) -> None:
-    """A warning as one ``warning: ...`` line: the user needs the message, not our source."""
-    err_console.print(f"[yellow]warning:[/] {escape(str(message))}", soft_wrap=True)
+    """A warning as one line: the user needs the message (and, for rlsguard's warnings, the
+    place in their files), never our source line."""
+    if issubclass(category, RlsguardWarning):
+        text = format_warning(message, category, filename, lineno)
+    else:
+        text = f"warning: {' '.join(str(message).split())}"
+    where, _, what = text.partition("warning: ")
+    err_console.print(f"{escape(where)}[yellow]warning:[/] {escape(what.rstrip())}", soft_wrap=True)
 
 
 def run() -> None:
