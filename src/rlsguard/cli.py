@@ -13,7 +13,7 @@ from rich.table import Table
 
 from rlsguard import __version__
 from rlsguard.audit import cli as audit_cli
-from rlsguard.cli_options import NoCacheOption, SupabaseDirOption
+from rlsguard.cli_options import NoCacheOption, PgBinOption, StandInOption, SupabaseDirOption
 from rlsguard.errors import RlsguardError
 from rlsguard.gate import cli as gate_cli
 from rlsguard.matrix.cli import matrix_app
@@ -70,12 +70,17 @@ def doctor(
 def up(
     supabase_dir: SupabaseDirOption = None,
     no_cache: NoCacheOption = False,
+    stand_in: StandInOption = None,
+    pg_bin: PgBinOption = None,
 ) -> None:
     """Start the project's prepared database and print how to connect; Ctrl-C stops it."""
     from rlsguard.engine import Engine, EngineOptions
 
     options = EngineOptions(
-        supabase_dir=supabase_dir.resolve() if supabase_dir else None, no_cache=no_cache
+        supabase_dir=supabase_dir.resolve() if supabase_dir else None,
+        no_cache=no_cache,
+        stand_ins=tuple(stand_in or ()),
+        pg_bin=pg_bin,
     )
     try:
         engine = Engine(options=options).open()

@@ -351,10 +351,41 @@ class ProjectConfig(_Section):
         default=LintConfig(),
         description="rlsguard lint and probe: waivers of accepted findings.",
     )
+    stand_ins: tuple[str, ...] = Field(
+        default=(),
+        description=(
+            "Extensions the server lacks to replace with rlsguard's stand-ins: a list such as "
+            '["http", "pg_net", "vector"], or "all". Each use is announced; a stand-in never '
+            "fakes a security decision (see docs/supabase-fidelity.md)."
+        ),
+    )
 
     _source: Path | None = PrivateAttr(None)
 
     _resolve = field_validator("supabase_dir", "pg_bin", "redis_bin", "matrix")(_resolve_path)
+
+    @field_validator("stand_ins", mode="before")
+    @classmethod
+    def _check_stand_ins(cls, value: Any) -> Any:
+        from rlsguard.supabase.extensions import STAND_INS
+
+        names = [value] if isinstance(value, str) else value
+        if not isinstance(names, list | tuple):
+            return value  # pydantic names the type error
+        known = set(STAND_INS) | {"all", "equivalent"}
+        for name in names:
+            if isinstance(name, str) and name not in known:
+                close = difflib.get_close_matches(name, sorted(known), n=1)
+                raise PydanticCustomError(
+                    "stand_in_name",
+                    "no stand-in exists for '{name}'{close}; known: {known}",
+                    {
+                        "name": name,
+                        "close": f" (did you mean '{close[0]}'?)" if close else "",
+                        "known": ", ".join(sorted(known)),
+                    },
+                )
+        return tuple(names)
 
     @field_validator("personas")
     @classmethod
@@ -521,7 +552,7 @@ def _describe(err: Any, prefix: str) -> tuple[str, str]:
             reason += f"; did you mean {close[0]!r}?"
         elif known:
             reason += f"; known keys: {', '.join(sorted(known))}"
-    elif kind.startswith(("persona_", "guc_")):
+    elif kind.startswith(("persona_", "guc_", "stand_in_")):
         reason = err["msg"]
     elif kind in ("model_type", "model_attributes_type", "dict_type"):
         reason = f"must be a table, not {_kind(err.get('input'))}"

@@ -56,6 +56,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--rlsguard-pg-bin", default=None, help="directory of the Postgres server binaries"
     )
     group.addoption(
+        "--rlsguard-stand-in",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="replace this missing extension with rlsguard's stand-in (repeatable, or 'all'); "
+        "added to stand_ins from rlsguard.toml",
+    )
+    group.addoption(
         "--rlsguard-no-cache",
         action="store_true",
         default=False,
@@ -165,6 +173,7 @@ def _engine_options(config: pytest.Config) -> Any:
         pg_bin=config.getoption("--rlsguard-pg-bin"),
         no_cache=config.getoption("--rlsguard-no-cache"),
         allow_destructive=config.getoption("--rlsguard-allow-destructive"),
+        stand_ins=tuple(config.getoption("--rlsguard-stand-in") or ()),
     )
 
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
-from rlsguard.cli_options import SupabaseDirOption
+from rlsguard.cli_options import PgBinOption, StandInOption, SupabaseDirOption
 from rlsguard.errors import RlsguardError
 
 if TYPE_CHECKING:
@@ -56,12 +56,20 @@ NoCacheOption = Annotated[
 
 
 @contextmanager
-def _prepared(supabase_dir: Path | None, no_cache: bool) -> Iterator[tuple[Any, Any]]:
+def _prepared(
+    supabase_dir: Path | None,
+    no_cache: bool,
+    stand_in: list[str] | None = None,
+    pg_bin: str | None = None,
+) -> Iterator[tuple[Any, Any]]:
     """The engine and a throwaway clone of the project's database; errors exit with 2."""
     from rlsguard.engine import Engine, EngineOptions
 
     options = EngineOptions(
-        supabase_dir=supabase_dir.resolve() if supabase_dir else None, no_cache=no_cache
+        supabase_dir=supabase_dir.resolve() if supabase_dir else None,
+        no_cache=no_cache,
+        stand_ins=tuple(stand_in or ()),
+        pg_bin=pg_bin,
     )
     try:
         with Engine(options=options) as engine, engine.cloned_database() as db:
@@ -117,11 +125,13 @@ def lint(
     fail_on: FailOnOption = FailOn.error,
     output: OutputOption = None,
     no_cache: NoCacheOption = False,
+    stand_in: StandInOption = None,
+    pg_bin: PgBinOption = None,
 ) -> None:
     """Lint the security surface the migrations build (splinter's checks and more)."""
     from rlsguard.audit.api import lint_project
 
-    with _prepared(supabase_dir, no_cache) as (engine, db):
+    with _prepared(supabase_dir, no_cache, stand_in, pg_bin) as (engine, db):
         findings = lint_project(engine, db)
         default_uri = _default_uri(engine)
     _report(
@@ -146,11 +156,13 @@ def probe(
         ),
     ] = None,
     no_cache: NoCacheOption = False,
+    stand_in: StandInOption = None,
+    pg_bin: PgBinOption = None,
 ) -> None:
     """Try privilege escalation and cross-tenant reads and writes as every persona."""
     from rlsguard.audit.api import probe_project
 
-    with _prepared(supabase_dir, no_cache) as (engine, db):
+    with _prepared(supabase_dir, no_cache, stand_in, pg_bin) as (engine, db):
         try:
             report = probe_project(engine, db, personas=persona or None)
         except RlsguardError as exc:

@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.status import Status
 
-from rlsguard.cli_options import NoCacheOption, SupabaseDirOption
+from rlsguard.cli_options import NoCacheOption, PgBinOption, StandInOption, SupabaseDirOption
 
 if TYPE_CHECKING:
     from rlsguard.gate.run import GateReport, Step
@@ -114,6 +114,8 @@ def gate(
         typer.Option("--json", help="Write everything as JSON here (docs/gate.schema.json)."),
     ] = None,
     no_cache: NoCacheOption = False,
+    stand_in: StandInOption = None,
+    pg_bin: PgBinOption = None,
 ) -> None:
     """Gate a change to supabase/: build base and head, diff, lint, probe, check, roll back."""
     from rlsguard.gate.outputs import render_json, render_junit, render_sarif, write
@@ -126,6 +128,8 @@ def gate(
         supabase_dir=supabase_dir,
         fail_on=fail_on.value,  # type: ignore[arg-type]
         no_cache=no_cache,
+        stand_ins=tuple(stand_in or ()),
+        pg_bin=pg_bin,
     )
     progress = LiveProgress(err)
     try:

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from rlsguard.cli_options import SupabaseDirOption
+from rlsguard.cli_options import PgBinOption, StandInOption, SupabaseDirOption
 from rlsguard.errors import RlsguardError
 
 matrix_app = typer.Typer(
@@ -36,12 +36,20 @@ _STATUS = {"pass": "[green]pass[/]", "fail": "[red]FAIL[/]", "error": "[red]ERRO
 
 
 @contextmanager
-def _database(supabase_dir: Path | None, no_cache: bool = False) -> Iterator[Any]:
+def _database(
+    supabase_dir: Path | None,
+    no_cache: bool = False,
+    stand_in: list[str] | None = None,
+    pg_bin: str | None = None,
+) -> Iterator[Any]:
     """The project's prepared database, cloned for this command and dropped after."""
     from rlsguard.engine import Engine, EngineOptions
 
     options = EngineOptions(
-        supabase_dir=supabase_dir.resolve() if supabase_dir else None, no_cache=no_cache
+        supabase_dir=supabase_dir.resolve() if supabase_dir else None,
+        no_cache=no_cache,
+        stand_ins=tuple(stand_in or ()),
+        pg_bin=pg_bin,
     )
     with Engine(options=options) as engine, engine.cloned_database() as db:
         yield engine, db
@@ -59,13 +67,15 @@ def check(
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="List passing cells too.")
     ] = False,
+    stand_in: StandInOption = None,
+    pg_bin: PgBinOption = None,
 ) -> None:
     """Check every cell of the matrix; exit 1 when any cell fails."""
     from rlsguard.matrix.check import Checker
     from rlsguard.matrix.load import load_matrix
     from rlsguard.matrix.report import explain
 
-    with _database(supabase_dir) as (engine, db):
+    with _database(supabase_dir, False, stand_in, pg_bin) as (engine, db):
         path = matrix or engine.config.matrix
         loaded = load_matrix(path, engine.personas.names)
         run = Checker(db, loaded, schemas=_schemas(engine)).run()
@@ -139,12 +149,14 @@ def record(
         ),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+    stand_in: StandInOption = None,
+    pg_bin: PgBinOption = None,
 ) -> None:
     """Write a starter matrix from what each persona can do today (review it before use)."""
     from rlsguard.matrix.record import record as observe
     from rlsguard.matrix.record import render
 
-    with _database(supabase_dir) as (engine, db):
+    with _database(supabase_dir, False, stand_in, pg_bin) as (engine, db):
         target = output or engine.config.matrix
         if str(target) != "-" and Path(target).exists() and not force:
             raise RlsguardError(

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
-from rlsguard.cli_options import NoCacheOption, SupabaseDirOption
+from rlsguard.cli_options import NoCacheOption, PgBinOption, StandInOption, SupabaseDirOption
 from rlsguard.errors import RlsguardError
 
 if TYPE_CHECKING:
@@ -45,7 +45,12 @@ class FailOn(StrEnum):
 
 
 @contextmanager
-def _workspace(supabase_dir: Path | None, no_cache: bool) -> Iterator[tuple[Workspace, Path]]:
+def _workspace(
+    supabase_dir: Path | None,
+    no_cache: bool,
+    stand_in: list[str] | None = None,
+    pg_bin: str | None = None,
+) -> Iterator[tuple[Workspace, Path]]:
     """The project's folder and a workspace for it; errors become exit code 2."""
     from rlsguard.config import load_config
     from rlsguard.engine import EngineOptions
@@ -55,7 +60,10 @@ def _workspace(supabase_dir: Path | None, no_cache: bool) -> Iterator[tuple[Work
         folder = supabase_dir.resolve() if supabase_dir else None
         config = load_config(supabase_dir=folder)
         folder = folder or Path(config.supabase_dir).resolve()
-        with Workspace(config, EngineOptions(no_cache=no_cache)) as workspace:
+        with Workspace(
+            config,
+            EngineOptions(no_cache=no_cache, stand_ins=tuple(stand_in or ()), pg_bin=pg_bin),
+        ) as workspace:
             yield workspace, folder
     except RlsguardError as exc:
         err.print(f"[red]error:[/] {exc}", markup=True, soft_wrap=True)
@@ -77,9 +85,11 @@ def snapshot(
         typer.Option("-o", "--output", help="Write the snapshot here (default: stdout)."),
     ] = None,
     no_cache: NoCacheOption = False,
+    stand_in: StandInOption = None,
+    pg_bin: PgBinOption = None,
 ) -> None:
     """Snapshot the security surface the migrations leave (deterministic JSON)."""
-    with _workspace(supabase_dir, no_cache) as (workspace, folder):
+    with _workspace(supabase_dir, no_cache, stand_in, pg_bin) as (workspace, folder):
         snap = workspace.snapshot(folder)
     _emit(snap.dumps(), output)
     doc = snap.doc
@@ -110,6 +120,8 @@ def diff(
         typer.Option("--fail-on", help="Exit 1 when a change widens access, or on any change."),
     ] = FailOn.none,
     no_cache: NoCacheOption = False,
+    stand_in: StandInOption = None,
+    pg_bin: PgBinOption = None,
     access: Annotated[
         bool,
         typer.Option(
@@ -124,7 +136,7 @@ def diff(
     from rlsguard.policy.render import render
 
     access_diff = None
-    with _workspace(supabase_dir, no_cache) as (workspace, folder):
+    with _workspace(supabase_dir, no_cache, stand_in, pg_bin) as (workspace, folder):
         result = diff_sources(base, head, supabase_dir=folder, workspace=workspace)
         if access:
             from rlsguard.gate.access import access_diff_sources
@@ -156,13 +168,15 @@ def blame(
         ReportFormat.text
     ),
     no_cache: NoCacheOption = False,
+    stand_in: StandInOption = None,
+    pg_bin: PgBinOption = None,
 ) -> None:
     """Name the first migration whose result departs from the approved snapshot."""
     from rlsguard.policy.api import blame_project
     from rlsguard.policy.paths import default_snapshot_path
     from rlsguard.policy.sources import display_path
 
-    with _workspace(supabase_dir, no_cache) as (workspace, folder):
+    with _workspace(supabase_dir, no_cache, stand_in, pg_bin) as (workspace, folder):
         spec = against or display_path(default_snapshot_path(folder, workspace.config))
         approved = workspace.resolve(spec, supabase_dir=folder)
         report = blame_project(folder, approved, workspace=workspace)
@@ -194,11 +208,13 @@ def rollback(
         ReportFormat.text
     ),
     no_cache: NoCacheOption = False,
+    stand_in: StandInOption = None,
+    pg_bin: PgBinOption = None,
 ) -> None:
     """Write a verified migration that restores the known-good security surface."""
     from rlsguard.policy.api import rollback_project
 
-    with _workspace(supabase_dir, no_cache) as (workspace, folder):
+    with _workspace(supabase_dir, no_cache, stand_in, pg_bin) as (workspace, folder):
         result = rollback_project(folder, to, workspace=workspace)
     if fmt is ReportFormat.json:
         sys.stdout.write(json.dumps(result.as_dict(), indent=2) + "\n")

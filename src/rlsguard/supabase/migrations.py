@@ -24,7 +24,8 @@ from typing import Any, Literal
 
 import psycopg
 from pglast import ast
-from pglast.enums import TransactionStmtKind
+from pglast.enums import ObjectType, TransactionStmtKind
+from pglast.stream import RawStream
 from pglast.visitors import Visitor
 from psycopg import sql
 
@@ -32,10 +33,12 @@ from rlsguard.supabase.bootstrap import DEFAULT_DATABASE, ConnTarget
 from rlsguard.supabase.errors import ExtensionUnavailable, MigrationError, SqlProblem
 from rlsguard.supabase.extensions import (
     EXTENSION_FUNCTIONS,
+    LANGUAGES,
     STAND_INS,
     StandIn,
     StandIns,
     announce,
+    switch_hint,
     where_available,
 )
 from rlsguard.supabase.project import Migration, SqlFile
@@ -45,6 +48,7 @@ from rlsguard.supabase.supautils import (
     Elevation,
     created_extension,
     elevation,
+    reserved_refusal,
     session_authorization,
 )
 
@@ -70,6 +74,15 @@ UPSERT_SEED = (
 _ELEVATE = "SET SESSION AUTHORIZATION DEFAULT"
 _DEMOTE = f"SET SESSION AUTHORIZATION {PRIVILEGED_ROLE}"
 _UNDEFINED_FUNCTION = re.compile(r"function (?:[\w\"]+\.)?\"?(\w+)\"?\(")
+_MISSING_LANGUAGE = re.compile(r'language "(\w+)" does not exist')
+# Index methods that only exist through an extension, and the extension that brings them.
+_INDEX_METHODS = {"ivfflat": "vector", "hnsw": "vector", "pgroonga": "pgroonga"}
+_NOOP = "SELECT NULL"
+
+
+def _refuse(message: str) -> str:
+    text = message.replace("'", "''")
+    return f"DO $rlsguard$ BEGIN RAISE EXCEPTION '{text}' USING ERRCODE = '42501'; END $rlsguard$"
 
 
 @dataclass
@@ -236,12 +249,11 @@ class MigrationSession:
         if session == "set":
             target = _session_target(node)
             if target != PRIVILEGED_ROLE:
-                refuse = (
-                    "DO $rlsguard$ BEGIN RAISE EXCEPTION 'permission denied to set session "
-                    "authorization' USING ERRCODE = '42501'; END $rlsguard$"
-                )
-                return [_Step(refuse, statement)]
+                return [_Step(_refuse("permission denied to set session authorization"), statement)]
             return [_Step(_DEMOTE, statement)]
+        refusal = reserved_refusal(node)
+        if refusal is not None:
+            return [_Step(_refuse(refusal), statement)]
         created = created_extension(node)
         if created is not None:
             name, schema, _ = created
@@ -253,11 +265,50 @@ class MigrationSession:
                 result.elevated.append(f"line {statement.line}: stand-in for {name}")
                 body = [_Step(text, statement) for text in stand_in.statements(schema)]
                 return [_Step(_ELEVATE), *body, _Step(_DEMOTE)]
+        rewritten = self._stand_in_rewrite(node, statement, result, used)
+        if rewritten is not None:
+            return [rewritten]
         rule = elevation(node) if node is not None else None
         if rule is None:
             return [_Step(statement.text, statement)]
         result.elevated.append(f"line {statement.line}: {rule.reason}")
         return _elevated(_Step(statement.text, statement), rule)
+
+    def _stood_in(self, extension: str) -> StandIn | None:
+        """The stand-in in use for ``extension`` (it is missing here and was opted into)."""
+        if extension in self.available:
+            return None
+        return self.stand_ins.for_extension(extension)
+
+    def _stand_in_rewrite(
+        self, node: Any, statement: Statement, result: AppliedFile, used: list[StandIn]
+    ) -> _Step | None:
+        """Statements about a stood-in extension, changed so they apply (each one noted)."""
+        note = result.elevated.append
+        if isinstance(node, ast.CommentStmt) and node.objtype == ObjectType.OBJECT_EXTENSION:
+            name = getattr(node.object, "sval", None)
+            if name and self._stood_in(name):
+                note(f"line {statement.line}: comment on stood-in extension {name} skipped")
+                return _Step(_NOOP, statement)
+        if isinstance(node, ast.DropStmt) and node.removeType == ObjectType.OBJECT_EXTENSION:
+            names = [getattr(obj, "sval", None) or str(obj) for obj in node.objects or ()]
+            if names and all(self._stood_in(name) for name in names):
+                note(f"line {statement.line}: drop of stood-in {', '.join(names)} skipped")
+                return _Step(_NOOP, statement)
+        if isinstance(node, ast.IndexStmt) and node.accessMethod in _INDEX_METHODS:
+            stand_in = self._stood_in(_INDEX_METHODS[node.accessMethod])
+            if stand_in is not None and node.options:
+                node.options = None
+                note(f"line {statement.line}: {node.accessMethod} index options dropped (stand-in)")
+                return _Step(RawStream()(node), statement)
+        if isinstance(node, ast.CreateFunctionStmt):
+            language = _function_language(node)
+            stand_in = self._stood_in(language) if language in LANGUAGES else None
+            if stand_in is not None:
+                used.append(stand_in)
+                note(f"line {statement.line}: function in {language} replaced by a stand-in")
+                return _Step(RawStream()(_raising_function(node, language)), statement)
+        return None
 
     # -- errors ----------------------------------------------------------------
     def _missing_extension(
@@ -266,10 +317,7 @@ class MigrationSession:
         stand_in = STAND_INS.get(name)
         advice = where_available(name)
         if stand_in is not None:
-            advice += (
-                f' Or opt into the {stand_in.kind} stand-in (stand_ins=["{name}"]), which '
-                f"provides {stand_in.provides}."
-            )
+            advice += f" Or use rlsguard's stand-in ({stand_in.provides}): {switch_hint(name)}."
         return ExtensionUnavailable(
             extension=name,
             file=file.path,
@@ -347,6 +395,13 @@ class MigrationSession:
         if problem.sqlstate == "0A000" and "is not available" in problem.message:
             name = problem.message.split('"')[1] if '"' in problem.message else ""
             return where_available(name) if name else None
+        if problem.sqlstate == "42704" and (match := _MISSING_LANGUAGE.search(problem.message)):
+            language = match.group(1)
+            if language in LANGUAGES:
+                return (
+                    f"{where_available(language)} Or use rlsguard's stand-in (functions apply, "
+                    f"calls raise): {switch_hint(language)}."
+                )
         if problem.sqlstate == "42883":
             match = _UNDEFINED_FUNCTION.search(problem.message)
             extension = EXTENSION_FUNCTIONS.get(match.group(1)) if match else None
@@ -401,6 +456,40 @@ def _locate(node: Any, sqlstate: str | None, message: str) -> int | None:
     finder = _Finder(relation, function)
     finder(node)
     return finder.found if isinstance(finder.found, int) and finder.found >= 0 else None
+
+
+def _function_language(node: Any) -> str | None:
+    for option in node.options or ():
+        if option.defname == "language":
+            return getattr(option.arg, "sval", None)
+    return None
+
+
+def _raising_function(node: Any, language: str) -> Any:
+    """``node`` as a PL/pgSQL function that raises; its original body stays in the source."""
+    original = ""
+    options = []
+    for option in node.options or ():
+        if option.defname == "as":
+            original = "".join(getattr(part, "sval", "") or "" for part in option.arg or ())
+            continue
+        if option.defname == "language":
+            continue
+        options.append(option)
+    message = f"{language} is not available here (stand-in)"
+    body = (
+        f"\nBEGIN\n  RAISE EXCEPTION '{message}' USING ERRCODE = '0A000',\n"
+        f"    HINT = 'rlsguard applied this {language} function without its language; run it "
+        "on a server that has it.';\nEND\n/* original body:\n"
+        + original.replace("*/", "* /")
+        + "\n*/\n"
+    )
+    options.append(ast.DefElem(defname="language", arg=ast.String(sval="plpgsql")))
+    options.append(ast.DefElem(defname="as", arg=(ast.String(sval=body),)))
+    node.options = tuple(options)
+    if node.sql_body is not None:
+        node.sql_body = None
+    return node
 
 
 def _elevated(step: _Step, rule: Elevation) -> list[_Step]:
