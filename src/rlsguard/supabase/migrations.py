@@ -74,6 +74,17 @@ UPSERT_SEED = (
 _ELEVATE = "SET SESSION AUTHORIZATION DEFAULT"
 _DEMOTE = f"SET SESSION AUTHORIZATION {PRIVILEGED_ROLE}"
 _UNDEFINED_FUNCTION = re.compile(r"function (?:[\w\"]+\.)?\"?(\w+)\"?\(")
+# Schemas that only an extension creates, so an error naming one names the extension.
+_SERVICE_SCHEMAS = {
+    "vault": "supabase_vault",
+    "net": "pg_net",
+    "cron": "pg_cron",
+    "graphql": "pg_graphql",
+    "pgsodium": "pgsodium",
+}
+_SERVICE_OBJECT = re.compile(
+    r'(?:relation |function |schema )"?(vault|net|cron|graphql|pgsodium)[".]'
+)
 _MISSING_LANGUAGE = re.compile(r'language "(\w+)" does not exist')
 # Index methods that only exist through an extension, and the extension that brings them.
 _INDEX_METHODS = {"ivfflat": "vector", "hnsw": "vector", "pgroonga": "pgroonga"}
@@ -395,6 +406,21 @@ class MigrationSession:
         if problem.sqlstate == "0A000" and "is not available" in problem.message:
             name = problem.message.split('"')[1] if '"' in problem.message else ""
             return where_available(name) if name else None
+        if problem.sqlstate in ("42P01", "3F000", "42883"):
+            match = _SERVICE_OBJECT.search(problem.message)
+            extension = _SERVICE_SCHEMAS.get(match.group(1)) if match else None
+            if extension and extension not in self.available:
+                default = (
+                    " (Supabase installs it in every project)"
+                    if extension == "supabase_vault"
+                    else ""
+                )
+                return (
+                    f'schema "{match.group(1)}" comes from the "{extension}" extension'  # type: ignore[union-attr]
+                    f"{default}, which this server (PostgreSQL {self.server_version}) does not "
+                    f"have. {where_available(extension)} Or use rlsguard's stand-in: "
+                    f"{switch_hint(extension)}."
+                )
         if problem.sqlstate == "42704" and (match := _MISSING_LANGUAGE.search(problem.message)):
             language = match.group(1)
             if language in LANGUAGES:
