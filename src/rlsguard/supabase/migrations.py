@@ -328,7 +328,10 @@ class MigrationSession:
         stand_in = STAND_INS.get(name)
         advice = where_available(name)
         if stand_in is not None:
-            advice += f" Or use rlsguard's stand-in ({stand_in.provides}): {switch_hint(name)}."
+            advice += (
+                f" Or use rlsguard's {stand_in.kind} stand-in ({stand_in.provides}): "
+                f"{switch_hint(name)}."
+            )
         return ExtensionUnavailable(
             extension=name,
             file=file.path,
