@@ -33,7 +33,7 @@ from rlsguard.janitor import Janitor
 from rlsguard.stack.pgbin import PgBinaries
 from rlsguard.stack.supervisor import Stack
 from rlsguard.supabase.apply import apply_project
-from rlsguard.supabase.bootstrap import bootstrap
+from rlsguard.supabase.bootstrap import bootstrap, bootstrap_stand_ins
 from rlsguard.supabase.extensions import StandIns
 from rlsguard.supabase.project import SupabaseProject
 from rlsguard.templates import (
@@ -200,7 +200,9 @@ class Engine:
                 name=self._cluster_name,
                 cache=TemplateCache(Path(cache_dir) / "templates" if cache_dir else None),
                 use_cache=self.config.cache.enabled and not self.options.no_cache,
-                base=_bootstrap_layer(binaries, project.config.auto_expose, stand_ins),
+                base=_bootstrap_layer(
+                    binaries, project.config.auto_expose, bootstrap_stand_ins(stand_ins)
+                ),
                 max_connections=self.config.postgres.max_connections,
                 gucs=dict(self.config.postgres.settings),
             )

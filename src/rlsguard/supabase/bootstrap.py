@@ -225,6 +225,12 @@ def _roles(state: CatalogState, report: BootstrapReport) -> list[sql.Composable]
 OPTIONAL_EXTENSIONS = {"supabase_vault": "vault"}
 
 
+def bootstrap_stand_ins(chosen: StandIns) -> StandIns:
+    """The part of ``chosen`` the bootstrap itself uses (the rest only matters to migrations)."""
+    used = {*DEFAULT_EXTENSIONS, *OPTIONAL_EXTENSIONS}
+    return StandIns(frozenset(n for n in chosen.extensions if n in used))
+
+
 def _extensions(
     state: CatalogState, stand_ins: StandIns, report: BootstrapReport
 ) -> list[sql.Composable]:
