@@ -146,7 +146,7 @@ def test_a_backend_that_cannot_start_fails_the_session_once(
 def test_options_and_markers_are_documented(user_project: Path, template_cache_dir: Path) -> None:
     result = run_pytest(user_project, "--help", cache=template_cache_dir)
     for option in ("--supabase-dir", "--rlsguard-backend", "--rlsguard-dsn",
-                   "--rlsguard-pg-bin", "--rlsguard-no-cache"):  # fmt: skip
+                   "--rlsguard-pg-bin", "--rlsguard-no-cache", "--rlsguard-stand-in"):  # fmt: skip
         assert option in result.stdout
     markers = run_pytest(user_project, "--markers", cache=template_cache_dir).stdout
     for marker in ("@pytest.mark.rls:", "@pytest.mark.auth:", "@pytest.mark.chaos:",
