@@ -235,8 +235,9 @@ def _stand_ins(sb: SupabaseCluster, dbname: str, tmp: Path) -> None:
     folder = tmp / "supabase" / "migrations"
     folder.mkdir(parents=True)
     (folder / "20240101000000_x.sql").write_text(STAND_IN_MIGRATION + DYNAMIC_PLV8)
-    with pytest.raises(MigrationError, match='language "plv8" does not exist'):
+    with pytest.raises(MigrationError, match='language "plv8" does not exist') as info:
         apply_project(sb.server, SupabaseProject.load(tmp), dbname=dbname, stand_ins="all")
+    assert "only functions created by a top-level" in str(info.value)
     (folder / "20240101000000_x.sql").write_text(STAND_IN_MIGRATION)
     with pytest.warns(StandInWarning):
         apply_project(sb.server, SupabaseProject.load(tmp), dbname=dbname, stand_ins="all")

@@ -110,6 +110,8 @@ def test_a_setting_outside_the_list_stays_superuser_only(
     with pytest.raises(MigrationError) as info:
         migrate(sb, fresh_db(), tmp_path, "alter role authenticator set log_statement = 'all';")
     assert info.value.sqlstate == "42501"
+    assert info.value.advice is not None
+    assert "fails there too" in info.value.advice
 
 
 @pytest.mark.parametrize("role", sorted(RESERVED_ROLES))

@@ -35,6 +35,8 @@ from rlsguard.supabase.extensions import (
     StandIn,
     StandIns,
     announce,
+    switch_hint,
+    where_available,
 )
 from rlsguard.supabase.roles import ROLES, SUPABASE_ADMIN, attribute_differences, memberships_for
 
@@ -257,8 +259,12 @@ def _extensions(
             report.extensions[name] = "missing"
             report.warnings.append(
                 f'extension "{name}" is not available on PostgreSQL {state.version}: '
-                "unqualified calls to its functions will fail (opt into stand-ins, or use a "
-                "server that has it)"
+                f"unqualified calls to its functions will fail. {where_available(name)}"
+                + (
+                    f" Or use rlsguard's {STAND_INS[name].kind} stand-in: {switch_hint(name)}"
+                    if name in STAND_INS
+                    else ""
+                )
             )
     # Supabase also creates supabase_vault (schema vault) in every project; a server without it
     # gets the stand-in only when the project opted into it (no warning otherwise: the

@@ -426,11 +426,28 @@ class MigrationSession:
                 )
         if problem.sqlstate == "42704" and (match := _MISSING_LANGUAGE.search(problem.message)):
             language = match.group(1)
+            if language in LANGUAGES and self._stood_in(language):
+                return (
+                    f"{language} is stood in, but only functions created by a top-level "
+                    "CREATE FUNCTION statement of a migration or seed are replaced; this one "
+                    "was created another way (dynamic SQL, EXECUTE in a DO block). Write it as "
+                    "a top-level statement, or run the project on a server that has "
+                    f"{language}."
+                )
             if language in LANGUAGES:
                 return (
                     f"{where_available(language)} Or use rlsguard's stand-in (functions apply, "
                     f"calls raise): {switch_hint(language)}."
                 )
+        if problem.sqlstate == "42501" and problem.message.startswith(
+            "permission denied to set parameter"
+        ):
+            return (
+                "On Supabase postgres may set only the superuser settings supautils' "
+                "privileged_role_allowed_configs lists (pgrst.*, session_replication_role, "
+                "pg_net.*, pgaudit.*, log_min_messages, ...); this one fails there too. "
+                "See docs/supabase-fidelity.md."
+            )
         if problem.sqlstate == "42883":
             match = _UNDEFINED_FUNCTION.search(problem.message)
             extension = EXTENSION_FUNCTIONS.get(match.group(1)) if match else None
