@@ -15,8 +15,8 @@ import psycopg
 from typer.testing import CliRunner
 
 from rlsguard.cli import app
+from rlsguard.harness.templates import TemplateCache
 from rlsguard.stack.runtime import OWNER_ENV, tagged_processes
-from rlsguard.templates import TemplateCache
 
 runner = CliRunner()
 

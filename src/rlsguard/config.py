@@ -80,6 +80,7 @@ RESERVED_GUCS = frozenset(
 _GUC_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
 _PERSONA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_EXTENSION_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 _TOML_POSITION = re.compile(r"\(at line (\d+), column (\d+)\)")
 
@@ -367,23 +368,15 @@ class ProjectConfig(_Section):
     @field_validator("stand_ins", mode="before")
     @classmethod
     def _check_stand_ins(cls, value: Any) -> Any:
-        from rlsguard.supabase.extensions import STAND_INS
-
+        # Names are checked against the stand-ins when the engine starts (rlsguard.supabase is
+        # a higher layer); here: a string or a list of extension-like names.
         names = [value] if isinstance(value, str) else value
         if not isinstance(names, list | tuple):
             return value  # pydantic names the type error
-        known = set(STAND_INS) | {"all", "equivalent"}
         for name in names:
-            if isinstance(name, str) and name not in known:
-                close = difflib.get_close_matches(name, sorted(known), n=1)
+            if isinstance(name, str) and not _EXTENSION_NAME.match(name):
                 raise PydanticCustomError(
-                    "stand_in_name",
-                    "no stand-in exists for '{name}'{close}; known: {known}",
-                    {
-                        "name": name,
-                        "close": f" (did you mean '{close[0]}'?)" if close else "",
-                        "known": ", ".join(sorted(known)),
-                    },
+                    "stand_in_name", "'{name}' is not an extension name", {"name": name}
                 )
         return tuple(names)
 

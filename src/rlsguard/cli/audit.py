@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
-from rlsguard.cli_options import PgBinOption, StandInOption, SupabaseDirOption
+from rlsguard.cli.options import PgBinOption, StandInOption, SupabaseDirOption
 from rlsguard.errors import RlsguardError
 
 if TYPE_CHECKING:
@@ -63,7 +63,7 @@ def _prepared(
     pg_bin: str | None = None,
 ) -> Iterator[tuple[Any, Any]]:
     """The engine and a throwaway clone of the project's database; errors exit with 2."""
-    from rlsguard.engine import Engine, EngineOptions
+    from rlsguard.harness.engine import Engine, EngineOptions
 
     options = EngineOptions(
         supabase_dir=supabase_dir.resolve() if supabase_dir else None,
@@ -132,7 +132,7 @@ def lint(
     from rlsguard.audit.api import lint_project
 
     with _prepared(supabase_dir, no_cache, stand_in, pg_bin) as (engine, db):
-        findings = lint_project(engine, db)
+        findings = lint_project(db, engine.context())
         default_uri = _default_uri(engine)
     _report(
         findings,
@@ -164,7 +164,7 @@ def probe(
 
     with _prepared(supabase_dir, no_cache, stand_in, pg_bin) as (engine, db):
         try:
-            report = probe_project(engine, db, personas=persona or None)
+            report = probe_project(db, engine.context(), personas=persona or None)
         except RlsguardError as exc:
             err.print(f"[red]error:[/] {exc}", markup=True, soft_wrap=True)
             raise typer.Exit(2) from exc

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from rlsguard.cli_options import PgBinOption, StandInOption, SupabaseDirOption
+from rlsguard.cli.options import PgBinOption, StandInOption, SupabaseDirOption
 from rlsguard.errors import RlsguardError
 
 matrix_app = typer.Typer(
@@ -43,7 +43,7 @@ def _database(
     pg_bin: str | None = None,
 ) -> Iterator[Any]:
     """The project's prepared database, cloned for this command and dropped after."""
-    from rlsguard.engine import Engine, EngineOptions
+    from rlsguard.harness.engine import Engine, EngineOptions
 
     options = EngineOptions(
         supabase_dir=supabase_dir.resolve() if supabase_dir else None,

@@ -170,7 +170,7 @@ def test_the_pytest_option_the_error_names_applies_the_project(
     tmp_path: Path, template_cache_dir: Path
 ) -> None:
     root = tmp_path / "repo"
-    shutil.copytree(Path(__file__).parent / "projects" / "public" / "auth_hook_plv8", root)
+    shutil.copytree(Path(__file__).parents[1] / "projects" / "public" / "auth_hook_plv8", root)
     (root / "rlsguard.toml").unlink()
     (root / "test_hook.py").write_text(PLV8_TESTS)
     failed = run_pytest(root, cache=template_cache_dir)
