@@ -199,6 +199,10 @@ def _dump(conn: psycopg.Connection[Any]) -> None:
     assert as_user(conn, None, "select count(*) from public.profiles") == [(1,)]
     with pytest.raises(psycopg.errors.FeatureNotSupported, match="pg_graphql is not available"):
         conn.execute("select graphql_public.graphql(query => '{ __typename }')")
+    # pg_stat_statements is the real extension (preloaded by the clusters rlsguard starts).
+    assert conn.execute("select count(*) >= 0 from extensions.pg_stat_statements").fetchone() == (
+        True,
+    )
 
 
 @behaviour("rbac_pre_request")
@@ -316,3 +320,21 @@ def test_a_missing_extension_error_names_servers_and_switch(
     assert "pg_bin = " in text
     assert 'stand_ins = ["vector"]' in text
     assert "--stand-in vector" in text
+
+
+def test_an_extension_without_stand_in_names_servers_and_the_switch(
+    corpus: PostgresServer, tmp_path: Path
+) -> None:
+    folder = tmp_path / "p" / "supabase" / "migrations"
+    folder.mkdir(parents=True)
+    (folder / "20240101000000_geo.sql").write_text(
+        "create extension if not exists postgis with schema extensions;\n"
+    )
+    with pytest.raises(ExtensionUnavailable) as info:
+        apply_project(corpus, load(tmp_path / "p"), dbname=fresh(corpus, "geo"), stand_ins="all")
+    text = str(info.value)
+    assert info.value.extension == "postgis"
+    assert "supabase/postgres image" in text
+    assert 'backend = "docker"' in text
+    assert "--rlsguard-backend docker" in text
+    assert "rlsguard has no stand-in for postgis" in text

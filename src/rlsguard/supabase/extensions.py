@@ -94,7 +94,7 @@ class KnownServer:
 KNOWN_SERVERS: tuple[KnownServer, ...] = (
     KnownServer(
         "Debian PostgreSQL 15 (postgresql-15 package)",
-        "the default backend where /usr/lib/postgresql/15 exists",
+        'the default where /usr/lib/postgresql/15 exists (pg_bin = "/usr/lib/postgresql/15/bin")',
         _CONTRIB_COMMON | {"adminpack", "old_snapshot", "pgcrypto", "sslinfo", "uuid-ossp", "xml2"},
     ),
     KnownServer(
@@ -105,7 +105,7 @@ KNOWN_SERVERS: tuple[KnownServer, ...] = (
     ),
     KnownServer(
         "supabase/postgres image (Supabase's own build)",
-        "the docker backend",
+        'backend = "docker" in rlsguard.toml, or --rlsguard-backend docker (needs a Docker engine)',
         _CONTRIB_COMMON
         | frozenset(
             [

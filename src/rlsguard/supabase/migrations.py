@@ -332,6 +332,8 @@ class MigrationSession:
                 f" Or use rlsguard's {stand_in.kind} stand-in ({stand_in.provides}): "
                 f"{switch_hint(name)}."
             )
+        else:
+            advice += f" rlsguard has no stand-in for {name}."
         return ExtensionUnavailable(
             extension=name,
             file=file.path,
