@@ -338,3 +338,21 @@ def test_an_extension_without_stand_in_names_servers_and_the_switch(
     assert 'backend = "docker"' in text
     assert "--rlsguard-backend docker" in text
     assert "rlsguard has no stand-in for postgis" in text
+
+
+def test_a_dump_giving_objects_to_supabase_admin_fails_as_on_supabase(
+    corpus: PostgresServer, tmp_path: Path
+) -> None:
+    """supabase db pull comments these lines out; a dump that kept one fails there too."""
+    folder = tmp_path / "p" / "supabase" / "migrations"
+    folder.mkdir(parents=True)
+    (folder / "20240101000000_remote_schema.sql").write_text(
+        'CREATE SCHEMA IF NOT EXISTS "next_auth";\n'
+        'ALTER SCHEMA "next_auth" OWNER TO "supabase_admin";\n'
+    )
+    with pytest.raises(MigrationError) as info:
+        apply_project(corpus, load(tmp_path / "p"), dbname=fresh(corpus, "owner"))
+    assert info.value.sqlstate == "42501"
+    assert info.value.line == 2
+    assert info.value.advice is not None
+    assert "supabase db pull comments such lines out" in info.value.advice

@@ -85,6 +85,7 @@ _SERVICE_SCHEMAS = {
 _SERVICE_OBJECT = re.compile(
     r'(?:relation |function |schema )"?(vault|net|cron|graphql|pgsodium)[".]'
 )
+_OWNER_ROLE = re.compile(r'must be (?:a )?(?:member of|able to SET) role "([^"]+)"', re.IGNORECASE)
 _MISSING_LANGUAGE = re.compile(r'language "(\w+)" does not exist')
 # Index methods that only exist through an extension, and the extension that brings them.
 _INDEX_METHODS = {"ivfflat": "vector", "hnsw": "vector", "pgroonga": "pgroonga"}
@@ -441,6 +442,14 @@ class MigrationSession:
                     f"{where_available(language)} Or use rlsguard's stand-in (functions apply, "
                     f"calls raise): {switch_hint(language)}."
                 )
+        owner = _OWNER_ROLE.search(problem.message) if problem.sqlstate == "42501" else None
+        if owner is not None:
+            role = owner.group(1)
+            return (
+                f"postgres cannot give objects to {role} on Supabase either (it is not a member "
+                f"of {role}). supabase db pull comments such lines out "
+                f'(-- ALTER ... OWNER TO "{role}";): delete or comment this one.'
+            )
         if problem.sqlstate == "42501" and problem.message.startswith(
             "permission denied to set parameter"
         ):
