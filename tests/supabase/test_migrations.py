@@ -508,3 +508,28 @@ def test_project_copies_apply_from_anywhere(
         "supabase/migrations/20240501000000_profiles.sql",
         "supabase/seed.sql",
     ]
+
+
+def test_a_stand_in_is_created_once_per_database(
+    sb: SupabaseCluster, fresh_db: Any, tmp_path: Path
+) -> None:
+    folder = tmp_path / "supabase" / "migrations"
+    folder.mkdir(parents=True)
+    for n, schema in enumerate(("", " with schema extensions")):
+        (folder / f"2024010100000{n}_x.sql").write_text(
+            f"create extension if not exists pg_net{schema};\n"
+            f"create extension if not exists vector{schema};\n"
+        )
+    dbname = fresh_db()
+    with pytest.warns(StandInWarning):
+        report = apply_project(
+            sb.server, SupabaseProject.load(tmp_path), dbname=dbname, stand_ins=["pg_net", "vector"]
+        )
+    assert [f.status for f in report.migrations] == ["applied", "applied"]
+    with sb.connect(dbname) as conn:
+        assert conn.execute("select count(*) from pg_type where typname = 'vector'").fetchone() == (
+            1,
+        )
+        assert conn.execute(
+            "select count(*) from pg_proc where proname = 'http_post'"
+        ).fetchone() == (1,)

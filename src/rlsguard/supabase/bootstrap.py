@@ -270,7 +270,7 @@ def _extensions(
     # gets the stand-in only when the project opted into it (no warning otherwise: the
     # no-service-schemas deviation says so).
     for name, schema in OPTIONAL_EXTENSIONS.items():
-        if name in state.extensions or f"{schema}.{STAND_INS[name].marker}" in state.functions:
+        if name in state.extensions or STAND_INS[name].marker in state.functions:
             report.extensions[name] = "installed"
         elif name in state.available:
             out.append(

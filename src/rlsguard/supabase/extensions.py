@@ -249,7 +249,8 @@ class StandIn:
     extension: str
     kind: StandInKind
     provides: str
-    marker: str | None = None  # a function it creates, to detect that it is already there
+    # A function it creates ("schema.name" when its schema is fixed), to detect that it exists.
+    marker: str | None = None
 
     def sql(self, schema: str | None) -> str:
         """The stand-in's SQL for a known target schema (``None``: decided when it runs)."""
@@ -267,10 +268,15 @@ class StandIn:
 
     def _guarded(self, body: str, schema_expr: str) -> str:
         """``body`` run once: skipped when the marker exists (a second CREATE EXTENSION)."""
-        marker = self.marker or ""
+        schema, _, name = (self.marker or "").rpartition(".")
+        where = f"proname = {_quote(name)}" + (
+            f" AND pronamespace = (SELECT oid FROM pg_namespace WHERE nspname = {_quote(schema)})"
+            if schema
+            else ""
+        )
         return (
             "DO $rlsguard_standin$\nBEGIN\n"
-            f"  IF EXISTS (SELECT 1 FROM pg_proc WHERE proname = {_quote(marker)}) THEN\n"
+            f"  IF EXISTS (SELECT 1 FROM pg_proc WHERE {where}) THEN\n"
             f"    RAISE NOTICE 'stand-in for {self.extension} already present';\n"
             "    RETURN;\n  END IF;\n"
             "  EXECUTE replace($rlsguard_body$"
@@ -309,32 +315,32 @@ STAND_INS: dict[str, StandIn] = {
             "surface",
             "schema net; http_get/http_post/http_delete queue the request in "
             "net.http_request_queue and never send it",
-            marker="_rlsguard_queue",
+            marker="net._rlsguard_queue",
         ),
         StandIn(
             "pg_cron",
             "surface",
             "schema cron; cron.schedule records the job in cron.job, no job ever runs",
-            marker="schedule",
+            marker="cron.schedule",
         ),
         StandIn(
             "pg_graphql",
             "surface",
             "schema graphql; graphql.resolve() and graphql_public.graphql() fail loudly",
-            marker="resolve",
+            marker="graphql.resolve",
         ),
         StandIn(
             "pgsodium",
             "surface",
             "schema pgsodium, its key table and roles; every function fails loudly",
-            marker="crypto_aead_det_keygen",
+            marker="pgsodium.crypto_aead_det_keygen",
         ),
         StandIn(
             "supabase_vault",
             "surface",
             "schema vault: secrets, decrypted_secrets, create_secret(), update_secret() with "
             "Supabase's grants; secrets are stored unencrypted",
-            marker="create_secret",
+            marker="vault.create_secret",
         ),
         StandIn(
             "http",
