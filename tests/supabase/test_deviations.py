@@ -215,6 +215,13 @@ def _service_schemas(sb: SupabaseCluster, dbname: str, tmp: Path) -> None:
             " (select relrowsecurity from pg_class where oid = 'realtime.messages'::regclass),"
             " graphql_public.graphql(query => '{x}') #>> '{errors,0,message}'"
         ).fetchone() == (True, False, None, True, True, "pg_graphql extension is not enabled.")
+        with conn.transaction(force_rollback=True):
+            conn.execute("select realtime.send('{\"n\": 1}', 'ping', 'room:1', false)")
+            assert conn.execute(
+                "select topic, event, extension from realtime.messages"
+            ).fetchall() == [("room:1", "ping", "broadcast")]
+            conn.execute("set local role authenticated")  # no INSERT policy: only a warning
+            conn.execute("select realtime.send('{}', 'ping', 'room:1')")
 
 
 STAND_IN_MIGRATION = """\

@@ -56,3 +56,19 @@ GRANT SELECT, INSERT, UPDATE ON realtime.messages TO anon, authenticated;
 GRANT ALL ON realtime.messages TO postgres, service_role;
 GRANT EXECUTE ON FUNCTION realtime.topic() TO postgres, anon, authenticated, service_role;
 RESET ROLE;
+
+-- Broadcast from the database (Realtime's realtime.send): runs as the caller, so the caller's
+-- INSERT policies on realtime.messages decide; a failure is only a warning, as in Realtime.
+CREATE OR REPLACE FUNCTION realtime.send(payload jsonb, event text, topic text,
+                                         private boolean DEFAULT true)
+RETURNS void LANGUAGE plpgsql AS $fn$
+BEGIN
+  BEGIN
+    PERFORM set_config('realtime.topic', topic, true);
+    INSERT INTO realtime.messages (payload, event, topic, private, extension)
+    VALUES (payload, event, topic, private, 'broadcast');
+  EXCEPTION WHEN OTHERS THEN
+    RAISE WARNING 'ErrorSendingBroadcastMessage: %', SQLERRM;
+  END;
+END
+$fn$;
