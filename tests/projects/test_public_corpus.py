@@ -335,8 +335,7 @@ def test_an_extension_without_stand_in_names_servers_and_the_switch(
     text = str(info.value)
     assert info.value.extension == "postgis"
     assert "supabase/postgres image" in text
-    assert 'backend = "docker"' in text
-    assert "--rlsguard-backend docker" in text
+    assert "No server rlsguard can build a template on has it." in text
     assert "rlsguard has no stand-in for postgis" in text
 
 
@@ -356,3 +355,35 @@ def test_a_dump_giving_objects_to_supabase_admin_fails_as_on_supabase(
     assert info.value.line == 2
     assert info.value.advice is not None
     assert "supabase db pull comments such lines out" in info.value.advice
+    # Follow the advice: comment the line out, and the dump applies.
+    dump = folder / "20240101000000_remote_schema.sql"
+    dump.write_text(dump.read_text().replace("ALTER SCHEMA", "-- ALTER SCHEMA"))
+    apply_project(corpus, load(tmp_path / "p"), dbname=fresh(corpus, "owner"))
+
+
+def test_a_plv8_function_without_its_extension_names_the_stand_in(
+    corpus: PostgresServer, tmp_path: Path
+) -> None:
+    folder = tmp_path / "p" / "supabase" / "migrations"
+    folder.mkdir(parents=True)
+    (folder / "20240101000000_hook.sql").write_text(
+        "create function public.js() returns int language plv8 as $$ return 1; $$;\n"
+    )
+    with pytest.raises(MigrationError) as info:
+        apply_project(corpus, load(tmp_path / "p"), dbname=fresh(corpus, "js"))
+    hint = _HINT.search(str(info.value))
+    assert hint is not None
+    assert hint.group(1) == "plv8"
+    assert "create extension if not exists plv8;" in str(info.value)
+    # Follow both: the extension Supabase needs too, and the stand-in.
+    migration = folder / "20240101000000_hook.sql"
+    migration.write_text("create extension if not exists plv8;\n" + migration.read_text())
+    (tmp_path / "p" / "rlsguard.toml").write_text(f"stand_ins = [{json.dumps(hint.group(1))}]\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        apply_project(
+            corpus,
+            load(tmp_path / "p"),
+            dbname=fresh(corpus, "js"),
+            stand_ins=switches(tmp_path / "p"),
+        )

@@ -533,3 +533,25 @@ def test_a_stand_in_is_created_once_per_database(
         assert conn.execute(
             "select count(*) from pg_proc where proname = 'http_post'"
         ).fetchone() == (1,)
+
+
+def test_a_language_stand_in_is_remembered_by_the_database(
+    sb: SupabaseCluster, fresh_db: Any, tmp_path: Path
+) -> None:
+    """A later run (a new migration on a cached template) still replaces plv8 functions."""
+    folder = tmp_path / "supabase" / "migrations"
+    folder.mkdir(parents=True)
+    (folder / "20240101000000_ext.sql").write_text("create extension if not exists plv8;\n")
+    dbname = fresh_db()
+    with pytest.warns(StandInWarning):
+        apply_project(sb.server, SupabaseProject.load(tmp_path), dbname=dbname, stand_ins="plv8")
+    (folder / "20240102000000_fn.sql").write_text(
+        "create function public.js() returns int language plv8 as $$ return 1; $$;\n"
+    )
+    with pytest.warns(StandInWarning):
+        report = apply_project(
+            sb.server, SupabaseProject.load(tmp_path), dbname=dbname, stand_ins="plv8"
+        )
+    assert [f.status for f in report.migrations] == ["already applied", "applied"]
+    with sb.connect(dbname) as conn, pytest.raises(psycopg.errors.FeatureNotSupported):
+        conn.execute("select public.js()")

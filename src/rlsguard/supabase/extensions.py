@@ -89,6 +89,7 @@ class KnownServer:
     name: str
     how: str
     extensions: frozenset[str]
+    template: bool = True  # rlsguard can build a project's template on it
 
 
 KNOWN_SERVERS: tuple[KnownServer, ...] = (
@@ -105,7 +106,8 @@ KNOWN_SERVERS: tuple[KnownServer, ...] = (
     ),
     KnownServer(
         "supabase/postgres image (Supabase's own build)",
-        'backend = "docker" in rlsguard.toml, or --rlsguard-backend docker (needs a Docker engine)',
+        "supabase start, or rlsguard's docker backend for drills (rlsguard builds project "
+        "templates on local servers only)",
         _CONTRIB_COMMON
         | frozenset(
             [
@@ -140,6 +142,7 @@ KNOWN_SERVERS: tuple[KnownServer, ...] = (
                 "wrappers",
             ]
         ),
+        template=False,
     ),
 )
 
@@ -154,7 +157,10 @@ def where_available(extension: str) -> str:
     if not found:
         return f'No server rlsguard knows ships "{extension}".'
     names = "; ".join(f"{server.name}: {_how(server)}" for server in found)
-    return f'"{extension}" is available in: {names}.'
+    sentence = f'"{extension}" is available in: {names}.'
+    if not any(server.template for server in found):
+        sentence += " No server rlsguard can build a template on has it."
+    return sentence
 
 
 def _embedded_bindir() -> Path | None:
@@ -231,6 +237,7 @@ PYTEST_OPTION = "--rlsguard-stand-in"
 
 # Procedural languages Supabase ships that plain servers usually lack. With the stand-in, a
 # function written in one applies (its body is kept as a comment) and raises when called.
+LANGUAGE_MARKER = "_rlsguard_stand_in_"
 LANGUAGES = ("plv8", "plcoffee", "plls", "plpython3u", "plperl", "plperlu", "pltcl", "pljava")
 
 
@@ -255,7 +262,14 @@ class StandIn:
     def sql(self, schema: str | None) -> str:
         """The stand-in's SQL for a known target schema (``None``: decided when it runs)."""
         if self.kind == "language":
-            return f"SELECT {_quote(self.extension + ' stand-in: functions apply, calls raise')}"
+            # A marker that survives the session (and template clones): the runner replaces
+            # functions in this language only where the project created the extension.
+            return (
+                f"CREATE OR REPLACE FUNCTION pg_catalog.{LANGUAGE_MARKER}{self.extension}() "
+                "RETURNS text LANGUAGE sql IMMUTABLE AS $fn$ SELECT "
+                + _quote(f"rlsguard stand-in for {self.extension}: functions apply, calls raise")
+                + " $fn$"
+            )
         body = sqlfiles.load(f"standins/{self.extension}.sql")
         if "@extschema@" not in body:
             return self._guarded(body, "NULL")

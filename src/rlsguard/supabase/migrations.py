@@ -33,6 +33,7 @@ from rlsguard.supabase.bootstrap import DEFAULT_DATABASE, ConnTarget
 from rlsguard.supabase.errors import ExtensionUnavailable, MigrationError, SqlProblem
 from rlsguard.supabase.extensions import (
     EXTENSION_FUNCTIONS,
+    LANGUAGE_MARKER,
     LANGUAGES,
     STAND_INS,
     StandIn,
@@ -138,11 +139,17 @@ class MigrationSession:
             row = self.conn.execute(
                 "select current_setting('server_version'), "
                 "array(select name from pg_available_extensions), "
-                "array(select extname from pg_extension)"
+                "array(select extname from pg_extension), "
+                "array(select substr(proname, length(%s) + 1) from pg_proc "
+                "      where pronamespace = 'pg_catalog'::regnamespace "
+                "      and starts_with(proname, %s))",
+                (LANGUAGE_MARKER, LANGUAGE_MARKER),
             ).fetchone()
             assert row is not None
             self.server_version: str = row[0]
             self.available: frozenset[str] = frozenset(row[1])
+            # Languages whose stand-in CREATE EXTENSION already ran in this database.
+            self.languages: set[str] = set(row[3])
             with self.conn.pipeline():
                 for statement in ENSURE_HISTORY:
                     self.conn.execute(statement)
@@ -275,6 +282,8 @@ class MigrationSession:
                     raise self._missing_extension(file, statement, name)
                 used.append(stand_in)
                 result.elevated.append(f"line {statement.line}: stand-in for {name}")
+                if stand_in.kind == "language":
+                    self.languages.add(name)
                 body = [_Step(text, statement) for text in stand_in.statements(schema)]
                 return [_Step(_ELEVATE), *body, _Step(_DEMOTE)]
         rewritten = self._stand_in_rewrite(node, statement, result, used)
@@ -316,7 +325,7 @@ class MigrationSession:
         if isinstance(node, ast.CreateFunctionStmt):
             language = _function_language(node)
             stand_in = self._stood_in(language) if language in LANGUAGES else None
-            if stand_in is not None:
+            if stand_in is not None and language in self.languages:
                 used.append(stand_in)
                 note(f"line {statement.line}: function in {language} replaced by a stand-in")
                 return _Step(RawStream()(_raising_function(node, language)), statement)
@@ -429,6 +438,16 @@ class MigrationSession:
                 )
         if problem.sqlstate == "42704" and (match := _MISSING_LANGUAGE.search(problem.message)):
             language = match.group(1)
+            create = (
+                f"Supabase needs the extension too: add `create extension if not exists "
+                f"{language};` before this function."
+            )
+            if (
+                language in LANGUAGES
+                and self._stood_in(language)
+                and language not in self.languages
+            ):
+                return f"{language} is opted into, but the project never creates it. {create}"
             if language in LANGUAGES and self._stood_in(language):
                 return (
                     f"{language} is stood in, but only functions created by a top-level "
@@ -439,8 +458,8 @@ class MigrationSession:
                 )
             if language in LANGUAGES:
                 return (
-                    f"{where_available(language)} Or use rlsguard's stand-in (functions apply, "
-                    f"calls raise): {switch_hint(language)}."
+                    f"{where_available(language)} {create} Then use rlsguard's stand-in "
+                    f"(functions apply, calls raise): {switch_hint(language)}."
                 )
         owner = _OWNER_ROLE.search(problem.message) if problem.sqlstate == "42501" else None
         if owner is not None:
