@@ -555,3 +555,33 @@ def test_a_language_stand_in_is_remembered_by_the_database(
     assert [f.status for f in report.migrations] == ["already applied", "applied"]
     with sb.connect(dbname) as conn, pytest.raises(psycopg.errors.FeatureNotSupported):
         conn.execute("select public.js()")
+
+
+def test_a_dump_granting_on_pgvector_functions_applies_on_the_type_stand_in(
+    sb: SupabaseCluster, fresh_db: Any, tmp_path: Path
+) -> None:
+    folder = tmp_path / "supabase" / "migrations"
+    folder.mkdir(parents=True)
+    (folder / "20240101000000_remote_schema.sql").write_text(
+        'CREATE EXTENSION IF NOT EXISTS "vector" WITH SCHEMA "public";\n'
+        'GRANT ALL ON FUNCTION "public"."halfvec_in"("cstring", "oid", integer) TO "anon";\n'
+        'GRANT ALL ON FUNCTION "public"."l2_distance"("public"."vector", "public"."vector") '
+        'TO "anon";\n'
+        'GRANT ALL ON FUNCTION "public"."vector_dims"("public"."vector") TO "authenticated";\n'
+    )
+    dbname = fresh_db()
+    with pytest.warns(StandInWarning):
+        report = apply_project(
+            sb.server, SupabaseProject.load(tmp_path), dbname=dbname, stand_ins=["vector"]
+        )
+    assert sum("grant on pgvector functions" in e for e in report.migrations[0].elevated) == 3
+    assert any("skipped: a pgvector function" in n for n in report.migrations[0].notices)
+    with sb.connect(dbname) as conn:
+        granted = dict(
+            conn.execute(
+                "select proname, array_to_string(proacl, ',') from pg_proc "
+                "where proname in ('l2_distance', 'vector_dims')"
+            ).fetchall()
+        )
+        assert "anon=X/" in granted["l2_distance"]
+        assert "authenticated=X/" in granted["vector_dims"]
