@@ -369,7 +369,7 @@ class FidelityWarning(RlsguardWarning):
 
 
 class StandInWarning(FidelityWarning):
-    """An extension missing on this server was replaced by a stand-in."""
+    """An extension was replaced by a stand-in: the project opted in, but it should know."""
 
 
 _NOWHERE = "<rlsguard>"

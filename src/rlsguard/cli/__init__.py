@@ -24,7 +24,7 @@ from rlsguard.cli import gate as gate_cli
 from rlsguard.cli import policy as policy_cli
 from rlsguard.cli.console import print_error
 from rlsguard.cli.matrix import matrix_app
-from rlsguard.cli.options import NoCacheOption, SupabaseDirOption
+from rlsguard.cli.options import NoCacheOption, PgBinOption, StandInOption, SupabaseDirOption
 from rlsguard.errors import RlsguardError, RlsguardWarning, format_warning
 
 app = typer.Typer(
@@ -86,6 +86,8 @@ def doctor(
 def up(
     supabase_dir: SupabaseDirOption = None,
     no_cache: NoCacheOption = False,
+    stand_in: StandInOption = None,
+    pg_bin: PgBinOption = None,
     auth: Annotated[
         bool, typer.Option("--auth/--no-auth", help="Also start Redis, SMTP and the auth service.")
     ] = True,
@@ -98,7 +100,10 @@ def up(
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
     options = EngineOptions(
-        supabase_dir=supabase_dir.resolve() if supabase_dir else None, no_cache=no_cache
+        supabase_dir=supabase_dir.resolve() if supabase_dir else None,
+        no_cache=no_cache,
+        stand_ins=tuple(stand_in or ()),
+        pg_bin=pg_bin,
     )
     try:
         engine = Engine(options=options).open()

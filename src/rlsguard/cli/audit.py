@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 
 from rlsguard.cli.console import print_error
-from rlsguard.cli.options import SupabaseDirOption
+from rlsguard.cli.options import PgBinOption, StandInOption, SupabaseDirOption
 from rlsguard.errors import RlsguardError
 from rlsguard.vocab import FailOn
 
@@ -51,12 +51,20 @@ NoCacheOption = Annotated[
 
 
 @contextmanager
-def _prepared(supabase_dir: Path | None, no_cache: bool) -> Iterator[tuple[Any, Any]]:
+def _prepared(
+    supabase_dir: Path | None,
+    no_cache: bool,
+    stand_in: list[str] | None = None,
+    pg_bin: str | None = None,
+) -> Iterator[tuple[Any, Any]]:
     """The engine and a throwaway clone of the project's database; errors exit with 2."""
     from rlsguard.harness.engine import Engine, EngineOptions
 
     options = EngineOptions(
-        supabase_dir=supabase_dir.resolve() if supabase_dir else None, no_cache=no_cache
+        supabase_dir=supabase_dir.resolve() if supabase_dir else None,
+        no_cache=no_cache,
+        stand_ins=tuple(stand_in or ()),
+        pg_bin=pg_bin,
     )
     try:
         with Engine(options=options) as engine, engine.cloned_database() as db:
@@ -112,11 +120,13 @@ def lint(
     fail_on: FailOnOption = "error",
     output: OutputOption = None,
     no_cache: NoCacheOption = False,
+    stand_in: StandInOption = None,
+    pg_bin: PgBinOption = None,
 ) -> None:
     """Lint the security surface the migrations build (splinter's checks and more)."""
     from rlsguard.audit.api import lint_project
 
-    with _prepared(supabase_dir, no_cache) as (engine, db):
+    with _prepared(supabase_dir, no_cache, stand_in, pg_bin) as (engine, db):
         findings = lint_project(db, engine.context())
         default_uri = _default_uri(engine)
     _report(
@@ -141,11 +151,13 @@ def probe(
         ),
     ] = None,
     no_cache: NoCacheOption = False,
+    stand_in: StandInOption = None,
+    pg_bin: PgBinOption = None,
 ) -> None:
     """Try privilege escalation and cross-tenant reads and writes as every persona."""
     from rlsguard.audit.api import probe_project
 
-    with _prepared(supabase_dir, no_cache) as (engine, db):
+    with _prepared(supabase_dir, no_cache, stand_in, pg_bin) as (engine, db):
         try:
             report = probe_project(db, engine.context(), personas=persona or None)
         except RlsguardError as exc:

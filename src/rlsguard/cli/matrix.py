@@ -14,7 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from rlsguard.cli.console import print_error
-from rlsguard.cli.options import SupabaseDirOption
+from rlsguard.cli.options import PgBinOption, StandInOption, SupabaseDirOption
 from rlsguard.errors import RlsguardError
 
 matrix_app = typer.Typer(
@@ -45,12 +45,20 @@ def _errors_exit_2() -> Iterator[None]:
         raise typer.Exit(2) from exc
 
 
-def _engine(supabase_dir: Path | None, no_cache: bool = False) -> Any:
+def _engine(
+    supabase_dir: Path | None,
+    no_cache: bool = False,
+    stand_in: list[str] | None = None,
+    pg_bin: str | None = None,
+) -> Any:
     """The project's engine: its config is read, nothing is started yet."""
     from rlsguard.harness.engine import Engine, EngineOptions
 
     options = EngineOptions(
-        supabase_dir=supabase_dir.resolve() if supabase_dir else None, no_cache=no_cache
+        supabase_dir=supabase_dir.resolve() if supabase_dir else None,
+        no_cache=no_cache,
+        stand_ins=tuple(stand_in or ()),
+        pg_bin=pg_bin,
     )
     return Engine(options=options)
 
@@ -74,6 +82,8 @@ def check(
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="List passing cells too.")
     ] = False,
+    stand_in: StandInOption = None,
+    pg_bin: PgBinOption = None,
 ) -> None:
     """Check every cell of the matrix; exit 1 when any cell fails."""
     from rlsguard.matrix.check import Checker
@@ -81,7 +91,7 @@ def check(
     from rlsguard.matrix.report import explain
 
     with _errors_exit_2():
-        engine = _engine(supabase_dir)
+        engine = _engine(supabase_dir, False, stand_in, pg_bin)
         # The file first: a mistake in it costs no server start.
         loaded = load_matrix(matrix or engine.config.matrix, engine.personas.names)
         with _database(engine) as db:
@@ -156,13 +166,15 @@ def record(
         ),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+    stand_in: StandInOption = None,
+    pg_bin: PgBinOption = None,
 ) -> None:
     """Write a starter matrix from what each persona can do today (review it before use)."""
     from rlsguard.matrix.record import record as observe
     from rlsguard.matrix.record import render
 
     with _errors_exit_2():
-        engine = _engine(supabase_dir)
+        engine = _engine(supabase_dir, False, stand_in, pg_bin)
         target = output or engine.config.matrix
         if str(target) != "-" and Path(target).exists() and not force:
             raise RlsguardError(

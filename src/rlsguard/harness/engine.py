@@ -44,7 +44,8 @@ from rlsguard.identity.tokens import TokenSigner
 from rlsguard.stack.pgbin import PgBinaries
 from rlsguard.stack.supervisor import Stack
 from rlsguard.supabase.apply import apply_project
-from rlsguard.supabase.bootstrap import bootstrap
+from rlsguard.supabase.bootstrap import bootstrap, bootstrap_stand_ins
+from rlsguard.supabase.extensions import StandIns
 from rlsguard.supabase.project import SupabaseProject
 
 log = logging.getLogger("rlsguard.harness.engine")
@@ -64,6 +65,7 @@ class EngineOptions:
     no_cache: bool = False
     allow_destructive: str | None = None
     prefer: str | None = None  # "embedded" forces the pip wheel
+    stand_ins: tuple[str, ...] = ()  # added to the config's stand_ins (--stand-in NAME)
 
 
 @dataclass
@@ -176,6 +178,14 @@ class Engine:
         self._api: ApiSettings | None = None
         self.timings: dict[str, float] = {}
 
+    @property
+    def stand_ins(self) -> StandIns:
+        """The config's ``stand_ins`` and the command line's, together."""
+        source = str(self.config.source) if self.config.source else "(defaults)"
+        configured = StandIns.coerce(self.config.stand_ins, where=source)
+        given = StandIns.coerce(self.options.stand_ins, where="--stand-in")
+        return StandIns(configured.extensions | given.extensions)
+
     # -- lifecycle -------------------------------------------------------------
     def load_project(self) -> SupabaseProject:
         if self.project is None:
@@ -204,6 +214,7 @@ class Engine:
             binaries = self.stack.pg_binaries(
                 self.options.pg_bin or self.config.pg_bin, prefer=self.options.prefer
             )
+            stand_ins = self.stand_ins
             inputs = TemplateInputs.collect(
                 binaries,
                 files=[(m.display, m.path) for m in (*project.migrations, *project.seeds)],
@@ -211,18 +222,21 @@ class Engine:
                     "bootstrap": package_fingerprint("rlsguard.supabase"),
                     "config": _read(project.supabase_dir / "config.toml"),
                     "auto_expose": str(project.config.auto_expose),
+                    "stand_ins": stand_ins.key(),
                 },
             )
             cache_dir = self.config.cache.dir if self.config.cache.dir else None
             self.prepared = prepare_cluster(
                 self.stack,
                 inputs,
-                lambda server: apply_project(server, project),
+                lambda server: apply_project(server, project, stand_ins=stand_ins),
                 binaries=binaries,
                 name=self._cluster_name,
                 cache=TemplateCache(Path(cache_dir) / "templates" if cache_dir else None),
                 use_cache=self.config.cache.enabled and not self.options.no_cache,
-                base=_bootstrap_layer(binaries, project.config.auto_expose),
+                base=_bootstrap_layer(
+                    binaries, project.config.auto_expose, bootstrap_stand_ins(stand_ins)
+                ),
                 max_connections=self.config.postgres.max_connections,
                 gucs=dict(self.config.postgres.settings),
             )
@@ -372,7 +386,7 @@ class EngineTarget:
         return psycopg.conninfo.make_conninfo(self.engine.conninfo(dbname, user), **extra)
 
 
-def _bootstrap_layer(binaries: PgBinaries, auto_expose: bool) -> Layer:
+def _bootstrap_layer(binaries: PgBinaries, auto_expose: bool, stand_ins: StandIns) -> Layer:
     """initdb + the Supabase bootstrap: shared by every version of every project's migrations."""
     inputs = TemplateInputs.collect(
         binaries,
@@ -380,9 +394,12 @@ def _bootstrap_layer(binaries: PgBinaries, auto_expose: bool) -> Layer:
             "layer": "bootstrap",
             "bootstrap": package_fingerprint("rlsguard.supabase"),
             "auto_expose": str(auto_expose),
+            "stand_ins": stand_ins.key(),
         },
     )
-    return Layer(inputs, lambda server: bootstrap(server, auto_expose=auto_expose))
+    return Layer(
+        inputs, lambda server: bootstrap(server, auto_expose=auto_expose, stand_ins=stand_ins)
+    )
 
 
 def _read(path: Path) -> str:
