@@ -13,7 +13,14 @@ from rich.table import Table
 
 from rlsguard import __version__
 from rlsguard.audit import cli as audit_cli
-from rlsguard.cli_options import NoCacheOption, SupabaseDirOption
+from rlsguard.cli_options import (
+    AllowDestructiveOption,
+    BackendOption,
+    DsnOption,
+    NoCacheOption,
+    SupabaseDirOption,
+    engine_options,
+)
 from rlsguard.errors import RlsguardError
 from rlsguard.gate import cli as gate_cli
 from rlsguard.matrix.cli import matrix_app
@@ -45,11 +52,17 @@ def version() -> None:
 def doctor(
     supabase_dir: SupabaseDirOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    backend: BackendOption = None,
+    dsn: DsnOption = None,
+    allow_destructive: AllowDestructiveOption = None,
 ) -> None:
     """Show which binaries, backends and settings rlsguard finds here, and why."""
     from rlsguard.doctor import diagnose
 
-    diagnosis = diagnose(supabase_dir=supabase_dir.resolve() if supabase_dir else None)
+    diagnosis = diagnose(
+        supabase_dir=supabase_dir.resolve() if supabase_dir else None,
+        overrides=engine_options(backend=backend, dsn=dsn, allow_destructive=allow_destructive),
+    )
     if as_json:
         typer.echo(json.dumps(diagnosis.as_dict(), indent=2))
     else:
@@ -70,13 +83,17 @@ def doctor(
 def up(
     supabase_dir: SupabaseDirOption = None,
     no_cache: NoCacheOption = False,
+    backend: BackendOption = None,
+    dsn: DsnOption = None,
+    allow_destructive: AllowDestructiveOption = None,
 ) -> None:
     """Start the project's prepared database and print how to connect; Ctrl-C stops it."""
-    from rlsguard.engine import Engine, EngineOptions
+    from rlsguard.engine import Engine
 
-    options = EngineOptions(
-        supabase_dir=supabase_dir.resolve() if supabase_dir else None, no_cache=no_cache
-    )
+    options = engine_options(
+        supabase_dir, no_cache=no_cache, backend=backend, dsn=dsn,
+        allow_destructive=allow_destructive,
+    )  # fmt: skip
     try:
         engine = Engine(options=options).open()
     except RlsguardError as exc:
@@ -84,14 +101,21 @@ def up(
         raise typer.Exit(2) from exc
     try:
         prepared = engine.prepared
-        assert prepared is not None
-        how = "from the cache" if prepared.cache_hit else "built"
-        console.print(
-            f"[green]ready[/] ({how} in {prepared.seconds:.2f}s): "
-            f"{prepared.server.binaries.describe()}"
-        )
-        typer.echo(f"psql '{engine.conninfo('postgres')}'")
-        typer.echo(f"url {prepared.server.url()}")
+        if prepared is not None:
+            how = "from the cache" if prepared.cache_hit else "built"
+            console.print(
+                f"[green]ready[/] ({how} in {prepared.seconds:.2f}s): "
+                f"{prepared.server.binaries.describe()}"
+            )
+            typer.echo(f"psql '{engine.conninfo('postgres')}'")
+            typer.echo(f"url {prepared.server.url()}")
+        else:
+            what = {"live": "a live Supabase database, nothing written", "scratch": "migrated"}
+            console.print(
+                f"[green]ready[/] ({engine.backend} backend, {engine.mode}: "
+                f"{what.get(engine.mode, '')}): database {escape(engine.template_db)}"
+            )
+            typer.echo(f"psql '{_redacted(engine.conninfo(engine.template_db))}'")
         typer.echo(f"anon key {engine.signer.anon_key}")
         typer.echo(f"service_role key {engine.signer.service_role_key}")
         typer.echo("Press Ctrl-C to stop.", err=True)
@@ -100,6 +124,16 @@ def up(
         pass
     finally:
         engine.close()
+
+
+def _redacted(conninfo: str) -> str:
+    """A connection string without its password (the user has it; logs need not)."""
+    import psycopg
+
+    params = psycopg.conninfo.conninfo_to_dict(conninfo)
+    if params.get("password"):
+        params["password"] = "***"
+    return psycopg.conninfo.make_conninfo(**params)
 
 
 policy_cli.register(app)  # snapshot, diff, blame, rollback

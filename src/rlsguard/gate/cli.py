@@ -19,7 +19,14 @@ from rich.console import Console
 from rich.markup import escape
 from rich.status import Status
 
-from rlsguard.cli_options import NoCacheOption, SupabaseDirOption
+from rlsguard.cli_options import (
+    AllowDestructiveOption,
+    BackendOption,
+    DsnOption,
+    NoCacheOption,
+    SupabaseDirOption,
+    engine_options,
+)
 
 if TYPE_CHECKING:
     from rlsguard.gate.run import GateReport, Step
@@ -114,6 +121,9 @@ def gate(
         typer.Option("--json", help="Write everything as JSON here (docs/gate.schema.json)."),
     ] = None,
     no_cache: NoCacheOption = False,
+    backend: BackendOption = None,
+    dsn: DsnOption = None,
+    allow_destructive: AllowDestructiveOption = None,
 ) -> None:
     """Gate a change to supabase/: build base and head, diff, lint, probe, check, roll back."""
     from rlsguard.gate.outputs import render_json, render_junit, render_sarif, write
@@ -126,6 +136,7 @@ def gate(
         supabase_dir=supabase_dir,
         fail_on=fail_on.value,  # type: ignore[arg-type]
         no_cache=no_cache,
+        engine=engine_options(backend=backend, dsn=dsn, allow_destructive=allow_destructive),
     )
     progress = LiveProgress(err)
     try:

@@ -23,6 +23,7 @@ not start); else ``pass`` (exit 0).
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import time
 from collections.abc import Iterator
@@ -35,6 +36,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 import psycopg
 
 from rlsguard.audit.findings import FailOn, Finding, reaches, sort_findings
+from rlsguard.config import EngineOptions
 from rlsguard.errors import RlsguardError
 
 if TYPE_CHECKING:
@@ -76,6 +78,7 @@ class GateOptions:
     supabase_dir: Path | None = None
     fail_on: FailOn = "error"
     no_cache: bool = False
+    engine: EngineOptions | None = None  # --backend, --dsn, --allow-destructive
 
 
 @dataclass
@@ -306,14 +309,15 @@ class _Gate:
 
     # -- the pipeline --------------------------------------------------------------------
     def run(self, workspace: Workspace | None) -> None:
-        from rlsguard.engine import EngineOptions
         from rlsguard.policy.build import Workspace
 
         config, folder = self._config()
         self.report.supabase_dir = folder
         with ExitStack() as stack:
             if workspace is None:
-                options = EngineOptions(no_cache=self.options.no_cache)
+                options = dataclasses.replace(
+                    self.options.engine or EngineOptions(), no_cache=self.options.no_cache
+                )
                 workspace = stack.enter_context(Workspace(config, options))
             ws = workspace
             with self.step("build") as step:

@@ -13,7 +13,14 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from rlsguard.cli_options import SupabaseDirOption
+from rlsguard.cli_options import (
+    AllowDestructiveOption,
+    BackendChoice,
+    BackendOption,
+    DsnOption,
+    SupabaseDirOption,
+    engine_options,
+)
 from rlsguard.errors import RlsguardError
 
 matrix_app = typer.Typer(
@@ -36,12 +43,18 @@ _STATUS = {"pass": "[green]pass[/]", "fail": "[red]FAIL[/]", "error": "[red]ERRO
 
 
 @contextmanager
-def _database(supabase_dir: Path | None, no_cache: bool = False) -> Iterator[Any]:
-    """The project's prepared database, cloned for this command and dropped after."""
-    from rlsguard.engine import Engine, EngineOptions
+def _database(
+    supabase_dir: Path | None,
+    backend: BackendChoice | None = None,
+    dsn: str | None = None,
+    allow_destructive: str | None = None,
+) -> Iterator[Any]:
+    """The project's prepared database, cloned for this command and dropped after (on a
+    live database: the database itself in a transaction that is rolled back)."""
+    from rlsguard.engine import Engine
 
-    options = EngineOptions(
-        supabase_dir=supabase_dir.resolve() if supabase_dir else None, no_cache=no_cache
+    options = engine_options(
+        supabase_dir, backend=backend, dsn=dsn, allow_destructive=allow_destructive
     )
     with Engine(options=options) as engine, engine.cloned_database() as db:
         yield engine, db
@@ -54,6 +67,9 @@ def _schemas(engine: Any) -> list[str]:
 @matrix_app.command()
 def check(
     supabase_dir: SupabaseDirOption = None,
+    backend: BackendOption = None,
+    dsn: DsnOption = None,
+    allow_destructive: AllowDestructiveOption = None,
     matrix: MatrixPath = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
     verbose: Annotated[
@@ -65,7 +81,7 @@ def check(
     from rlsguard.matrix.load import load_matrix
     from rlsguard.matrix.report import explain
 
-    with _database(supabase_dir) as (engine, db):
+    with _database(supabase_dir, backend, dsn, allow_destructive) as (engine, db):
         path = matrix or engine.config.matrix
         loaded = load_matrix(path, engine.personas.names)
         run = Checker(db, loaded, schemas=_schemas(engine)).run()
@@ -132,6 +148,9 @@ def _as_json(run: Any) -> dict[str, Any]:
 @matrix_app.command()
 def record(
     supabase_dir: SupabaseDirOption = None,
+    backend: BackendOption = None,
+    dsn: DsnOption = None,
+    allow_destructive: AllowDestructiveOption = None,
     output: Annotated[
         Path | None,
         typer.Option(
@@ -144,7 +163,7 @@ def record(
     from rlsguard.matrix.record import record as observe
     from rlsguard.matrix.record import render
 
-    with _database(supabase_dir) as (engine, db):
+    with _database(supabase_dir, backend, dsn, allow_destructive) as (engine, db):
         target = output or engine.config.matrix
         if str(target) != "-" and Path(target).exists() and not force:
             raise RlsguardError(

@@ -178,15 +178,9 @@ class MatrixPlugin:
             engine = session_engine(self.config)
         except RlsguardError as exc:
             _fail_session(exc)
-        name = f"rlsguard_matrix_{os.getpid()}"
         try:
-            engine.clone(name)
-            try:
-                with engine.connect(name, autocommit=True) as conn:
-                    checker = Checker(engine.database(conn), self.load(), schemas=_schemas(engine))
-                    self.run = checker.run(cells)
-            finally:
-                engine.drop(name)
+            with engine.cloned_database(f"rlsguard_matrix_{os.getpid()}") as db:
+                self.run = Checker(db, self.load(), schemas=_schemas(engine)).run(cells)
         except Exception as exc:
             self.error = exc
         self.check_seconds = time.perf_counter() - started

@@ -18,7 +18,15 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
-from rlsguard.cli_options import NoCacheOption, SupabaseDirOption
+from rlsguard.cli_options import (
+    AllowDestructiveOption,
+    BackendChoice,
+    BackendOption,
+    DsnOption,
+    NoCacheOption,
+    SupabaseDirOption,
+    engine_options,
+)
 from rlsguard.errors import RlsguardError
 
 if TYPE_CHECKING:
@@ -45,17 +53,25 @@ class FailOn(StrEnum):
 
 
 @contextmanager
-def _workspace(supabase_dir: Path | None, no_cache: bool) -> Iterator[tuple[Workspace, Path]]:
+def _workspace(
+    supabase_dir: Path | None,
+    no_cache: bool,
+    backend: BackendChoice | None = None,
+    dsn: str | None = None,
+    allow_destructive: str | None = None,
+) -> Iterator[tuple[Workspace, Path]]:
     """The project's folder and a workspace for it; errors become exit code 2."""
     from rlsguard.config import load_config
-    from rlsguard.engine import EngineOptions
     from rlsguard.policy.build import Workspace
 
     try:
         folder = supabase_dir.resolve() if supabase_dir else None
         config = load_config(supabase_dir=folder)
         folder = folder or Path(config.supabase_dir).resolve()
-        with Workspace(config, EngineOptions(no_cache=no_cache)) as workspace:
+        options = engine_options(
+            no_cache=no_cache, backend=backend, dsn=dsn, allow_destructive=allow_destructive
+        )
+        with Workspace(config, options) as workspace:
             yield workspace, folder
     except RlsguardError as exc:
         err.print(f"[red]error:[/] {exc}", markup=True, soft_wrap=True)
@@ -77,9 +93,12 @@ def snapshot(
         typer.Option("-o", "--output", help="Write the snapshot here (default: stdout)."),
     ] = None,
     no_cache: NoCacheOption = False,
+    backend: BackendOption = None,
+    dsn: DsnOption = None,
+    allow_destructive: AllowDestructiveOption = None,
 ) -> None:
     """Snapshot the security surface the migrations leave (deterministic JSON)."""
-    with _workspace(supabase_dir, no_cache) as (workspace, folder):
+    with _workspace(supabase_dir, no_cache, backend, dsn, allow_destructive) as (workspace, folder):
         snap = workspace.snapshot(folder)
     _emit(snap.dumps(), output)
     doc = snap.doc
@@ -110,6 +129,9 @@ def diff(
         typer.Option("--fail-on", help="Exit 1 when a change widens access, or on any change."),
     ] = FailOn.none,
     no_cache: NoCacheOption = False,
+    backend: BackendOption = None,
+    dsn: DsnOption = None,
+    allow_destructive: AllowDestructiveOption = None,
     access: Annotated[
         bool,
         typer.Option(
@@ -124,7 +146,7 @@ def diff(
     from rlsguard.policy.render import render
 
     access_diff = None
-    with _workspace(supabase_dir, no_cache) as (workspace, folder):
+    with _workspace(supabase_dir, no_cache, backend, dsn, allow_destructive) as (workspace, folder):
         result = diff_sources(base, head, supabase_dir=folder, workspace=workspace)
         if access:
             from rlsguard.gate.access import access_diff_sources
@@ -156,13 +178,16 @@ def blame(
         ReportFormat.text
     ),
     no_cache: NoCacheOption = False,
+    backend: BackendOption = None,
+    dsn: DsnOption = None,
+    allow_destructive: AllowDestructiveOption = None,
 ) -> None:
     """Name the first migration whose result departs from the approved snapshot."""
     from rlsguard.policy.api import blame_project
     from rlsguard.policy.paths import default_snapshot_path
     from rlsguard.policy.sources import display_path
 
-    with _workspace(supabase_dir, no_cache) as (workspace, folder):
+    with _workspace(supabase_dir, no_cache, backend, dsn, allow_destructive) as (workspace, folder):
         spec = against or display_path(default_snapshot_path(folder, workspace.config))
         approved = workspace.resolve(spec, supabase_dir=folder)
         report = blame_project(folder, approved, workspace=workspace)
@@ -194,11 +219,14 @@ def rollback(
         ReportFormat.text
     ),
     no_cache: NoCacheOption = False,
+    backend: BackendOption = None,
+    dsn: DsnOption = None,
+    allow_destructive: AllowDestructiveOption = None,
 ) -> None:
     """Write a verified migration that restores the known-good security surface."""
     from rlsguard.policy.api import rollback_project
 
-    with _workspace(supabase_dir, no_cache) as (workspace, folder):
+    with _workspace(supabase_dir, no_cache, backend, dsn, allow_destructive) as (workspace, folder):
         result = rollback_project(folder, to, workspace=workspace)
     if fmt is ReportFormat.json:
         sys.stdout.write(json.dumps(result.as_dict(), indent=2) + "\n")

@@ -101,13 +101,8 @@ class SnapshotItem(pytest.Item):
         except RlsguardError as exc:
             _fail_session(exc)
         schemas = engine.load_project().config.api_schemas
-        name = f"rlsguard_snapshot_{os.getpid()}"
-        engine.clone(name)
-        try:
-            with engine.connect(name, autocommit=True) as conn:
-                live = Snapshot.from_catalog(read_catalog(conn, schemas), "the live database")
-        finally:
-            engine.drop(name)
+        with engine.cloned_database(f"rlsguard_snapshot_{os.getpid()}", read_only=True) as db:
+            live = Snapshot.from_catalog(read_catalog(db.conn, schemas), "the live database")
         diff = diff_snapshots(approved, live)
         if diff.changes:
             raise SnapshotDrift(diff, plugin.command)
