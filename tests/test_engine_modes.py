@@ -1,0 +1,328 @@
+"""Every backend mode through the one engine path: a scratch server and a live database by DSN.
+
+A second local cluster plays the scratch server (a CI ``postgres`` service: plain, nothing of
+Supabase in it) and a third, bootstrapped and migrated with the project, plays the live
+database (a ``supabase start`` stack or staging). The same commands run against both and
+against the local template; they must agree, and afterwards the scratch server holds exactly
+the databases it held before and the live database is unchanged, catalog and rows.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from typer.testing import CliRunner
+
+from rlsguard.cli import app
+from rlsguard.config import EngineOptions, load_config
+from rlsguard.engine import Engine, load_project
+from rlsguard.errors import BackendUnavailable, DestructiveActionRefused, RlsguardError
+from rlsguard.stack import PostgresServer, Stack
+from rlsguard.stack.docker import docker_engine_available
+from rlsguard.supabase.apply import apply_project
+from rlsguard.supabase.roles import ROLES
+
+runner = CliRunner()
+MATRIX = Path(__file__).parent / "matrix" / "data" / "notes.yaml"
+
+# Everything a check could leave behind in a database's catalog, as one digest.
+CATALOG = """
+select md5(string_agg(x, E'\\n' order by x)) from (
+  select 'rel ' || c.oid::regclass::text || ' ' || c.relkind::text || ' ' || c.relrowsecurity::text
+         || ' ' || coalesce(c.relacl::text, '')
+  from pg_class c join pg_namespace n on n.oid = c.relnamespace
+  where n.nspname not in ('pg_catalog', 'information_schema') and n.nspname not like 'pg_t%%'
+  union all
+  select 'pol ' || polrelid::regclass::text || ' ' || polname || ' '
+         || coalesce(pg_get_expr(polqual, polrelid), '')
+         || ' ' || coalesce(pg_get_expr(polwithcheck, polrelid), '')
+  from pg_policy
+  union all
+  select 'fn ' || p.oid::regprocedure::text || ' ' || md5(p.prosrc) || ' '
+         || coalesce(p.proconfig::text, '') || ' ' || coalesce(p.proacl::text, '')
+  from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+  where n.nspname not in ('pg_catalog', 'information_schema')
+  union all
+  select 'set ' || coalesce(d.datname, '*') || ' ' || coalesce(r.rolname, '*') || ' '
+         || s.setconfig::text
+  from pg_db_role_setting s left join pg_database d on d.oid = s.setdatabase
+  left join pg_roles r on r.oid = s.setrole
+  where s.setdatabase <> 0 or %(role_settings)s
+  union all
+  select 'db ' || datname || ' ' || coalesce(shobj_description(oid, 'pg_database'), '') || ' '
+         || coalesce(datacl::text, '') || ' ' || pg_get_userbyid(datdba)
+  from pg_database
+) t(x)
+"""
+TABLES = """
+select format('%I.%I', schemaname, tablename) from pg_tables
+where schemaname in ('public', 'auth', 'storage') order by 1
+"""
+
+
+def fingerprint(
+    server: PostgresServer, dbname: str = "postgres", *, role_settings: bool = True
+) -> dict[str, str]:
+    """The catalog digest and one digest of every row of each user table.
+
+    ``role_settings=False`` leaves out settings of roles in every database: on a scratch
+    server the Supabase roles rlsguard creates stay, with their settings.
+    """
+    with server.connect(dbname, autocommit=True) as conn:
+        row = conn.execute(CATALOG, {"role_settings": role_settings}).fetchone()
+        out = {"catalog": row[0]}  # type: ignore[index]
+        for (table,) in conn.execute(TABLES).fetchall():
+            row = conn.execute(
+                f"select md5(coalesce(string_agg(t::text, ',' order by t::text), '')) "
+                f"from {table} t"
+            ).fetchone()
+            out[table] = row[0]  # type: ignore[index]
+    return out
+
+
+def databases(server: PostgresServer) -> dict[str, str | None]:
+    with server.connect(autocommit=True) as conn:
+        rows = conn.execute(
+            "select datname, shobj_description(oid, 'pg_database') from pg_database"
+        ).fetchall()
+    return dict(rows)
+
+
+def roles(server: PostgresServer) -> set[str]:
+    with server.connect(autocommit=True) as conn:
+        return {r[0] for r in conn.execute("select rolname from pg_roles").fetchall()}
+
+
+@pytest.fixture(scope="module")
+def scratch(rlsguard_stack: Stack) -> Iterator[PostgresServer]:
+    """A plain server, as a CI service container would be: rlsguard works in its own databases."""
+    server = rlsguard_stack.postgres(rlsguard_stack.unique_name("scratch"))
+    yield server
+    rlsguard_stack.discard(server.name)
+
+
+@pytest.fixture(scope="module")
+def live(rlsguard_stack: Stack, notes_project: Path) -> Iterator[PostgresServer]:
+    """A database that already is the project's Supabase database (bootstrapped, migrated)."""
+    server = rlsguard_stack.postgres(rlsguard_stack.unique_name("live"))
+    apply_project(server, load_project(notes_project))
+    yield server
+    rlsguard_stack.discard(server.name)
+
+
+@pytest.fixture(autouse=True)
+def _env(monkeypatch: pytest.MonkeyPatch, template_cache_dir: Path) -> None:
+    monkeypatch.setenv("RLSGUARD_CACHE_DIR", str(template_cache_dir))
+    monkeypatch.setenv("COLUMNS", "200")
+    for var in ("RLSGUARD_BACKEND", "RLSGUARD_DSN", "RLSGUARD_ALLOW_DESTRUCTIVE"):
+        monkeypatch.delenv(var, raising=False)
+
+
+def engine_for(notes_project: Path, dsn: str, **kw: str) -> Engine:
+    options = EngineOptions(supabase_dir=notes_project, backend="dsn", dsn=dsn, **kw)
+    return Engine(load_config(supabase_dir=notes_project), options)
+
+
+# -- the engine ---------------------------------------------------------------------------
+
+
+def test_scratch_server_gets_databases_of_rlsguards_own_and_only_loses_those(
+    scratch: PostgresServer, notes_project: Path
+) -> None:
+    before = databases(scratch)
+    postgres_before = fingerprint(scratch, role_settings=False)
+    with engine_for(notes_project, scratch.url()) as engine:
+        assert engine.mode == "scratch"
+        template = engine.template_db
+        assert template.startswith(f"rlsguard_{engine.stack.run_id}_")  # type: ignore[union-attr]
+        assert databases(scratch)[template] == f"rlsguard run {engine.stack.run_id}"  # type: ignore[union-attr]
+        with engine.cloned_database() as db:
+            assert db.scalar("select count(*) from public.notes") == 3  # migrated and seeded
+            # "alter database postgres" in the migration changed rlsguard's database ...
+            assert db.scalar("show lock_timeout") == "4s"
+        with engine.worker_database("rlsguard_worker_x") as name, engine.connect(name) as conn:
+            assert conn.execute("select count(*) from public.notes").fetchone() == (3,)
+    # ... and not the server's own postgres database; every database rlsguard made is gone.
+    assert databases(scratch) == before
+    assert fingerprint(scratch, role_settings=False) == postgres_before
+    # The cluster-wide roles Supabase needs stay (databases of other runs may use them).
+    assert roles(scratch) <= {spec.name for spec in ROLES} | roles_of_a_fresh_cluster(scratch)
+
+
+def roles_of_a_fresh_cluster(server: PostgresServer) -> set[str]:
+    with server.connect(autocommit=True) as conn:
+        rows = conn.execute("select rolname from pg_roles where oid < 16384").fetchall()
+    return {r[0] for r in rows} | {server.superuser}
+
+
+def test_a_database_of_another_run_survives_the_sweep(
+    scratch: PostgresServer, notes_project: Path
+) -> None:
+    with scratch.connect(autocommit=True) as conn:
+        conn.execute("create database rlsguard_other_run")
+        conn.execute("comment on database rlsguard_other_run is 'rlsguard run 0ther000'")
+    try:
+        with engine_for(notes_project, scratch.url()) as engine:
+            # A worker that died before dropping its database: the controller sweeps it.
+            engine.clone("rlsguard_dead_worker")
+        found = databases(scratch)
+        assert "rlsguard_dead_worker" not in found
+        assert found["rlsguard_other_run"] == "rlsguard run 0ther000"
+    finally:
+        scratch.drop_database("rlsguard_other_run")
+
+
+def test_live_database_is_detected_and_never_written(
+    live: PostgresServer, notes_project: Path
+) -> None:
+    before, dbs = fingerprint(live), databases(live)
+    with engine_for(notes_project, live.url()) as engine:
+        assert engine.mode == "live"
+        assert engine.template_db == "postgres"
+        with pytest.raises(DestructiveActionRefused, match="live Supabase database"):
+            engine.clone("rlsguard_x")
+        with engine.cloned_database() as db:
+            db.execute("insert into public.notes (owner_id, body) select owner_id, 'x' "
+                       "from public.notes limit 1")  # fmt: skip
+            db.execute("create table public.left_behind ()")
+            assert db.scalar("select count(*) from public.notes") == 4
+        with pytest.raises(RlsguardError, match="never commits"), engine.cloned_database() as db:
+            db.conn.execute("COMMIT")
+        with (
+            pytest.raises(psycopg.errors.ReadOnlySqlTransaction),
+            engine.cloned_database(read_only=True) as db,
+        ):
+            db.execute("delete from public.notes")
+    assert fingerprint(live) == before
+    assert databases(live) == dbs
+
+
+def test_a_live_database_cannot_stand_for_another_version(
+    live: PostgresServer, notes_project: Path, tmp_path: Path
+) -> None:
+    other = tmp_path / "supabase"
+    other.mkdir()
+    (other / "migrations").mkdir()
+    result = runner.invoke(
+        app,
+        ["diff", "--supabase-dir", str(notes_project), "--base", str(other),
+         "--backend", "dsn", "--dsn", live.url()],
+    )  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert "live Supabase database" in result.output
+    assert "cannot build" in result.output
+
+
+# -- the commands -------------------------------------------------------------------------
+
+
+def run_cli(*args: str) -> str:
+    result = runner.invoke(app, list(args))
+    assert result.exit_code in (0, 1), result.output
+    return result.stdout
+
+
+def surface(notes_project: Path, tmp_path: Path, *backend: str) -> dict[str, object]:
+    """What snapshot, lint, probe and matrix check say about the project on one backend."""
+    where = ["--supabase-dir", str(notes_project), *backend]
+    snap = tmp_path / f"snap-{len(os.listdir(tmp_path))}.json"
+    run_cli("snapshot", *where, "-o", str(snap))
+    lint = json.loads(run_cli("lint", *where, "-f", "json"))
+    probe = json.loads(run_cli("probe", *where, "-f", "json"))
+    matrix = json.loads(run_cli("matrix", "check", *where, "--matrix", str(MATRIX), "--json"))
+    doc = json.loads(snap.read_text())
+    doc.pop("label", None)
+    return {
+        "snapshot": doc,
+        "lint": sorted((f["rule"], f["object"]) for f in lint["findings"]),
+        "probe": sorted((f["rule"], f["object"]) for f in probe["findings"]),
+        "matrix": (matrix["ok"], sorted((c["id"], c["status"]) for c in matrix["cells"])),
+    }
+
+
+def test_commands_agree_on_local_scratch_and_live_and_leave_no_trace(
+    scratch: PostgresServer, live: PostgresServer, notes_project: Path, tmp_path: Path
+) -> None:
+    scratch_dbs, live_before = databases(scratch), fingerprint(live)
+    local = surface(notes_project, tmp_path)
+    on_scratch = surface(notes_project, tmp_path, "--backend", "dsn", "--dsn", scratch.url())
+    on_live = surface(notes_project, tmp_path, "--backend", "dsn", "--dsn", live.url())
+    assert local["matrix"][0] is True  # type: ignore[index]
+    assert local["snapshot"]["tables"]["public.notes"]["policies"]  # type: ignore[index]
+    assert on_scratch == local
+    assert on_live == local
+    assert databases(scratch) == scratch_dbs
+    assert fingerprint(live) == live_before
+
+
+def test_environment_chooses_the_backend_for_commands(
+    live: PostgresServer, notes_project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RLSGUARD_BACKEND", "dsn")
+    monkeypatch.setenv("RLSGUARD_DSN", live.url())
+    with live.connect(autocommit=True) as conn:  # only the live database has this marker
+        conn.execute(
+            'create policy "the live one" on public.notes for select to anon using (false)'
+        )
+    try:
+        result = runner.invoke(app, ["snapshot", "--supabase-dir", str(notes_project)])
+        assert result.exit_code == 0, result.output
+        assert "the live one" in result.stdout
+        # The command line wins over the environment.
+        result = runner.invoke(
+            app, ["snapshot", "--supabase-dir", str(notes_project), "--backend", "local"]
+        )
+        assert result.exit_code == 0, result.output
+        assert "the live one" not in result.stdout
+    finally:
+        with live.connect(autocommit=True) as conn:
+            conn.execute('drop policy "the live one" on public.notes')
+
+
+def test_doctor_tells_a_live_database_from_a_scratch_server(
+    scratch: PostgresServer, live: PostgresServer, notes_project: Path
+) -> None:
+    found = {}
+    for name, server in (("scratch", scratch), ("live", live)):
+        result = runner.invoke(
+            app,
+            ["doctor", "--supabase-dir", str(notes_project), "--json",
+             "--backend", "dsn", "--dsn", server.url()],
+        )  # fmt: skip
+        checks = {c["name"]: c for c in json.loads(result.stdout)["checks"]}
+        found[name] = checks["backend"]
+    target = f"127.0.0.1:{live.port}/postgres"
+    assert "is a live Supabase database" in found["live"]["summary"]
+    assert f"--allow-destructive {target}" in found["live"]["details"][1]
+    assert "is a scratch server" in found["scratch"]["summary"]
+
+
+def test_a_dsn_backend_without_a_url_says_what_to_do(notes_project: Path) -> None:
+    result = runner.invoke(app, ["lint", "--supabase-dir", str(notes_project), "--backend", "dsn"])
+    assert result.exit_code == 2
+    assert "--rlsguard-dsn" in result.output
+
+
+# -- docker -------------------------------------------------------------------------------
+
+DOCKER, DOCKER_REASON = docker_engine_available()
+
+
+@pytest.mark.skipif(not DOCKER, reason=f"no Docker engine: {DOCKER_REASON}")
+@pytest.mark.slow
+def test_docker_backend_runs_every_command(notes_project: Path, tmp_path: Path) -> None:
+    local = surface(notes_project, tmp_path)
+    assert surface(notes_project, tmp_path, "--backend", "docker") == local
+
+
+def test_docker_backend_without_an_engine_refuses_with_the_reason(notes_project: Path) -> None:
+    if DOCKER:
+        pytest.skip("a Docker engine answers here: the refusal cannot be shown")
+    options = EngineOptions(supabase_dir=notes_project, backend="docker")
+    with pytest.raises(BackendUnavailable, match="Docker engine"):
+        Engine(load_config(supabase_dir=notes_project), options).open()
