@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -326,3 +328,88 @@ def test_docker_backend_without_an_engine_refuses_with_the_reason(notes_project:
     options = EngineOptions(supabase_dir=notes_project, backend="docker")
     with pytest.raises(BackendUnavailable, match="Docker engine"):
         Engine(load_config(supabase_dir=notes_project), options).open()
+
+
+# -- pytest -m rls --------------------------------------------------------------------------
+
+USER_TESTS = """
+import pytest
+
+
+@pytest.mark.rls
+def test_alice_reads(rlsguard_db):
+    with rlsguard_db.as_persona("alice") as s:
+        assert s.scalar("select count(*) from notes") == 2
+
+
+@pytest.mark.rls
+def test_writes_are_rolled_back(rlsguard_db):
+    rlsguard_db.execute("delete from public.notes")
+    assert rlsguard_db.scalar("select count(*) from public.notes") == 0
+
+
+@pytest.mark.rls
+def test_commits_in_a_clone(rlsguard_clone):
+    rlsguard_clone.execute("create table public.mine ()")
+"""
+
+
+@pytest.fixture(scope="module")
+def user_project(
+    tmp_path_factory: pytest.TempPathFactory, notes_project: Path, live: PostgresServer
+) -> Path:
+    """The notes project with a matrix, user tests and the approved snapshot (drift item)."""
+    import shutil
+
+    root = tmp_path_factory.mktemp("user") / "repo"
+    shutil.copytree(notes_project.parent, root)
+    (root / "fixtures").mkdir()
+    shutil.copy(MATRIX, root / "fixtures" / "rls_matrix.yaml")
+    (root / "test_access.py").write_text(USER_TESTS)
+    result = runner.invoke(
+        app,
+        ["snapshot", "--supabase-dir", str(root / "supabase"), "--backend", "local",
+         "-o", str(root / "fixtures" / "policies.snapshot.json")],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    return root
+
+
+def pytest_in(cwd: Path, *args: str, cache: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "RLSGUARD_CACHE_DIR": str(cache), "COLUMNS": "200"}
+    fast = ("-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:faker")
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", *fast, *args],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+
+
+def test_pytest_rls_on_a_scratch_server(
+    user_project: Path, scratch: PostgresServer, template_cache_dir: Path
+) -> None:
+    before = databases(scratch)
+    args = ("-m", "rls", "-rs", "-v", "--rlsguard-backend", "dsn", "--rlsguard-dsn", scratch.url())
+    result = pytest_in(user_project, *args, cache=template_cache_dir)
+    out = result.stdout
+    assert result.returncode == 0, out + result.stderr
+    assert "fixtures/rls_matrix.yaml: 19 cell(s) checked, 0 failed" in out
+    assert "policies.snapshot.json::test_policy_snapshot PASSED" in out
+    assert "test_commits_in_a_clone PASSED" in out
+    assert "23 passed" in out
+    assert databases(scratch) == before
+
+
+def test_pytest_rls_on_a_live_database_reads_only(
+    user_project: Path, live: PostgresServer, template_cache_dir: Path
+) -> None:
+    before = fingerprint(live)
+    args = ("-m", "rls", "-rs", "-v", "--rlsguard-backend", "dsn", "--rlsguard-dsn", live.url())
+    result = pytest_in(user_project, *args, cache=template_cache_dir)
+    out = result.stdout
+    assert result.returncode == 0, out + result.stderr
+    assert "fixtures/rls_matrix.yaml: 19 cell(s) checked, 0 failed" in out
+    assert "policies.snapshot.json::test_policy_snapshot PASSED" in out
+    assert "test_writes_are_rolled_back PASSED" in out
+    assert "rlsguard_clone needs a database of the test's own" in out  # the skip's reason
+    assert "22 passed, 1 skipped" in out
+    assert fingerprint(live) == before
