@@ -218,6 +218,13 @@ def test_a_live_database_cannot_stand_for_another_version(
     assert result.exit_code == 2, result.output
     assert "live Supabase database" in result.output
     assert "cannot build" in result.output
+    result = runner.invoke(
+        app,
+        ["gate", "--supabase-dir", str(notes_project), "--base", str(other),
+         "--backend", "dsn", "--dsn", live.url()],
+    )  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert "live Supabase database" in result.output
 
 
 # -- the commands -------------------------------------------------------------------------
@@ -333,7 +340,16 @@ def test_docker_backend_without_an_engine_refuses_with_the_reason(notes_project:
 # -- pytest -m rls --------------------------------------------------------------------------
 
 USER_TESTS = """
+import os
+
 import pytest
+
+
+@pytest.mark.rls
+def test_the_opt_in_reaches_the_engine(rlsguard_engine):
+    expected = os.environ.get("EXPECT_OPT_IN")
+    assert rlsguard_engine.server.opted_in is bool(expected)
+    assert rlsguard_engine.config.allow_destructive == expected
 
 
 @pytest.mark.rls
@@ -375,8 +391,8 @@ def user_project(
     return root
 
 
-def pytest_in(cwd: Path, *args: str, cache: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "RLSGUARD_CACHE_DIR": str(cache), "COLUMNS": "200"}
+def pytest_in(cwd: Path, *args: str, cache: Path, **extra: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "RLSGUARD_CACHE_DIR": str(cache), "COLUMNS": "200", **extra}
     fast = ("-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:faker")
     return subprocess.run(
         [sys.executable, "-m", "pytest", *fast, *args],
@@ -395,7 +411,7 @@ def test_pytest_rls_on_a_scratch_server(
     assert "fixtures/rls_matrix.yaml: 19 cell(s) checked, 0 failed" in out
     assert "policies.snapshot.json::test_policy_snapshot PASSED" in out
     assert "test_commits_in_a_clone PASSED" in out
-    assert "23 passed" in out
+    assert "24 passed" in out
     assert databases(scratch) == before
 
 
@@ -403,13 +419,51 @@ def test_pytest_rls_on_a_live_database_reads_only(
     user_project: Path, live: PostgresServer, template_cache_dir: Path
 ) -> None:
     before = fingerprint(live)
-    args = ("-m", "rls", "-rs", "-v", "--rlsguard-backend", "dsn", "--rlsguard-dsn", live.url())
-    result = pytest_in(user_project, *args, cache=template_cache_dir)
+    target = f"127.0.0.1:{live.port}/postgres"
+    args = ("-m", "rls", "-rs", "-v", "--rlsguard-backend", "dsn", "--rlsguard-dsn", live.url(),
+            "--rlsguard-allow-destructive", target)  # fmt: skip
+    result = pytest_in(user_project, *args, cache=template_cache_dir, EXPECT_OPT_IN=target)
     out = result.stdout
     assert result.returncode == 0, out + result.stderr
     assert "fixtures/rls_matrix.yaml: 19 cell(s) checked, 0 failed" in out
     assert "policies.snapshot.json::test_policy_snapshot PASSED" in out
     assert "test_writes_are_rolled_back PASSED" in out
     assert "rlsguard_clone needs a database of the test's own" in out  # the skip's reason
-    assert "22 passed, 1 skipped" in out
+    assert "23 passed, 1 skipped" in out
     assert fingerprint(live) == before
+
+
+def test_gate_and_diff_build_both_versions_on_a_scratch_server(
+    scratch: PostgresServer, notes_project: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    base = tmp_path / "base" / "supabase"
+    shutil.copytree(notes_project, base)
+    (base / "migrations" / "20250102000000_open.sql").write_text(
+        'create policy "everyone reads" on public.notes for select to anon using (true);\n'
+        "grant select on public.notes to anon;\n"
+    )
+    before = databases(scratch)
+    where = ["--supabase-dir", str(notes_project), "--backend", "dsn", "--dsn", scratch.url()]
+    result = runner.invoke(app, ["diff", "--base", str(base), *where, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert "everyone reads" in result.stdout  # head drops the policy base had
+    result = runner.invoke(app, ["gate", "--base", str(base), *where])
+    assert "✓ build base and head" in result.stderr, result.output
+    assert result.exit_code in (0, 1), result.output
+    assert databases(scratch) == before
+
+
+@pytest.mark.slow
+def test_pytest_rls_under_xdist_on_a_scratch_server(
+    user_project: Path, scratch: PostgresServer, template_cache_dir: Path
+) -> None:
+    """Workers attach to the controller's template database and make their own clones."""
+    before = databases(scratch)
+    args = ("-n", "2", "-m", "rls", "--rlsguard-backend", "dsn", "--rlsguard-dsn", scratch.url())
+    result = pytest_in(user_project, *args, cache=template_cache_dir)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "24 passed" in result.stdout
+    assert "19 cell(s) checked, 0 failed" in result.stdout
+    assert databases(scratch) == before

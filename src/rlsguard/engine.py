@@ -74,6 +74,7 @@ _SHARED_CLUSTERS = itertools.count(1)  # cluster names of engines that share a S
 
 
 Mode = Literal["local", "scratch", "live"]
+BOOTSTRAP_LOCK = 0x726C7367  # "rlsg": one bootstrap at a time on a shared scratch server
 LIVE_LOCK_TIMEOUT = "5s"  # a check on a live database never queues behind its traffic for long
 __all__ = ["Endpoint", "Engine", "EngineOptions", "EngineState", "Mode", "load_project"]
 
@@ -293,7 +294,11 @@ class Engine:
                 server.create_database(self.template_db, template="template0")  # marked
             else:
                 self.databases.create(self.template_db, template="template0")
-            apply_project(server, project, dbname=self.template_db)
+            # Roles are the server's, not a database's: runs (and a workspace's threads)
+            # that bootstrap at once on a fresh server would race to create them.
+            with server.connect(None if external else "postgres", autocommit=True) as lock:
+                lock.execute("select pg_advisory_lock(%s)", (BOOTSTRAP_LOCK,))
+                apply_project(server, project, dbname=self.template_db)
             self._databases_forget()
         self.endpoint = endpoint
 
@@ -310,6 +315,14 @@ class Engine:
         engine.template_db = state.template_db
         engine.signer = TokenSigner(secret=state.secret)
         engine.personas = Personas(engine.signer, config.personas)
+        if engine.endpoint.dsn is not None and engine.endpoint.marker is not None:
+            # The dsn server as the controller sees it (opt-in included); it owns nothing here.
+            engine.server = ExternalPostgres(
+                engine.endpoint.dsn,
+                name="attached",
+                allow_destructive=engine.config.allow_destructive,
+                run_id=state.extra.get("run_id"),
+            )
         return engine
 
     def state(self) -> EngineState:
@@ -323,6 +336,7 @@ class Engine:
             config_source=str(self.config.source) if self.config.source else None,
             template_key=self.prepared.key if self.prepared else "",
             extra={
+                "run_id": self.stack.run_id if self.stack is not None else None,
                 "config": {
                     "backend": self.config.backend,
                     "allow_destructive": self.config.allow_destructive,
