@@ -340,7 +340,7 @@ class Engine:
                 "config": {
                     "backend": self.config.backend,
                     "allow_destructive": self.config.allow_destructive,
-                }
+                },
             },
         )
 
