@@ -400,6 +400,7 @@ def pytest_in(cwd: Path, *args: str, cache: Path, **extra: str) -> subprocess.Co
     )  # fmt: skip
 
 
+@pytest.mark.slow
 def test_pytest_rls_on_a_scratch_server(
     user_project: Path, scratch: PostgresServer, template_cache_dir: Path
 ) -> None:
@@ -433,6 +434,7 @@ def test_pytest_rls_on_a_live_database_reads_only(
     assert fingerprint(live) == before
 
 
+@pytest.mark.slow
 def test_gate_and_diff_build_both_versions_on_a_scratch_server(
     scratch: PostgresServer, notes_project: Path, tmp_path: Path
 ) -> None:
@@ -466,4 +468,54 @@ def test_pytest_rls_under_xdist_on_a_scratch_server(
     assert result.returncode == 0, result.stdout + result.stderr
     assert "24 passed" in result.stdout
     assert "19 cell(s) checked, 0 failed" in result.stdout
+    assert databases(scratch) == before
+
+
+def test_a_scratch_server_needs_a_superuser(scratch: PostgresServer, notes_project: Path) -> None:
+    with scratch.connect(autocommit=True) as conn:
+        conn.execute("create role rlsguard_ci login createdb password 'ci'")
+    try:
+        dsn = f"postgresql://rlsguard_ci:ci@127.0.0.1:{scratch.port}/postgres"
+        before = databases(scratch)
+        with pytest.raises(RlsguardError, match="needs a superuser connection"):
+            engine_for(notes_project, dsn).open()
+        assert databases(scratch) == before  # the database it had made for the run is gone
+    finally:
+        with scratch.connect(autocommit=True) as conn:
+            conn.execute("drop role rlsguard_ci")
+
+
+@pytest.mark.slow
+def test_up_on_a_scratch_server_serves_its_database_then_drops_it(
+    scratch: PostgresServer, notes_project: Path, template_cache_dir: Path
+) -> None:
+    import shlex
+    import signal
+
+    before = databases(scratch)
+    env = {**os.environ, "RLSGUARD_CACHE_DIR": str(template_cache_dir), "COLUMNS": "200"}
+    args = ["up", "--supabase-dir", str(notes_project), "--backend", "dsn", "--dsn", scratch.url()]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rlsguard.cli", *args],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        lines = []
+        for line in proc.stdout:
+            lines.append(line)
+            if line.startswith("psql "):
+                break
+        assert lines, proc.stderr.read() if proc.stderr else ""
+        assert "dsn backend, scratch" in "".join(lines)
+        conninfo = shlex.split(lines[-1])[1]  # as a shell would read it
+        assert scratch.password not in conninfo  # printed without its password
+        params = psycopg.conninfo.conninfo_to_dict(conninfo)
+        assert str(params["dbname"]).startswith("rlsguard_")
+        with psycopg.connect(conninfo.replace("***", scratch.password)) as conn:
+            assert conn.execute("select count(*) from public.notes").fetchone() == (3,)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
+    assert proc.returncode == 0
     assert databases(scratch) == before

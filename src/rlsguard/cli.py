@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import signal
 from typing import Annotated
 
@@ -115,7 +116,7 @@ def up(
                 f"[green]ready[/] ({engine.backend} backend, {engine.mode}: "
                 f"{what.get(engine.mode, '')}): database {escape(engine.template_db)}"
             )
-            typer.echo(f"psql '{_redacted(engine.conninfo(engine.template_db))}'")
+            typer.echo(f"psql {shlex.quote(_redacted(engine.conninfo(engine.template_db)))}")
         typer.echo(f"anon key {engine.signer.anon_key}")
         typer.echo(f"service_role key {engine.signer.service_role_key}")
         typer.echo("Press Ctrl-C to stop.", err=True)
