@@ -142,7 +142,8 @@ def test_scratch_server_gets_databases_of_rlsguards_own_and_only_loses_those(
         assert engine.mode == "scratch"
         template = engine.template_db
         assert template.startswith(f"rlsguard_{engine.stack.run_id}_")  # type: ignore[union-attr]
-        assert databases(scratch)[template] == f"rlsguard run {engine.stack.run_id}"  # type: ignore[union-attr]
+        marker = databases(scratch)[template]
+        assert marker == f"rlsguard run {engine.stack.run_id} template"  # type: ignore[union-attr]
         with engine.cloned_database() as db:
             assert db.scalar("select count(*) from public.notes") == 3  # migrated and seeded
             # "alter database postgres" in the migration changed rlsguard's database ...

@@ -345,10 +345,10 @@ class Engine:
         )
 
     def close(self) -> None:
+        if self.stack is not None and self.endpoint is not None and self.endpoint.marker:
+            with contextlib.suppress(psycopg.Error, RlsguardError):
+                self._sweep()  # the owner's: databases of workers that died before dropping
         if self._databases is not None:
-            if self.endpoint is not None and self.endpoint.mode == "scratch" and self.stack:
-                with contextlib.suppress(psycopg.Error, RlsguardError):
-                    self._sweep()  # databases of workers that died before dropping theirs
             self._databases.close()
             self._databases = None
         if self.stack is not None:
@@ -390,7 +390,8 @@ class Engine:
             self._databases = None
 
     def _sweep(self) -> None:
-        """Drop every database on a scratch server that carries this run's marker."""
+        """Drop every database on a scratch server that carries this engine's marker
+        (its template goes with the server, which created it)."""
         endpoint = self._endpoint()
         if endpoint.marker is None:
             return

@@ -172,7 +172,7 @@ def test_databases_it_creates_carry_the_runs_marker(
                 "select shobj_description(oid, 'pg_database') from pg_database "
                 "where datname = 'rlsguard_ext_m'"
             ).fetchone()
-            assert comment == f"rlsguard run {guest.run_id}"
+            assert comment == f"rlsguard run {guest.run_id} staging"  # run and server
             # Somebody replaced it under the same name: no marker, so it is not dropped.
             conn.execute("comment on database rlsguard_ext_m is 'theirs now'")
         with pytest.raises(DestructiveActionRefused, match="marker"):

@@ -57,9 +57,10 @@ _OWNER_QUERY = "select pg_get_userbyid(datdba) from pg_database where datname = 
 _COMMENT_QUERY = "select shobj_description(oid, 'pg_database') from pg_database where datname = %s"
 
 
-def marker_for(run_id: str) -> str:
-    """The comment that proves a database was created by the run ``run_id``."""
-    return f"{MARKER_PREFIX}{run_id}"
+def marker_for(run_id: str, owner: str = "") -> str:
+    """The comment that proves a database was created by the run ``run_id`` (and, within
+    it, by ``owner``: several engines of one run each drop only their own)."""
+    return f"{MARKER_PREFIX}{run_id}" + (f" {owner}" if owner else "")
 
 
 def _quote_ident(name: str) -> str:

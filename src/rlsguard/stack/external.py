@@ -99,7 +99,7 @@ class ExternalPostgres(RemoteServer):
         # Sessions rlsguard opens say so: terminate_backends() in an opted-in database
         # hits only these unless told otherwise.
         self.application_name = f"rlsguard {self.run_id}"
-        self.marker = marker_for(self.run_id)
+        self.marker = marker_for(self.run_id, name)
         self.workdir = None  # nothing on disk: Stack.discard() has nothing to remove
         password = self._params.get("password") or _libpq_defaults().get("password")
         self._password: str | None = str(password) if password else None
