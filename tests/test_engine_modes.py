@@ -18,11 +18,11 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from rlsguard.harness.engine import Engine, load_project
 from typer.testing import CliRunner
 
 from rlsguard.cli import app
 from rlsguard.config import EngineOptions, load_config
-from rlsguard.engine import Engine, load_project
 from rlsguard.errors import BackendUnavailable, DestructiveActionRefused, RlsguardError
 from rlsguard.stack import PostgresServer, Stack
 from rlsguard.stack.docker import docker_engine_available

@@ -27,7 +27,7 @@ from rlsguard.stack.pgbin import PgBinaries
 from rlsguard.stack.postgres import PostgresServer, archive_datadir
 from rlsguard.stack.supervisor import Stack
 
-log = logging.getLogger("rlsguard.templates")
+log = logging.getLogger("rlsguard.harness.templates")
 
 KEEP_ENTRIES = 8
 

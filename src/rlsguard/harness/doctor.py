@@ -210,7 +210,7 @@ def check_backend(config: ProjectConfig) -> Check:
 
 
 def check_cache(config: ProjectConfig) -> Check:
-    from rlsguard.templates import TemplateCache, default_cache_dir
+    from rlsguard.harness.templates import TemplateCache, default_cache_dir
 
     root = Path(config.cache.dir) / "templates" if config.cache.dir else default_cache_dir()
     cache = TemplateCache(root)

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from rlsguard.cli_options import (
+from rlsguard.cli.options import (
     AllowDestructiveOption,
     BackendChoice,
     BackendOption,
@@ -51,7 +51,7 @@ def _database(
 ) -> Iterator[Any]:
     """The project's prepared database, cloned for this command and dropped after (on a
     live database: the database itself in a transaction that is rolled back)."""
-    from rlsguard.engine import Engine
+    from rlsguard.harness.engine import Engine
 
     options = engine_options(
         supabase_dir, backend=backend, dsn=dsn, allow_destructive=allow_destructive

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
-from rlsguard.cli_options import (
+from rlsguard.cli.options import (
     AllowDestructiveOption,
     BackendChoice,
     BackendOption,
@@ -74,7 +74,7 @@ def _prepared(
 ) -> Iterator[tuple[Any, Any]]:
     """The engine and a throwaway database (a clone, or the live database in a transaction
     rolled back); errors exit with 2."""
-    from rlsguard.engine import Engine
+    from rlsguard.harness.engine import Engine
 
     options = engine_options(
         supabase_dir, no_cache=no_cache, backend=backend, dsn=dsn,
@@ -141,8 +141,10 @@ def lint(
     """Lint the security surface the migrations build (splinter's checks and more)."""
     from rlsguard.audit.api import lint_project
 
-    with _prepared(supabase_dir, no_cache, backend, dsn, allow_destructive) as (engine, db):
-        findings = lint_project(engine, db)
+    with _prepared(
+        supabase_dir, no_cache, backend, dsn, allow_destructive, read_only=True
+    ) as (engine, db):
+        findings = lint_project(db, engine.context())
         default_uri = _default_uri(engine)
     _report(
         findings,
@@ -175,7 +177,7 @@ def probe(
 
     with _prepared(supabase_dir, no_cache, backend, dsn, allow_destructive) as (engine, db):
         try:
-            report = probe_project(engine, db, personas=persona or None)
+            report = probe_project(db, engine.context(), personas=persona or None)
         except RlsguardError as exc:
             err.print(f"[red]error:[/] {exc}", markup=True, soft_wrap=True)
             raise typer.Exit(2) from exc

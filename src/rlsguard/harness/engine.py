@@ -40,12 +40,21 @@ from typing import Any, Literal, Self
 import psycopg
 
 from rlsguard.config import EngineOptions, ProjectConfig, load_config
+from rlsguard.context import ProjectContext
 from rlsguard.database import Database, resolve_api, role_settings
 from rlsguard.errors import (
     BackendUnavailable,
     ConfigError,
     DestructiveActionRefused,
     RlsguardError,
+)
+from rlsguard.harness.templates import (
+    Layer,
+    PreparedCluster,
+    TemplateCache,
+    TemplateInputs,
+    package_fingerprint,
+    prepare_cluster,
 )
 from rlsguard.identity.personas import Personas
 from rlsguard.identity.session import ApiSettings
@@ -58,16 +67,8 @@ from rlsguard.stack.supervisor import Stack
 from rlsguard.supabase.apply import apply_project
 from rlsguard.supabase.bootstrap import bootstrap
 from rlsguard.supabase.project import SupabaseProject
-from rlsguard.templates import (
-    Layer,
-    PreparedCluster,
-    TemplateCache,
-    TemplateInputs,
-    package_fingerprint,
-    prepare_cluster,
-)
 
-log = logging.getLogger("rlsguard.engine")
+log = logging.getLogger("rlsguard.harness.engine")
 
 TEMPLATE_DB = "postgres"  # migrations run in 'postgres', as on Supabase ("revoke ... on database")
 _SHARED_CLUSTERS = itertools.count(1)  # cluster names of engines that share a Stack
@@ -206,6 +207,10 @@ class Engine:
         if self.project is None:
             self.project = load_project(Path(self.supabase_dir))
         return self.project
+
+    def context(self) -> ProjectContext:
+        """What the checks need to know about this project (they never see the engine)."""
+        return ProjectContext.of(self.load_project(), self.config)
 
     def open(self) -> Self:
         """Start (or reach) Postgres and prepare the project's template database in it."""

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from rlsguard.errors import RlsguardError
+from rlsguard.pytest.session import fail_session, session_engine
 
 if TYPE_CHECKING:
     from rlsguard.config import ProjectConfig
@@ -170,14 +171,13 @@ class MatrixPlugin:
 
     def _check(self, session: pytest.Session) -> None:
         from rlsguard.matrix.check import Checker
-        from rlsguard.pytest_plugin import _fail_session, session_engine
 
         cells = [i.cell for i in session.items if isinstance(i, MatrixItem)]
         started = time.perf_counter()
         try:
             engine = session_engine(self.config)
         except RlsguardError as exc:
-            _fail_session(exc)
+            fail_session(exc)
         try:
             with engine.cloned_database(f"rlsguard_matrix_{os.getpid()}") as db:
                 self.run = Checker(db, self.load(), schemas=_schemas(engine)).run(cells)
@@ -242,7 +242,7 @@ class MatrixPlugin:
 
 def _schemas(engine: Any) -> list[str]:
     try:
-        return list(engine.load_project().config.api_schemas)
+        return list(engine.context().exposed_schemas)
     except RlsguardError:
         return ["public"]
 

@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.status import Status
 
-from rlsguard.cli_options import (
+from rlsguard.cli.options import (
     AllowDestructiveOption,
     BackendOption,
     DsnOption,

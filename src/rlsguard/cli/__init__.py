@@ -1,4 +1,8 @@
-"""The ``rlsguard`` command: the same engine as the pytest plugin, from a shell."""
+"""The ``rlsguard`` command: the same engine as the pytest plugin, from a shell.
+
+The top floor: one module per command group (:mod:`.policy`, :mod:`.audit`,
+:mod:`.matrix`, :mod:`.gate`); options they share in :mod:`.options`.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +17,11 @@ from rich.markup import escape
 from rich.table import Table
 
 from rlsguard import __version__
-from rlsguard.audit import cli as audit_cli
-from rlsguard.cli_options import (
+from rlsguard.cli import audit as audit_cli
+from rlsguard.cli import gate as gate_cli
+from rlsguard.cli import policy as policy_cli
+from rlsguard.cli.matrix import matrix_app
+from rlsguard.cli.options import (
     AllowDestructiveOption,
     BackendOption,
     DsnOption,
@@ -23,9 +30,6 @@ from rlsguard.cli_options import (
     engine_options,
 )
 from rlsguard.errors import RlsguardError
-from rlsguard.gate import cli as gate_cli
-from rlsguard.matrix.cli import matrix_app
-from rlsguard.policy import cli as policy_cli
 
 app = typer.Typer(
     name="rlsguard",
@@ -58,7 +62,7 @@ def doctor(
     allow_destructive: AllowDestructiveOption = None,
 ) -> None:
     """Show which binaries, backends and settings rlsguard finds here, and why."""
-    from rlsguard.doctor import diagnose
+    from rlsguard.harness.doctor import diagnose
 
     diagnosis = diagnose(
         supabase_dir=supabase_dir.resolve() if supabase_dir else None,
@@ -89,7 +93,7 @@ def up(
     allow_destructive: AllowDestructiveOption = None,
 ) -> None:
     """Start the project's prepared database and print how to connect; Ctrl-C stops it."""
-    from rlsguard.engine import Engine
+    from rlsguard.harness.engine import Engine
 
     options = engine_options(
         supabase_dir, no_cache=no_cache, backend=backend, dsn=dsn,
@@ -148,7 +152,3 @@ def main() -> None:
     except RlsguardError as exc:
         err_console.print(f"[red]error:[/] {exc}")
         raise SystemExit(2) from exc
-
-
-if __name__ == "__main__":
-    main()
