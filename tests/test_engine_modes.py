@@ -18,12 +18,12 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from rlsguard.harness.engine import Engine, load_project
 from typer.testing import CliRunner
 
 from rlsguard.cli import app
 from rlsguard.config import EngineOptions, load_config
 from rlsguard.errors import BackendUnavailable, DestructiveActionRefused, RlsguardError
+from rlsguard.harness.engine import Engine, load_project
 from rlsguard.stack import PostgresServer, Stack
 from rlsguard.stack.docker import docker_engine_available
 from rlsguard.supabase.apply import apply_project

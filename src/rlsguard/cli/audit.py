@@ -141,9 +141,10 @@ def lint(
     """Lint the security surface the migrations build (splinter's checks and more)."""
     from rlsguard.audit.api import lint_project
 
-    with _prepared(
-        supabase_dir, no_cache, backend, dsn, allow_destructive, read_only=True
-    ) as (engine, db):
+    with _prepared(supabase_dir, no_cache, backend, dsn, allow_destructive, read_only=True) as (
+        engine,
+        db,
+    ):
         findings = lint_project(db, engine.context())
         default_uri = _default_uri(engine)
     _report(
