@@ -30,7 +30,7 @@ from rlsguard.supabase.apply import apply_project
 from rlsguard.supabase.roles import ROLES
 
 runner = CliRunner()
-MATRIX = Path(__file__).parent / "matrix" / "data" / "notes.yaml"
+MATRIX = Path(__file__).parent.parent / "matrix" / "data" / "notes.yaml"
 
 # Everything a check could leave behind in a database's catalog, as one digest.
 CATALOG = """
