@@ -310,6 +310,13 @@ def test_doctor_tells_a_live_database_from_a_scratch_server(
     assert "is a live Supabase database" in found["live"]["summary"]
     assert f"--allow-destructive {target}" in found["live"]["details"][1]
     assert "is a scratch server" in found["scratch"]["summary"]
+    result = runner.invoke(
+        app,
+        ["doctor", "--supabase-dir", str(notes_project), "--json", "--backend", "dsn",
+         "--dsn", live.url(), "--allow-destructive", target],
+    )  # fmt: skip
+    checks = {c["name"]: c for c in json.loads(result.stdout)["checks"]}
+    assert f"destructive actions allowed on {target} only" in checks["backend"]["details"]
 
 
 def test_a_dsn_backend_without_a_url_says_what_to_do(notes_project: Path) -> None:
@@ -330,12 +337,45 @@ def test_docker_backend_runs_every_command(notes_project: Path, tmp_path: Path) 
     assert surface(notes_project, tmp_path, "--backend", "docker") == local
 
 
-def test_docker_backend_without_an_engine_refuses_with_the_reason(notes_project: Path) -> None:
+def test_docker_backend_without_an_engine_refuses_with_the_reason(
+    notes_project: Path, user_project: Path, template_cache_dir: Path
+) -> None:
     if DOCKER:
         pytest.skip("a Docker engine answers here: the refusal cannot be shown")
     options = EngineOptions(supabase_dir=notes_project, backend="docker")
     with pytest.raises(BackendUnavailable, match="Docker engine"):
         Engine(load_config(supabase_dir=notes_project), options).open()
+    result = runner.invoke(
+        app, ["lint", "--supabase-dir", str(notes_project), "--backend", "docker"]
+    )
+    assert result.exit_code == 2
+    assert "needs a Docker engine" in result.output
+    result = pytest_in(user_project, "-m", "rls", "--rlsguard-backend", "docker",
+                       cache=template_cache_dir)  # fmt: skip
+    assert result.returncode == 3  # the session ends once, with the reason
+    assert "needs a Docker engine" in result.stdout + result.stderr
+
+
+@pytest.mark.slow
+def test_runs_starting_at_once_on_a_fresh_scratch_server_take_turns(
+    rlsguard_stack: Stack, notes_project: Path
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    fresh = rlsguard_stack.postgres(rlsguard_stack.unique_name("fresh"))
+    try:
+        before = databases(fresh)
+        engines = [engine_for(notes_project, fresh.url()) for _ in range(2)]
+        with ThreadPoolExecutor(2) as pool:
+            opened = list(pool.map(lambda e: e.open(), engines))
+        try:
+            assert [e.mode for e in opened] == ["scratch", "scratch"]
+        finally:
+            for engine in opened:
+                engine.close()
+        assert databases(fresh) == before
+    finally:
+        rlsguard_stack.discard(fresh.name)
 
 
 # -- pytest -m rls --------------------------------------------------------------------------
