@@ -226,6 +226,17 @@ def test_a_live_database_cannot_stand_for_another_version(
     )  # fmt: skip
     assert result.exit_code == 2, result.output
     assert "live Supabase database" in result.output
+    approved = tmp_path / "approved.json"
+    where = ["--supabase-dir", str(notes_project)]
+    assert runner.invoke(app, ["snapshot", *where, "-o", str(approved)]).exit_code == 0
+    for command in (["blame", "--against", str(approved)], ["rollback", "--to", str(other)]):
+        result = runner.invoke(
+            app,
+            [*command, "--supabase-dir", str(notes_project), "--backend", "dsn",
+             "--dsn", live.url()],
+        )  # fmt: skip
+        assert result.exit_code == 2, (command, result.output)
+        assert "live Supabase database" in result.output, (command, result.output)
 
 
 # -- the commands -------------------------------------------------------------------------
