@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -249,13 +250,16 @@ def run_cli(*args: str) -> str:
 
 
 def surface(notes_project: Path, tmp_path: Path, *backend: str) -> dict[str, object]:
-    """What snapshot, lint, probe and matrix check say about the project on one backend."""
+    """What snapshot, lint, probe, matrix check and record say about the project on one
+    backend."""
     where = ["--supabase-dir", str(notes_project), *backend]
     snap = tmp_path / f"snap-{len(os.listdir(tmp_path))}.json"
     run_cli("snapshot", *where, "-o", str(snap))
     lint = json.loads(run_cli("lint", *where, "-f", "json"))
     probe = json.loads(run_cli("probe", *where, "-f", "json"))
     matrix = json.loads(run_cli("matrix", "check", *where, "--matrix", str(MATRIX), "--json"))
+    recorded = run_cli("matrix", "record", *where, "-o", "-")
+    recorded = re.sub(r"database '[^']*'", "database '...'", recorded)  # a clone's name
     doc = json.loads(snap.read_text())
     doc.pop("label", None)
     return {
@@ -263,6 +267,7 @@ def surface(notes_project: Path, tmp_path: Path, *backend: str) -> dict[str, obj
         "lint": sorted((f["rule"], f["object"]) for f in lint["findings"]),
         "probe": sorted((f["rule"], f["object"]) for f in probe["findings"]),
         "matrix": (matrix["ok"], sorted((c["id"], c["status"]) for c in matrix["cells"])),
+        "recorded": recorded,
     }
 
 
