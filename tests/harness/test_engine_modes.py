@@ -195,6 +195,7 @@ def test_live_database_is_detected_and_never_written(
                        "from public.notes limit 1")  # fmt: skip
             db.execute("create table public.left_behind ()")
             assert db.scalar("select count(*) from public.notes") == 4
+            assert db.scalar("show lock_timeout") == "5s"  # never queues long behind traffic
         with pytest.raises(RlsguardError, match="never commits"), engine.cloned_database() as db:
             db.conn.execute("COMMIT")
         with (
