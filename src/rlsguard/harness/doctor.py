@@ -174,7 +174,7 @@ def check_docker() -> Check:
     return Check("docker backend", "info", f"unavailable: {reason}", ["the local backend is used"])
 
 
-def check_backend(config: ProjectConfig) -> Check:
+def check_backend(config: ProjectConfig, timeout: float = 5.0) -> Check:
     """The backend the merged config chooses and, for dsn, what kind of target it names."""
     from rlsguard.stack.backends import expand_env
     from rlsguard.stack.external import ExternalPostgres
@@ -185,9 +185,11 @@ def check_backend(config: ProjectConfig) -> Check:
         return Check("backend", "ok", f"docker: a {config.docker.image} container")
     if not config.dsn:
         return Check("backend", "fail", "dsn: no connection URL (set dsn, RLSGUARD_DSN or --dsn)")
-    server = ExternalPostgres(expand_env(config.dsn), allow_destructive=config.allow_destructive)
     try:
-        server.wait_ready(timeout=5)
+        server = ExternalPostgres(
+            expand_env(config.dsn), allow_destructive=config.allow_destructive
+        )
+        server.wait_ready(timeout=timeout)
         live = server.is_live_supabase()
     except RlsguardError as exc:
         return Check("backend", "fail", f"dsn: {exc}")
