@@ -562,7 +562,8 @@ def test_up_on_a_scratch_server_serves_its_database_then_drops_it(
 
     before = databases(scratch)
     env = {**os.environ, "RLSGUARD_CACHE_DIR": str(template_cache_dir), "COLUMNS": "200"}
-    args = ["up", "--supabase-dir", str(notes_project), "--backend", "dsn", "--dsn", scratch.url()]
+    args = ["up", "--supabase-dir", str(notes_project), "--backend", "dsn", "--dsn", scratch.url(),
+            "--no-auth"]  # fmt: skip
     proc = subprocess.Popen(
         [sys.executable, "-m", "rlsguard.cli", *args],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
