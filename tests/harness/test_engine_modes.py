@@ -207,6 +207,7 @@ def test_live_database_is_detected_and_never_written(
     assert databases(live) == dbs
 
 
+@pytest.mark.slow
 def test_a_live_database_cannot_stand_for_another_version(
     live: PostgresServer, notes_project: Path, tmp_path: Path
 ) -> None:
