@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
+from rlsguard.cli.console import print_error
 from rlsguard.cli.options import (
     AllowDestructiveOption,
     BackendChoice,
@@ -84,7 +85,7 @@ def _prepared(
         with Engine(options=options) as engine, engine.cloned_database(read_only=read_only) as db:
             yield engine, db
     except RlsguardError as exc:
-        err.print(f"[red]error:[/] {exc}", markup=True, soft_wrap=True)
+        print_error(err, exc)
         raise typer.Exit(2) from exc
 
 
@@ -180,7 +181,7 @@ def probe(
         try:
             report = probe_project(db, engine.context(), personas=persona or None)
         except RlsguardError as exc:
-            err.print(f"[red]error:[/] {exc}", markup=True, soft_wrap=True)
+            print_error(err, exc)
             raise typer.Exit(2) from exc
         default_uri = _default_uri(engine)
     notes = [
