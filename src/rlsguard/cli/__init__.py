@@ -30,6 +30,8 @@ from rlsguard.cli.options import (
     BackendOption,
     DsnOption,
     NoCacheOption,
+    PgBinOption,
+    StandInOption,
     SupabaseDirOption,
     engine_options,
 )
@@ -97,6 +99,8 @@ def up(
     backend: BackendOption = None,
     dsn: DsnOption = None,
     allow_destructive: AllowDestructiveOption = None,
+    stand_in: StandInOption = None,
+    pg_bin: PgBinOption = None,
     auth: Annotated[
         bool, typer.Option("--auth/--no-auth", help="Also start Redis, SMTP and the auth service.")
     ] = True,
@@ -110,7 +114,7 @@ def up(
 
     options = engine_options(
         supabase_dir, no_cache=no_cache, backend=backend, dsn=dsn,
-        allow_destructive=allow_destructive,
+        allow_destructive=allow_destructive, stand_in=stand_in, pg_bin=pg_bin,
     )  # fmt: skip
     try:
         engine = Engine(options=options).open()

@@ -22,6 +22,8 @@ from rlsguard.cli.options import (
     BackendChoice,
     BackendOption,
     DsnOption,
+    PgBinOption,
+    StandInOption,
     SupabaseDirOption,
     engine_options,
 )
@@ -70,6 +72,8 @@ def _prepared(
     backend: BackendChoice | None = None,
     dsn: str | None = None,
     allow_destructive: str | None = None,
+    stand_in: list[str] | None = None,
+    pg_bin: str | None = None,
     *,
     read_only: bool = False,
 ) -> Iterator[tuple[Any, Any]]:
@@ -79,7 +83,7 @@ def _prepared(
 
     options = engine_options(
         supabase_dir, no_cache=no_cache, backend=backend, dsn=dsn,
-        allow_destructive=allow_destructive,
+        allow_destructive=allow_destructive, stand_in=stand_in, pg_bin=pg_bin,
     )  # fmt: skip
     try:
         with Engine(options=options) as engine, engine.cloned_database(read_only=read_only) as db:
@@ -138,14 +142,15 @@ def lint(
     backend: BackendOption = None,
     dsn: DsnOption = None,
     allow_destructive: AllowDestructiveOption = None,
+    stand_in: StandInOption = None,
+    pg_bin: PgBinOption = None,
 ) -> None:
     """Lint the security surface the migrations build (splinter's checks and more)."""
     from rlsguard.audit.api import lint_project
 
-    with _prepared(supabase_dir, no_cache, backend, dsn, allow_destructive, read_only=True) as (
-        engine,
-        db,
-    ):
+    with _prepared(
+        supabase_dir, no_cache, backend, dsn, allow_destructive, stand_in, pg_bin, read_only=True
+    ) as (engine, db):
         findings = lint_project(db, engine.context())
         default_uri = _default_uri(engine)
     _report(
@@ -173,11 +178,16 @@ def probe(
     backend: BackendOption = None,
     dsn: DsnOption = None,
     allow_destructive: AllowDestructiveOption = None,
+    stand_in: StandInOption = None,
+    pg_bin: PgBinOption = None,
 ) -> None:
     """Try privilege escalation and cross-tenant reads and writes as every persona."""
     from rlsguard.audit.api import probe_project
 
-    with _prepared(supabase_dir, no_cache, backend, dsn, allow_destructive) as (engine, db):
+    with _prepared(supabase_dir, no_cache, backend, dsn, allow_destructive, stand_in, pg_bin) as (
+        engine,
+        db,
+    ):
         try:
             report = probe_project(db, engine.context(), personas=persona or None)
         except RlsguardError as exc:

@@ -23,6 +23,8 @@ from rlsguard.cli.options import (
     BackendOption,
     DsnOption,
     NoCacheOption,
+    PgBinOption,
+    StandInOption,
     SupabaseDirOption,
     engine_options,
 )
@@ -90,6 +92,8 @@ def gate(
     backend: BackendOption = None,
     dsn: DsnOption = None,
     allow_destructive: AllowDestructiveOption = None,
+    stand_in: StandInOption = None,
+    pg_bin: PgBinOption = None,
 ) -> None:
     """Gate a change to supabase/: build base and head, diff, lint, probe, check, roll back."""
     from rlsguard.gate.outputs import render_json, render_junit, render_sarif, write
@@ -102,6 +106,8 @@ def gate(
         supabase_dir=supabase_dir,
         fail_on=fail_on.value,  # type: ignore[arg-type]
         no_cache=no_cache,
+        stand_ins=tuple(stand_in or ()),
+        pg_bin=pg_bin,
         engine=engine_options(backend=backend, dsn=dsn, allow_destructive=allow_destructive),
     )
     progress = LiveProgress(err)

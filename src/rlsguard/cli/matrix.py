@@ -19,6 +19,8 @@ from rlsguard.cli.options import (
     BackendChoice,
     BackendOption,
     DsnOption,
+    PgBinOption,
+    StandInOption,
     SupabaseDirOption,
     engine_options,
 )
@@ -57,12 +59,21 @@ def _engine(
     backend: BackendChoice | None = None,
     dsn: str | None = None,
     allow_destructive: str | None = None,
+    no_cache: bool = False,
+    stand_in: list[str] | None = None,
+    pg_bin: str | None = None,
 ) -> Any:
     """The project's engine: its config is read, nothing is started yet."""
     from rlsguard.harness.engine import Engine
 
     options = engine_options(
-        supabase_dir, backend=backend, dsn=dsn, allow_destructive=allow_destructive
+        supabase_dir,
+        no_cache=no_cache,
+        backend=backend,
+        dsn=dsn,
+        allow_destructive=allow_destructive,
+        stand_in=stand_in,
+        pg_bin=pg_bin,
     )
     return Engine(options=options)
 
@@ -90,6 +101,8 @@ def check(
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="List passing cells too.")
     ] = False,
+    stand_in: StandInOption = None,
+    pg_bin: PgBinOption = None,
 ) -> None:
     """Check every cell of the matrix; exit 1 when any cell fails."""
     from rlsguard.matrix.check import Checker
@@ -97,7 +110,7 @@ def check(
     from rlsguard.matrix.report import explain
 
     with _errors_exit_2():
-        engine = _engine(supabase_dir, backend, dsn, allow_destructive)
+        engine = _engine(supabase_dir, backend, dsn, allow_destructive, False, stand_in, pg_bin)
         # The file first: a mistake in it costs no server start.
         loaded = load_matrix(matrix or engine.config.matrix, engine.personas.names)
         with _database(engine) as db:
@@ -175,13 +188,15 @@ def record(
         ),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+    stand_in: StandInOption = None,
+    pg_bin: PgBinOption = None,
 ) -> None:
     """Write a starter matrix from what each persona can do today (review it before use)."""
     from rlsguard.matrix.record import record as observe
     from rlsguard.matrix.record import render
 
     with _errors_exit_2():
-        engine = _engine(supabase_dir, backend, dsn, allow_destructive)
+        engine = _engine(supabase_dir, backend, dsn, allow_destructive, False, stand_in, pg_bin)
         target = output or engine.config.matrix
         if str(target) != "-" and Path(target).exists() and not force:
             raise RlsguardError(

@@ -21,6 +21,23 @@ SupabaseDirOption = Annotated[
 NoCacheOption = Annotated[
     bool, typer.Option("--no-cache", help="Rebuild templates instead of reusing cached ones.")
 ]
+StandInOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--stand-in",
+        metavar="NAME",
+        help="Replace this missing extension with rlsguard's stand-in (repeatable, or 'all'); "
+        "added to stand_ins from rlsguard.toml.",
+    ),
+]
+PgBinOption = Annotated[
+    str | None,
+    typer.Option(
+        "--pg-bin",
+        metavar="DIR",
+        help="Directory of the Postgres server binaries to use (like pg_bin in rlsguard.toml).",
+    ),
+]
 
 
 class BackendChoice(StrEnum):
@@ -64,6 +81,8 @@ def engine_options(
     backend: BackendChoice | None = None,
     dsn: str | None = None,
     allow_destructive: str | None = None,
+    stand_in: list[str] | None = None,
+    pg_bin: str | None = None,
 ) -> EngineOptions:
     """What a command's flags override in the config (merged by ``EngineOptions.apply``)."""
     return EngineOptions(
@@ -72,4 +91,6 @@ def engine_options(
         dsn=dsn,
         no_cache=no_cache,
         allow_destructive=allow_destructive,
+        stand_ins=tuple(stand_in or ()),
+        pg_bin=pg_bin,
     )

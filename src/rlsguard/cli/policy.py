@@ -26,6 +26,8 @@ from rlsguard.cli.options import (
     BackendOption,
     DsnOption,
     NoCacheOption,
+    PgBinOption,
+    StandInOption,
     SupabaseDirOption,
     engine_options,
 )
@@ -61,6 +63,8 @@ def _workspace(
     backend: BackendChoice | None = None,
     dsn: str | None = None,
     allow_destructive: str | None = None,
+    stand_in: list[str] | None = None,
+    pg_bin: str | None = None,
 ) -> Iterator[tuple[Workspace, Path]]:
     """The project's folder and a workspace for it; errors become exit code 2."""
     from rlsguard.config import load_config
@@ -71,8 +75,9 @@ def _workspace(
         config = load_config(supabase_dir=folder)
         folder = folder or Path(config.supabase_dir).resolve()
         options = engine_options(
-            no_cache=no_cache, backend=backend, dsn=dsn, allow_destructive=allow_destructive
-        )
+            no_cache=no_cache, backend=backend, dsn=dsn, allow_destructive=allow_destructive,
+            stand_in=stand_in, pg_bin=pg_bin,
+        )  # fmt: skip
         with Workspace(config, options) as workspace:
             yield workspace, folder
     except RlsguardError as exc:
@@ -98,9 +103,14 @@ def snapshot(
     backend: BackendOption = None,
     dsn: DsnOption = None,
     allow_destructive: AllowDestructiveOption = None,
+    stand_in: StandInOption = None,
+    pg_bin: PgBinOption = None,
 ) -> None:
     """Snapshot the security surface the migrations leave (deterministic JSON)."""
-    with _workspace(supabase_dir, no_cache, backend, dsn, allow_destructive) as (workspace, folder):
+    with _workspace(supabase_dir, no_cache, backend, dsn, allow_destructive, stand_in, pg_bin) as (
+        workspace,
+        folder,
+    ):
         snap = workspace.snapshot(folder)
     _emit(snap.dumps(), output)
     doc = snap.doc
@@ -134,6 +144,8 @@ def diff(
     backend: BackendOption = None,
     dsn: DsnOption = None,
     allow_destructive: AllowDestructiveOption = None,
+    stand_in: StandInOption = None,
+    pg_bin: PgBinOption = None,
     access: Annotated[
         bool,
         typer.Option(
@@ -148,7 +160,10 @@ def diff(
     from rlsguard.workspace.api import diff_sources
 
     access_diff = None
-    with _workspace(supabase_dir, no_cache, backend, dsn, allow_destructive) as (workspace, folder):
+    with _workspace(supabase_dir, no_cache, backend, dsn, allow_destructive, stand_in, pg_bin) as (
+        workspace,
+        folder,
+    ):
         result = diff_sources(base, head, supabase_dir=folder, workspace=workspace)
         if access:
             from rlsguard.gate.access import access_diff_sources
@@ -183,13 +198,18 @@ def blame(
     backend: BackendOption = None,
     dsn: DsnOption = None,
     allow_destructive: AllowDestructiveOption = None,
+    stand_in: StandInOption = None,
+    pg_bin: PgBinOption = None,
 ) -> None:
     """Name the first migration whose result departs from the approved snapshot."""
     from rlsguard.policy.paths import default_snapshot_path
     from rlsguard.workspace.api import blame_project
     from rlsguard.workspace.sources import display_path
 
-    with _workspace(supabase_dir, no_cache, backend, dsn, allow_destructive) as (workspace, folder):
+    with _workspace(supabase_dir, no_cache, backend, dsn, allow_destructive, stand_in, pg_bin) as (
+        workspace,
+        folder,
+    ):
         spec = against or display_path(default_snapshot_path(folder, workspace.config))
         approved = workspace.resolve(spec, supabase_dir=folder)
         report = blame_project(folder, approved, workspace=workspace)
@@ -224,11 +244,16 @@ def rollback(
     backend: BackendOption = None,
     dsn: DsnOption = None,
     allow_destructive: AllowDestructiveOption = None,
+    stand_in: StandInOption = None,
+    pg_bin: PgBinOption = None,
 ) -> None:
     """Write a verified migration that restores the known-good security surface."""
     from rlsguard.workspace.api import rollback_project
 
-    with _workspace(supabase_dir, no_cache, backend, dsn, allow_destructive) as (workspace, folder):
+    with _workspace(supabase_dir, no_cache, backend, dsn, allow_destructive, stand_in, pg_bin) as (
+        workspace,
+        folder,
+    ):
         result = rollback_project(folder, to, workspace=workspace)
     if fmt is ReportFormat.json:
         sys.stdout.write(json.dumps(result.as_dict(), indent=2) + "\n")

@@ -79,6 +79,8 @@ class GateOptions:
     supabase_dir: Path | None = None
     fail_on: FailOn = "error"
     no_cache: bool = False
+    stand_ins: tuple[str, ...] = ()
+    pg_bin: str | None = None
     engine: EngineOptions | None = None  # --backend, --dsn, --allow-destructive
 
 
@@ -276,7 +278,10 @@ class _Gate:
         with ExitStack() as stack:
             if workspace is None:
                 options = dataclasses.replace(
-                    self.options.engine or EngineOptions(), no_cache=self.options.no_cache
+                    self.options.engine or EngineOptions(),
+                    no_cache=self.options.no_cache,
+                    stand_ins=self.options.stand_ins,
+                    pg_bin=self.options.pg_bin,
                 )
                 workspace = stack.enter_context(Workspace(config, options))
             ws = workspace

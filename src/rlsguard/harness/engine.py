@@ -67,7 +67,8 @@ from rlsguard.stack.external import ExternalPostgres
 from rlsguard.stack.pgbin import PgBinaries
 from rlsguard.stack.supervisor import Stack
 from rlsguard.supabase.apply import apply_project
-from rlsguard.supabase.bootstrap import bootstrap
+from rlsguard.supabase.bootstrap import bootstrap, bootstrap_stand_ins
+from rlsguard.supabase.extensions import StandIns
 from rlsguard.supabase.project import SupabaseProject
 
 log = logging.getLogger("rlsguard.harness.engine")
@@ -97,7 +98,7 @@ class Endpoint:
     password: str | None = field(default=None, repr=False)
     major: int = 0
     owned: bool = True
-    dsn: str | None = None
+    dsn: str | None = field(default=None, repr=False)  # may hold a password
     mode: Mode = "local"
     marker: str | None = None
     maintenance_db: str | None = MAINTENANCE_DB
@@ -151,13 +152,26 @@ class EngineState:
 
     def __repr__(self) -> str:
         endpoint = {
-            k: ("**********" if k == "password" and v else v) for k, v in self.endpoint.items()
+            k: (
+                "**********" if k == "password" and v else _without_password(v) if k == "dsn" else v
+            )
+            for k, v in self.endpoint.items()
         }
         return (
             f"EngineState(endpoint={endpoint!r}, template_db={self.template_db!r}, "
             f"secret={self.secret!r}, supabase_dir={self.supabase_dir!r}, "
             f"config_source={self.config_source!r}, template_key={self.template_key!r})"
         )
+
+
+def _without_password(dsn: str | None) -> str | None:
+    """A DSN fit to print: its password masked."""
+    if not dsn:
+        return dsn
+    params = psycopg.conninfo.conninfo_to_dict(dsn)
+    if params.get("password"):
+        params["password"] = "**********"
+    return psycopg.conninfo.make_conninfo(**params)
 
 
 def load_project(supabase_dir: Path) -> SupabaseProject:
@@ -215,6 +229,14 @@ class Engine:
         self._api: ApiSettings | None = None
         self.timings: dict[str, float] = {}
 
+    @property
+    def stand_ins(self) -> StandIns:
+        """The config's ``stand_ins`` and the command line's, together."""
+        source = str(self.config.source) if self.config.source else "(defaults)"
+        configured = StandIns.coerce(self.config.stand_ins, where=source)
+        given = StandIns.coerce(self.options.stand_ins, where="--stand-in")
+        return StandIns(configured.extensions | given.extensions)
+
     # -- lifecycle -------------------------------------------------------------
     @property
     def backend(self) -> str:
@@ -262,6 +284,7 @@ class Engine:
         binaries = self.stack.pg_binaries(
             self.options.pg_bin or self.config.pg_bin, prefer=self.options.prefer
         )
+        stand_ins = self.stand_ins
         inputs = TemplateInputs.collect(
             binaries,
             files=[(m.display, m.path) for m in (*project.migrations, *project.seeds)],
@@ -269,18 +292,21 @@ class Engine:
                 "bootstrap": package_fingerprint("rlsguard.supabase"),
                 "config": _read(project.supabase_dir / "config.toml"),
                 "auto_expose": str(project.config.auto_expose),
+                "stand_ins": stand_ins.key(),
             },
         )
         cache_dir = self.config.cache.dir if self.config.cache.dir else None
         self.prepared = prepare_cluster(
             self.stack,
             inputs,
-            lambda server: apply_project(server, project),
+            lambda server: apply_project(server, project, stand_ins=stand_ins),
             binaries=binaries,
             name=self._cluster_name,
             cache=TemplateCache(Path(cache_dir) / "templates" if cache_dir else None),
             use_cache=self.config.cache.enabled,
-            base=_bootstrap_layer(binaries, project.config.auto_expose),
+            base=_bootstrap_layer(
+                binaries, project.config.auto_expose, bootstrap_stand_ins(stand_ins)
+            ),
             max_connections=self.config.postgres.max_connections,
             gucs=dict(self.config.postgres.settings),
         )
@@ -329,7 +355,7 @@ class Engine:
             # that bootstrap at once on a fresh server would race to create them.
             with server.connect(None if external else "postgres", autocommit=True) as lock:
                 lock.execute("select pg_advisory_lock(%s)", (BOOTSTRAP_LOCK,))
-                apply_project(server, project, dbname=self.template_db)
+                apply_project(server, project, dbname=self.template_db, stand_ins=self.stand_ins)
             self._databases_forget()
         self.endpoint = endpoint
 
@@ -553,7 +579,7 @@ class Engine:
             yield conn
 
 
-def _bootstrap_layer(binaries: PgBinaries, auto_expose: bool) -> Layer:
+def _bootstrap_layer(binaries: PgBinaries, auto_expose: bool, stand_ins: StandIns) -> Layer:
     """initdb + the Supabase bootstrap: shared by every version of every project's migrations."""
     inputs = TemplateInputs.collect(
         binaries,
@@ -561,9 +587,12 @@ def _bootstrap_layer(binaries: PgBinaries, auto_expose: bool) -> Layer:
             "layer": "bootstrap",
             "bootstrap": package_fingerprint("rlsguard.supabase"),
             "auto_expose": str(auto_expose),
+            "stand_ins": stand_ins.key(),
         },
     )
-    return Layer(inputs, lambda server: bootstrap(server, auto_expose=auto_expose))
+    return Layer(
+        inputs, lambda server: bootstrap(server, auto_expose=auto_expose, stand_ins=stand_ins)
+    )
 
 
 def _read(path: Path) -> str:
