@@ -644,14 +644,16 @@ def run_probe(
     ``reader``: a run's :class:`~rlsguard.catalog.CatalogReader`, to read the catalog once.
     """
     conn = db.conn
-    if conn.info.transaction_status != TransactionStatus.IDLE:
+    # Our own transaction, or a savepoint in the caller's (a live database's rolled-back one).
+    own = conn.info.transaction_status == TransactionStatus.IDLE
+    if not own and conn.info.transaction_status != TransactionStatus.INTRANS:
         raise MisuseError(
-            "probe a database on an idle autocommit connection "
-            "(engine.connect(name, autocommit=True), or rlsguard_clone)"
+            "probe a database on an autocommit connection (engine.connect(name, "
+            "autocommit=True), or rlsguard_clone), or inside a transaction of yours"
         )
     report = ProbeReport()
-    conn.execute("BEGIN")
-    with undone(conn, "ROLLBACK"):
+    conn.execute("BEGIN" if own else "SAVEPOINT rlsguard_probe")
+    with undone(conn, "ROLLBACK" if own else "ROLLBACK TO SAVEPOINT rlsguard_probe"):
         reader = reader or CatalogReader(conn)
         catalog = reader.surface(exposed_schemas)
         uid_columns = {
