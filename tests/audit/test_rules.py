@@ -79,7 +79,13 @@ def test_negative(findings: list[Finding], fixture: SqlFixture) -> None:
 
 
 # Rules whose level depends on the case (see their docstrings).
-_LEVEL_VARIES = frozenset({"update_policy_without_with_check", "auth_uid_null_inversion"})
+_LEVEL_VARIES = frozenset(
+    {
+        "update_policy_without_with_check",
+        "auth_uid_null_inversion",
+        "anon_security_definer_function_executable",
+    }
+)
 
 
 def test_the_fixture_tree_has_nothing_else() -> None:
@@ -89,3 +95,46 @@ def test_the_fixture_tree_has_nothing_else() -> None:
         if p.stem not in ("positive", "negative")
     ]
     assert stray == []
+
+
+def _one(findings: list[Finding], rule: str, obj: str) -> Finding:
+    found = [f for f in findings if f.rule == rule and f.object == obj]
+    assert len(found) == 1, found
+    return found[0]
+
+
+def test_update_without_check_grades_what_a_trigger_may_refuse(findings: list[Finding]) -> None:
+    moved = _one(findings, "update_policy_without_with_check", "public.upwwc_profiles")
+    assert moved.level == "error"
+    assert moved.details["columns"] == ["org_id"]
+    assert "upwwc_edit" in moved.remediation
+    assert "public.upwwc_profiles" in moved.remediation
+    assert "private.app_role" not in moved.remediation
+    unsure = _one(findings, "update_policy_without_with_check", "public.upwwc_conditional")
+    assert unsure.level == "warn"
+    assert "only under a condition" in unsure.message
+    assert "Downgraded" in unsure.message
+
+
+def test_a_policy_without_using_is_a_silent_deny(findings: list[Finding]) -> None:
+    deny = _one(findings, "rls_policy_always_false", "public.rpaf_no_using")
+    assert "silent deny" in deny.message
+    assert "update nothing" in deny.message
+    assert "alter policy rpaf_no_using_edit on public.rpaf_no_using using (" in deny.remediation
+    assert "owner_id" in deny.remediation
+
+
+def test_secrets_are_found_by_comment_and_encrypted_name(findings: list[Finding]) -> None:
+    commented = _one(findings, "sensitive_columns_readable", "public.scr_commented")
+    assert commented.details["columns"] == ["material"]
+    assert "comment" in commented.message
+    sealed = _one(findings, "sensitive_columns_readable", "public.scr_sealed")
+    assert sealed.details["columns"] == ["encrypted_ssn"]
+
+
+def test_anon_definer_that_writes_roles_is_an_error(findings: list[Finding]) -> None:
+    minted = _one(findings, "anon_security_definer_function_executable", "public.asdfe_claim_admin")
+    assert minted.level == "error"
+    assert "public.asdfe_user_roles" in minted.message
+    plain = _one(findings, "anon_security_definer_function_executable", "public.asdfe_stats")
+    assert plain.level == "warn"

@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterator
 
 from rlsguard.audit.findings import Finding
+from rlsguard.audit.plpgsql import function_writes
 from rlsguard.audit.rules.base import CLIENT_ROLES, LintContext, rule, table_label
 from rlsguard.policy.catalog import SUPABASE_SCHEMAS
 
@@ -69,6 +70,37 @@ def is_credential_column(name: str) -> bool:
     if any(w in CREDENTIAL_WORDS for w in words):
         return True
     return any(w == "key" and i > 0 and words[i - 1] in KEY_QUALIFIERS for i, w in enumerate(words))
+
+
+# Words that mark a stored secret in a name, a type name or a comment.
+SECRET_MARKS = frozenset({"encrypted", "hashed", "ciphertext", "hmac", "bcrypt", "argon2"})
+_COMMENT_SECRET = re.compile(
+    r"\b(secret|password|passphrase|credential|api[ _-]?key|private[ _-]?key|access[ _-]?token|"
+    r"refresh[ _-]?token|token|hash(ed)? of|encrypted|do not expose|never expose)\b",
+    re.I,
+)
+
+
+def credential_reason(name: str, type_name: str = "", comment: str | None = None) -> str | None:
+    """Why a column looks like it holds a secret (its name, type or comment), or None.
+
+    Names: ``password_hash``, ``api_key``, ``refresh_token``, ``encrypted_*``, ``*_hashed``.
+    Types: a domain or type whose name says so (``vault_secret``). Comments: what the column
+    holds, in words (``-- bcrypt hash of the PIN``).
+    """
+    words = column_words(name)
+    if is_credential_column(name):
+        return f"its name ({name})"
+    if any(w in SECRET_MARKS for w in words):
+        return f"its name ({name})"
+    if words and words[-1] == "hash" and len(words) > 1 and words[-2] not in ("content", "file"):
+        return f"its name ({name})"
+    type_words = column_words(type_name.rsplit(".", 1)[-1])
+    if any(w in CREDENTIAL_WORDS or w in SECRET_MARKS for w in type_words):
+        return f"its type ({type_name})"
+    if comment and (match := _COMMENT_SECRET.search(comment)):
+        return f"its comment ({match.group(0)!r})"
+    return None
 
 
 def is_sensitive_column(name: str) -> bool:
@@ -334,11 +366,34 @@ def _definer_functions(ctx: LintContext, role: str) -> Iterator[Finding]:
         if function.result in ("trigger", "event_trigger"):
             continue  # not callable through the API
         name = f"{function.schema}.{function.name}"
+        location = ctx.locator.grant(name) or ctx.locator.function(name)
+        escalations = (
+            function_writes(
+                function.body_raw, function.language, function.identity_arguments
+            ).escalations()
+            if role == "anon"
+            else []
+        )
+        if escalations:
+            yield ctx.finding(
+                name,
+                f"SECURITY DEFINER function {function.signature} runs as {function.owner}, "
+                f"anon may call it through the API (/rpc/{function.name}), and it "
+                f"{', '.join(escalations)}: an anonymous caller can make themselves (or "
+                "anyone) an admin.",
+                location=location,
+                level="error",
+                remediation=f"`revoke execute on function {function.signature} from anon, "
+                "public`; if signed-in users need it, check the caller's own role inside it "
+                "before writing, or move it to a schema the API does not expose.",
+                escalations=escalations,
+            )
+            continue
         yield ctx.finding(
             name,
             f"SECURITY DEFINER function {function.signature} in an exposed schema runs as "
             f"{function.owner} and {role} may call it through the API (/rpc/{function.name}).",
-            location=ctx.locator.grant(name) or ctx.locator.function(name),
+            location=location,
         )
 
 
