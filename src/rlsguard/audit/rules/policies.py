@@ -13,7 +13,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterator
 
-from rlsguard.audit.exprs import Analysis
+from rlsguard.audit.exprs import Analysis, pinned_columns
 from rlsguard.audit.findings import Finding
 from rlsguard.audit.plpgsql import ROLE_TABLE, trigger_facts, when_change_tests
 from rlsguard.audit.rules.base import (
@@ -333,7 +333,8 @@ def update_policy_without_with_check(ctx: LintContext) -> Iterator[Finding]:
             using = ctx.using(policy)
             if using.always_false:
                 continue
-            pinned = using.columns if using.parsed else frozenset()
+            table_columns = frozenset(c.name for c in table.columns)
+            pinned = pinned_columns(policy.using_raw, policy.table, table_columns)
             updatable: set[str] = set()
             updaters = []
             for role in ctx.policy_roles(policy):
@@ -365,8 +366,7 @@ def update_policy_without_with_check(ctx: LintContext) -> Iterator[Finding]:
                 level = "warn"
             label = table_label(table)
             pinned_words = (
-                f" USING reads only {', '.join(sorted(pinned))}, so the new row is checked "
-                "on those alone."
+                f" USING constrains only {', '.join(sorted(pinned))} of the new row."
                 if pinned
                 else ""
             )
