@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from rlsguard.gate.run import GateReport
 from rlsguard.gate.summary import render_summary
+from rlsguard.workspace.build import Workspace
 from tests.gate.conftest import REFERENCE, GateRunner, commit, git, make_project
 
 STEPS = ["build", "policy", "audit", "matrix", "access", "rollback"]
@@ -178,3 +182,75 @@ def test_a_snapshot_file_is_not_a_base(gate: GateRunner, reference_repo: Path) -
     assert report.exit_code == 2
     assert report.error is not None
     assert "needs a database" in report.error
+
+
+LOCK_DOWN = """
+drop policy classes_select on public.classes;
+create policy classes_select_nobody on public.classes for select to authenticated
+  using (false);
+"""
+UNPINNED_DEFINER = """
+create function public.class_count() returns bigint language sql stable security definer
+as $$ select count(*) from public.classes $$;
+revoke execute on function public.class_count() from public, anon;
+grant execute on function public.class_count() to authenticated;
+"""
+
+
+@pytest.fixture(scope="module")
+def no_matrix_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The reference without its access matrix, committed: the gate has no expectations."""
+    root = tmp_path_factory.mktemp("no-matrix")
+    make_project(root)
+    shutil.rmtree(root / "fixtures")
+    commit(root, "reference without a matrix")
+    return root
+
+
+def test_losing_all_access_blocks_without_a_matrix(
+    gate: GateRunner, gate_workspace: Workspace, no_matrix_project: Path
+) -> None:
+    migration = no_matrix_project / "supabase" / "migrations" / "20260401000000_lock.sql"
+    migration.write_text(LOCK_DOWN)
+    try:
+        report = gate(no_matrix_project, base="HEAD")
+        allowed = gate(no_matrix_project, base="HEAD", allow_narrowing=True)
+    finally:
+        migration.unlink()
+        gate_workspace.release(no_matrix_project / "supabase")  # its files changed
+    assert report.error is None, report.error
+    assert report.matrix is None
+    assert report.exit_code == 1
+    [reason] = [r for r in report.reasons if "access lost entirely" in r]
+    assert "public.classes (" in reason
+    assert "select" in reason
+    assert "--allow-narrowing" in reason
+    assert set(report.lockouts) == {"public.classes"}
+    summary = render_summary(report)
+    assert "access lost entirely" in summary
+    assert not any("access lost entirely" in r for r in allowed.reasons)
+
+
+def test_a_change_that_adds_nothing_but_rows_does_not_lock_out(
+    reference_report: GateReport,
+) -> None:
+    assert reference_report.lockouts == {}
+
+
+def test_a_new_search_path_mutable_definer_function_blocks(
+    gate: GateRunner, gate_workspace: Workspace, no_matrix_project: Path
+) -> None:
+    migration = no_matrix_project / "supabase" / "migrations" / "20260402000000_count.sql"
+    migration.write_text(UNPINNED_DEFINER)
+    try:
+        report = gate(no_matrix_project, base="HEAD")
+    finally:
+        migration.unlink()
+        gate_workspace.release(no_matrix_project / "supabase")
+    assert report.error is None, report.error
+    blocking = [g.finding for g in report.blocking_findings]
+    assert [(f.rule, f.object) for f in blocking] == [
+        ("function_search_path_mutable", "public.class_count")
+    ]
+    assert blocking[0].level == "warn"  # blocks although below --fail-on error
+    assert report.exit_code == 1

@@ -17,7 +17,7 @@ from typing import Any
 
 import psycopg
 
-from rlsguard.audit.findings import Finding, sort_findings
+from rlsguard.audit.findings import LOCKOUT_RULE, Finding, sort_findings
 from rlsguard.audit.locate import Locator, SourceFile
 from rlsguard.audit.probe import PROBE_RULES  # waivers may name probe rules too
 from rlsguard.audit.rules import RULES, Bucket, LintContext
@@ -156,7 +156,7 @@ def lint_database(
             findings,
             specs,
             rules_run=ran,
-            known_rules=[*RULES, *PROBE_RULES],
+            known_rules=[*RULES, *PROBE_RULES, LOCKOUT_RULE],
             source=waiver_source,
         )
     )

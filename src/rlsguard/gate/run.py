@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 
 import psycopg
 
-from rlsguard.audit.findings import FailOn, Finding, reaches, sort_findings
+from rlsguard.audit.findings import LOCKOUT_RULE, FailOn, Finding, reaches, sort_findings
 from rlsguard.errors import RlsguardError
 
 if TYPE_CHECKING:
@@ -76,6 +76,7 @@ class GateOptions:
     supabase_dir: Path | None = None
     fail_on: FailOn = "error"
     no_cache: bool = False
+    allow_narrowing: bool = False  # intentional lock-downs: losing all access does not block
 
 
 @dataclass
@@ -146,6 +147,7 @@ class GateReport:
     rollback_error: str | None = None
     error: str | None = None
     seconds: float = 0.0
+    lockout_waivers: dict[str, str] = field(default_factory=dict)  # table -> reviewed reason
 
     # -- the verdict -----------------------------------------------------------------------
     @property
@@ -202,8 +204,11 @@ class GateReport:
         out = []
         blocking = self.blocking_findings
         if blocking:
-            names = ", ".join(
+            distinct = list(
                 dict.fromkeys(f"{g.finding.rule} on {g.finding.object}" for g in blocking)
+            )
+            names = ", ".join(distinct[:10]) + (
+                f", and {len(distinct) - 10} more" if len(distinct) > 10 else ""
             )
             out.append(
                 f"{len(blocking)} new finding(s) at or above {self.options.fail_on}: {names}"
@@ -212,14 +217,39 @@ class GateReport:
         if failures:
             out.append(f"{len(failures)} access matrix cell(s) failed")
         if self.access is not None and self.access.uncovered:
-            tables = ", ".join(dict.fromkeys(c.table for c in self.access.uncovered))
+            distinct = list(dict.fromkeys(c.table for c in self.access.uncovered))
+            tables = ", ".join(distinct[:10]) + (
+                f", and {len(distinct) - 10} more" if len(distinct) > 10 else ""
+            )
             out.append(
                 f"{len(self.access.uncovered)} access widening(s) that no expectation covers "
                 f"({tables})"
             )
+        lockouts = self.lockouts
+        if lockouts:
+            tables = "; ".join(
+                f"{table} ({', '.join(who)})" for table, who in list(lockouts.items())[:5]
+            )
+            more = f"; and {len(lockouts) - 5} more table(s)" if len(lockouts) > 5 else ""
+            out.append(
+                f"access lost entirely (the runbook's P1, RLS policy broken: no access) on "
+                f"{tables}{more}: some rows before, none now; if this lock-down is "
+                "intended, rerun with --allow-narrowing or waive `access_lockout` for the table"
+            )
         if self.rollback_failed:
             out.append("the rollback dry-run does not restore the base's security surface")
         return out
+
+    @property
+    def lockouts(self) -> dict[str, list[str]]:
+        """Tables some persona can no longer reach at all, unless allowed or waived."""
+        if self.access is None or self.options.allow_narrowing:
+            return {}
+        return {
+            table: who
+            for table, who in self.access.lockout_tables().items()
+            if table not in self.lockout_waivers
+        }
 
     @property
     def verdict(self) -> Verdict:
@@ -420,7 +450,10 @@ class _Gate:
                 f"{diff.cells} cell(s) as {len(diff.personas)} persona(s): {counts['widens']} "
                 f"widen ({counts['uncovered']} uncovered), {counts['narrows']} narrow"
             )
-            step.status = "failed" if diff.uncovered else "passed"
+            lockouts = len(diff.lockouts)
+            if lockouts:
+                step.detail += f", {lockouts} lock-out(s)"
+            step.status = "failed" if diff.uncovered or self.report.lockouts else "passed"
 
         with self.step("rollback") as step:
             self._rollback(head_engine, head_db, base_snap, sources[1])
@@ -478,10 +511,17 @@ class _Gate:
             GateFinding(
                 f,
                 new=_identity(f) not in old,
-                blocking=_identity(f) not in old and f.waived is None and reaches(f.level, fail_on),
+                blocking=_identity(f) not in old
+                and f.waived is None
+                and (reaches(f.level, fail_on) or _blocks_when_new(f)),
             )
             for f in sort_findings(head_findings)
         ]
+        self.report.lockout_waivers = {
+            w.object: w.reason
+            for w in head.context().waivers
+            if getattr(w, "rule", None) == LOCKOUT_RULE
+        }
 
     def _matrix_text(
         self, config: ProjectConfig, folder: Path, head: Source
@@ -527,6 +567,14 @@ class _Gate:
 
 
 # -- helpers --------------------------------------------------------------------------------
+
+
+def _blocks_when_new(finding: Finding) -> bool:
+    """Findings a change may not add whatever ``--fail-on`` says: a SECURITY DEFINER
+    function whose search_path callers can change (it runs their objects as its owner)."""
+    return finding.rule == "function_search_path_mutable" and bool(
+        finding.details.get("security_definer")
+    )
 
 
 def _identity(finding: Finding) -> tuple[str, str, str]:

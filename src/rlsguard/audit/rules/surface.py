@@ -356,6 +356,7 @@ def function_search_path_mutable(ctx: LintContext) -> Iterator[Finding]:
             f"{function.schema}.{function.name}",
             f"{kind} {function.signature} does not pin its search_path.",
             location=ctx.locator.function(f"{function.schema}.{function.name}"),
+            security_definer=function.security_definer,
         )
 
 
