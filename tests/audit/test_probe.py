@@ -78,3 +78,15 @@ def test_nothing_stays_behind(probed: tuple[ProbeReport, Database, dict[str, int
     _, db, before = probed
     assert db.fetch(_COUNTS)[0] == before
     assert db.scalar("select count(*) from auth.users where email like 'rlsguard-probe-%'") == 0
+
+
+def test_public_by_policy_is_info_and_a_shadowing_true_stays_an_error(
+    probed: tuple[ProbeReport, Database, dict[str, int]],
+) -> None:
+    report = probed[0]
+    found = {(f.rule, f.object): f for f in report.findings}
+    public = found[("public_by_policy", "public.pbp_profiles")]
+    assert public.level == "info"
+    assert public.details["policies"] == ["Public profiles are viewable by everyone."]
+    assert ("cross_tenant_read", "public.pbp_profiles") not in found
+    assert found[("cross_tenant_read", "public.pbp_staff_notes")].level == "error"

@@ -52,7 +52,7 @@ from rlsguard.audit.waivers import WaiverSpec, apply_waivers
 from rlsguard.database import Database
 from rlsguard.errors import RlsguardError
 from rlsguard.identity.session import Identity, Session, denial_kind
-from rlsguard.policy.catalog import Catalog, Table, read_catalog
+from rlsguard.policy.catalog import Catalog, Policy, Table, read_catalog
 
 SYNTHETIC = ("a", "b")
 SYNTHETIC_DOMAIN = "probe.rlsguard.invalid"
@@ -61,6 +61,7 @@ _ROLE_LIKE = re.compile(
     r"privileges|scope|scopes|kind|type|admin|staff)($|_)"
 )
 _MAX_VALUES = 4
+_PUBLIC_NAME = re.compile(r"(^|[^a-z])(public|everyone|anyone|world)([^a-z]|$)", re.I)
 _ids = itertools.count(1)
 
 
@@ -107,6 +108,17 @@ PROBE_RULES: dict[str, ProbeRule] = {
             "another actor.",
             "Scope the SELECT policies to the requester's own rows or tenant; if the table is "
             "public on purpose, waive the finding with the reason.",
+        ),
+        ProbeRule(
+            "public_by_policy",
+            "info",
+            "security",
+            "Rows readable by everyone, on purpose",
+            "Other users' rows were visible, through a SELECT policy that is literally "
+            "`USING (true)` (and shadows no narrower policy) or whose name says the rows are "
+            "public: a deliberate public read, reported so reviewers see what is public.",
+            "Nothing to do if the table is meant to be public; otherwise scope the policy to "
+            "the requester's own rows or tenant.",
         ),
     )
 }
@@ -155,6 +167,7 @@ class _Probe:
         self.locator = locator
         self.report = report
         self.worlds: list[World] = []
+        self.actors_by_name: dict[str, Actor] = {}
 
     # -- scope -------------------------------------------------------------------------------
     def scope(self) -> list[Table]:
@@ -335,7 +348,21 @@ class _Probe:
                 count = self.count_visible(actor, shape, rows)
                 if count:
                     seen[actor.name] = (count, len(rows))
-            if seen:
+            if seen and (public := self.public_policies(table, seen)):
+                counts = ", ".join(f"{name} {n} of {total}" for name, (n, total) in seen.items())
+                names = ", ".join(p.name for p in public)
+                yield self.finding(
+                    "public_by_policy",
+                    table,
+                    f"rows of {table.qualified} that belong to other users are readable "
+                    f"({counts}) through {names}, a SELECT policy that makes them public on "
+                    "purpose.",
+                    self.locator.policy(table.qualified, public[0].name)
+                    or self._location(table, "SELECT"),
+                    policies=[p.name for p in public],
+                    reads={name: {"visible": n, "rows": t} for name, (n, t) in seen.items()},
+                )
+            elif seen:
                 counts = ", ".join(f"{name} {n} of {total}" for name, (n, total) in seen.items())
                 yield self.finding(
                     "cross_tenant_read",
@@ -345,6 +372,29 @@ class _Probe:
                     self._location(table, "SELECT"),
                     reads={name: {"visible": n, "rows": t} for name, (n, t) in seen.items()},
                 )
+
+    def public_policies(self, table: Table, seen: dict[str, tuple[int, int]]) -> list[Policy]:
+        """The SELECT policies that make ``table`` public on purpose, for every actor that
+        saw other users' rows: literally ``USING (true)`` with no narrower SELECT policy
+        beside it (one beside it is a bug that makes it pointless), or named public."""
+        roles = {a.role for a in self.actors_by_name.values() if a.name in seen}
+        reading = [
+            p
+            for p in table.policies
+            if p.permissive
+            and p.command in ("SELECT", "ALL")
+            and p.using_raw is not None
+            and any(p.applies_to(r) for r in roles)
+        ]
+        names = frozenset(c.name for c in table.columns)
+        true = [p for p in reading if analyse(p.using_raw, table.name, names).always_true]
+        narrower = [p for p in reading if p not in true]
+        named = [p for p in reading if _PUBLIC_NAME.search(p.name)]
+        chosen = named or (true if not narrower else [])
+        # Every actor that saw the rows must be one the chosen policies apply to.
+        if not chosen or not all(any(p.applies_to(r) for p in chosen) for r in roles):
+            return []
+        return chosen
 
     def cross_tenant_write(
         self, actors: Sequence[Actor], tables: Sequence[Table]
@@ -664,6 +714,7 @@ def run_probe(
         report.tables = [t.qualified for t in tables]
         probe.synthetic_worlds(tables)
         actors = probe.actors(personas)
+        probe.actors_by_name = {a.name: a for a in actors}
         report.actors = [a.name for a in actors]
         findings = [
             *probe.privilege_escalation(actors, tables),
