@@ -46,6 +46,7 @@ from rlsguard.audit.synth import (
     cast_literal,
     insert_query,
     own_row,
+    read_choices,
     row_values,
 )
 from rlsguard.audit.waivers import WaiverSpec, apply_waivers
@@ -61,6 +62,11 @@ _ROLE_LIKE = re.compile(
     r"privileges|scope|scopes|kind|type|admin|staff)($|_)"
 )
 _MAX_VALUES = 4
+_META_KEY = re.compile(r"raw_user_meta_data\s*->>?\s*'([^']+)'")
+_META_COMPARE = re.compile(
+    r"(?:user_metadata|raw_user_meta_data)'?(?:::text)?\)?\s*->>\s*'([^']+)'(?:::text)?\)*"
+    r"\s*=\s*'([^']*)'"
+)
 _PUBLIC_NAME = re.compile(r"(^|[^a-z])(public|everyone|anyone|world)([^a-z]|$)", re.I)
 _ids = itertools.count(1)
 
@@ -149,6 +155,7 @@ class ProbeReport:
     tables: list[str] = field(default_factory=list)
     attempts: int = 0
     notes: list[str] = field(default_factory=list)
+    untested: dict[str, str] = field(default_factory=dict)  # table -> why 0 attempts
 
 
 class _Probe:
@@ -168,6 +175,9 @@ class _Probe:
         self.report = report
         self.worlds: list[World] = []
         self.actors_by_name: dict[str, Actor] = {}
+        self.signup_failure: str | None = None
+        self.tried: dict[str, int] = defaultdict(int)  # attempts per table
+        self.current: str | None = None  # the table being checked
 
     # -- scope -------------------------------------------------------------------------------
     def scope(self) -> list[Table]:
@@ -206,18 +216,65 @@ class _Probe:
     def synthetic_worlds(self, tables: Sequence[Table]) -> None:
         names = [t.qualified for t in tables]
         token = next(_ids)
+        forged = self.forged_metadata()
+        if forged:
+            self.report.notes.append(
+                "synthetic users sign up with user_metadata "
+                f"{forged} (users can set it themselves) to test the policies that trust it"
+            )
+        choices = read_choices(self.conn)
         for label in SYNTHETIC:
             email = f"rlsguard-probe-{label}-{token}@{SYNTHETIC_DOMAIN}"
+            metadata = {"full_name": f"Probe {label}", **forged}
             try:
-                user = self.db.create_user(email, user_metadata={"full_name": f"Probe {label}"})
+                user = self._sign_up(email, label, metadata)
             except RlsguardError as exc:  # a signup trigger that fails: say so, go on
+                self.signup_failure = " ".join(str(exc).split())
                 self.report.notes.append(
                     f"synthetic user {label} could not sign up, so cross-tenant checks are "
                     f"skipped: {exc}"
                 )
                 return
-            world = World(label, email, str(user.id))
+            world = World(label, email, str(user.id), choices=choices)
             self.worlds.append(build_world(self.conn, self.shapes, names, world, self.report.notes))
+
+    def _sign_up(self, email: str, label: str, metadata: dict[str, Any]) -> Any:
+        """Sign up; when a signup trigger needs metadata the probe did not send (a NOT NULL
+        column filled from ``raw_user_meta_data ->> 'key'``), send every key the triggers
+        read and try once more."""
+        try:
+            return self.db.create_user(email, user_metadata=metadata)
+        except RlsguardError:
+            missing = {
+                k: f"probe-{label}" for k in self.signup_metadata_keys() if k not in metadata
+            }
+            if not missing:
+                raise
+        user = self.db.create_user(email, user_metadata={**metadata, **missing})
+        self.report.notes.append(
+            f"synthetic user {label} signed up with the metadata the signup trigger reads "
+            f"({', '.join(sorted(missing))})"
+        )
+        return user
+
+    def signup_metadata_keys(self) -> list[str]:
+        """Keys the functions of this database read from ``raw_user_meta_data``."""
+        keys: dict[str, None] = {}
+        for function in self.catalog.functions:
+            for key in _META_KEY.findall(function.body_raw or ""):
+                keys[key] = None
+        return list(keys)
+
+    def forged_metadata(self) -> dict[str, str]:
+        """``{key: literal}`` pairs policies compare user metadata with (``user_metadata ->>
+        'role' = 'admin'``): a user can put them in their own metadata."""
+        out: dict[str, str] = {}
+        texts = [t for p in self.catalog.policies for t in (p.using_raw, p.with_check_raw) if t]
+        texts += [f.body_raw for f in self.catalog.functions if f.body_raw]
+        for text in texts:
+            for key, literal in _META_COMPARE.findall(text):
+                out.setdefault(key, literal)
+        return out
 
     def actors(self, personas: Sequence[str] | None) -> list[Actor]:
         names = list(personas) if personas is not None else self.db.personas.names
@@ -261,6 +318,8 @@ class _Probe:
         """
         savepoint = sql.Identifier(f"rlsguard_probe_{next(_ids)}")
         self.report.attempts += 1
+        if self.current is not None:
+            self.tried[self.current] += 1
         parts: list[sql.Composable] = [sql.SQL("SAVEPOINT {}").format(savepoint)]
         if before is not None:
             parts.append(before)
@@ -334,6 +393,7 @@ class _Probe:
     ) -> Iterator[Finding]:
         for table in tables:
             shape = self.shapes.tables[table.qualified]
+            self.current = table.qualified
             seen: dict[str, tuple[int, int]] = {}
             for actor in actors:
                 if "SELECT" not in self.privileges(table, actor.role):
@@ -373,6 +433,44 @@ class _Probe:
                     reads={name: {"visible": n, "rows": t} for name, (n, t) in seen.items()},
                 )
 
+    def why_untested(self, table: Table, actors: Sequence[Actor]) -> str:
+        """The real reason the probe tried nothing on ``table``, as a user fixes it."""
+        name = table.qualified
+        if not self.worlds:
+            return f"the synthetic users could not sign up ({self.signup_failure or 'unknown'})"
+        failures = [w.failures[name] for w in self.worlds if name in w.failures]
+        if failures:
+            return f"no synthetic row could be made: {failures[0]}"
+        roles = sorted({a.role for a in actors})
+        held = {r: self.privileges(table, r) & set(COMMAND_PRIVILEGES["ALL"]) for r in roles}
+        if not any(held.values()):
+            return (
+                f"no acting role ({', '.join(roles)}) holds a privilege on it: grant "
+                "what clients need, or set `[api] auto_expose_new_tables = true`"
+            )
+        if not any(name in w.owned for w in self.worlds):
+            parents = {
+                fk.target
+                for w in self.worlds
+                for owned in w.owned
+                for fk in self.shapes.tables[owned].foreign_keys
+            }
+            if name in parents:
+                return (
+                    "it is a tenant other rows hang off, with no owner column of its own: "
+                    "no synthetic user's row of it to read or write, so tenant isolation on "
+                    "it is tested only through the tables that reference it"
+                )
+            return (
+                "its synthetic row belongs to no one: no owner column (a uuid compared with "
+                "auth.uid() or referencing auth.users) and no foreign key to a row that has one"
+            )
+        return (
+            "nothing to try: the actors hold "
+            + ", ".join(f"{r} {'/'.join(sorted(p)) or 'nothing'}" for r, p in held.items())
+            + ", and no policy column they may update"
+        )
+
     def public_policies(self, table: Table, seen: dict[str, tuple[int, int]]) -> list[Policy]:
         """The SELECT policies that make ``table`` public on purpose, for every actor that
         saw other users' rows: literally ``USING (true)`` with no narrower SELECT policy
@@ -401,6 +499,7 @@ class _Probe:
     ) -> Iterator[Finding]:
         for table in tables:
             shape = self.shapes.tables[table.qualified]
+            self.current = table.qualified
             accepted: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
             for actor in actors:
                 if "INSERT" not in self.privileges(table, actor.role):
@@ -479,6 +578,7 @@ class _Probe:
     ) -> Iterator[Finding]:
         for table in tables:
             shape = self.shapes.tables[table.qualified]
+            self.current = table.qualified
             trusted = self.trusted.get(table.qualified, {})
             read = set(trusted)
             role_columns = {c for c, literals in trusted.items() if literals}
@@ -721,6 +821,12 @@ def run_probe(
             *probe.cross_tenant_write(actors, tables),
             *probe.cross_tenant_read(actors, tables),
         ]
+        probe.current = None
+        for table in tables:
+            if not probe.tried.get(table.qualified):
+                cause = probe.why_untested(table, actors)
+                report.untested[table.qualified] = cause
+                report.notes.append(f"0 attempts on {table.qualified}: {cause}")
     finally:
         conn.execute("ROLLBACK")
     specs = [WaiverSpec(w.rule, w.object, w.reason) for w in waivers]
