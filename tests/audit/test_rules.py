@@ -8,11 +8,13 @@ the findings for the objects its fixture names (``-- object:`` headers).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from rlsguard.audit.findings import Finding
 from rlsguard.audit.lint import lint_database
+from rlsguard.audit.probe import run_probe
 from rlsguard.audit.rules import RULES
 from rlsguard.harness.engine import Engine
 from tests.audit.conftest import FIXTURES, SqlFixture, cloned, fixtures, sources
@@ -138,3 +140,18 @@ def test_anon_definer_that_writes_roles_is_an_error(findings: list[Finding]) -> 
     assert "public.asdfe_user_roles" in minted.message
     plain = _one(findings, "anon_security_definer_function_executable", "public.asdfe_stats")
     assert plain.level == "warn"
+
+
+def test_a_project_without_grants_is_told_loudly(notes_engine: Engine, tmp_path: Path) -> None:
+    revoke = tmp_path / "revoke.sql"
+    revoke.write_text(
+        "revoke all on all tables in schema public from anon, authenticated, public;\n"
+    )
+    with cloned(notes_engine, [revoke]) as db:
+        found = lint_database(db.conn, exposed_schemas=["public"])
+        probed = run_probe(db, exposed_schemas=["public"], personas=["anon"])
+    [finding] = [f for f in found if f.rule == "tables_unreachable_by_api"]
+    assert finding.object == "public"
+    assert finding.details["every"] is True
+    assert "auto_expose_new_tables = true" in finding.message
+    assert any("auto_expose_new_tables = true" in n for n in probed.notes)

@@ -38,6 +38,7 @@ from rlsguard.audit.exprs import (
 from rlsguard.audit.findings import Category, Finding, Level, Location, sort_findings
 from rlsguard.audit.locate import Locator, SourceFile
 from rlsguard.audit.rules.base import COMMAND_PRIVILEGES
+from rlsguard.audit.rules.surface import GRANT_MODE_FIX, unreachable_tables
 from rlsguard.audit.shape import AUTH_USERS, Shapes, TableShape, read_shapes
 from rlsguard.audit.synth import (
     Unsupported,
@@ -812,6 +813,15 @@ def run_probe(
         probe = _Probe(db, catalog, read_shapes(conn, uid_columns), Locator(files), report)
         tables = probe.scope()
         report.tables = [t.qualified for t in tables]
+        closed, every = unreachable_tables(catalog)
+        if closed:
+            shown = ", ".join(closed[:8]) + (
+                f" and {len(closed) - 8} more" if len(closed) > 8 else ""
+            )
+            report.notes.append(
+                f"{'no exposed table' if every else 'some tables with policies'} reachable by "
+                f"anon or authenticated ({shown}): the probe cannot test them. {GRANT_MODE_FIX}"
+            )
         probe.synthetic_worlds(tables)
         actors = probe.actors(personas)
         probe.actors_by_name = {a.name: a for a in actors}
