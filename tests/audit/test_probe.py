@@ -69,6 +69,8 @@ def test_synthetic_mode_actors_and_messages(
     by_rule = {f.rule: f for f in report.findings}
     escalation = by_rule["privilege_escalation"]
     assert escalation.details["column"] == "role"
+    assert escalation.details["grade"] == "role escalation"
+    assert escalation.message.startswith("role escalation: ")
     assert "'editor'" in escalation.message  # the literal the other table's policy trusts
     read = by_rule["cross_tenant_read"]
     assert read.details["reads"] == {

@@ -54,7 +54,7 @@ from rlsguard.audit.waivers import WaiverSpec, apply_waivers
 from rlsguard.database import Database
 from rlsguard.errors import RlsguardError
 from rlsguard.identity.session import Identity, Session, denial_kind
-from rlsguard.policy.catalog import Catalog, Policy, Table, read_catalog
+from rlsguard.policy.catalog import Catalog, Function, Policy, Table, View, read_catalog
 
 SYNTHETIC = ("a", "b")
 SYNTHETIC_DOMAIN = "probe.rlsguard.invalid"
@@ -428,8 +428,8 @@ class _Probe:
                 yield self.finding(
                     "cross_tenant_read",
                     table,
-                    f"rows of {table.qualified} that belong to other users (synthetic users, "
-                    f"each in a tenant of their own) are readable: {counts}.",
+                    f"cross-tenant read: rows of {table.qualified} that belong to other users "
+                    f"(synthetic users, each in a tenant of their own) are readable: {counts}.",
                     self._location(table, "SELECT"),
                     reads={name: {"visible": n, "rows": t} for name, (n, t) in seen.items()},
                 )
@@ -471,6 +471,67 @@ class _Probe:
             + ", ".join(f"{r} {'/'.join(sorted(p)) or 'nothing'}" for r, p in held.items())
             + ", and no policy column they may update"
         )
+
+    def identity_leaks(self, actors: Sequence[Actor]) -> Iterator[Finding]:
+        """Views and API functions (``/rpc``) that show another user's email or id.
+
+        A view that runs as its owner over ``auth.users`` is the classic leak; a stable
+        function without arguments that returns profiles is its RPC twin. Each is read as
+        every actor that may, looking for the synthetic users' emails and ids.
+        """
+        self.current = None  # attempts on views and functions are not a table's
+        sources: list[tuple[View | Function, str, sql.Composable]] = []
+        for view in self.catalog.views:
+            if view.exposed:
+                target = sql.SQL("{} AS r").format(sql.Identifier(view.schema, view.name))
+                sources.append((view, "view", target))
+        for function in self.catalog.functions:
+            if (
+                function.exposed
+                and function.kind == "function"
+                and not function.identity_arguments
+                and function.volatility in ("stable", "immutable")
+                and function.result not in (None, "void", "trigger", "event_trigger")
+            ):
+                target = sql.SQL("{}() AS r").format(sql.Identifier(function.schema, function.name))
+                sources.append((function, "function", target))
+        for source, kind, target in sources:
+            name = f"{source.schema}.{source.name}"
+            seen: dict[str, list[str]] = {}
+            for actor in actors:
+                if not self._may_read(source, kind, actor.role):
+                    continue
+                for world in self.others(actor):
+                    marks = [m for m in (world.email, world.user_id) if m]
+                    match = sql.SQL(" OR ").join(
+                        sql.SQL("strpos(to_jsonb(r)::text, {}) > 0").format(sql.Literal(m))
+                        for m in marks
+                    )
+                    query = sql.SQL("SELECT count(*) FROM {} WHERE {}").format(target, match)
+                    try:
+                        count = int(self.run_as(actor, query, read_only=True)[1] or 0)
+                    except psycopg.Error:
+                        continue
+                    if count:
+                        seen.setdefault(actor.name, []).append(f"synthetic user {world.label}")
+            if seen:
+                who = "; ".join(f"{a} sees {', '.join(w)}" for a, w in seen.items())
+                how = "/rpc/" + source.name if kind == "function" else "the view"
+                yield self.finding(
+                    "cross_tenant_read",
+                    source,
+                    f"cross-tenant read through {kind} {name} ({how}): another user's email "
+                    f"or id is readable: {who}.",
+                    self.locator.relation(name) or self.locator.function(name),
+                    reads=dict(seen),
+                    via=kind,
+                )
+
+    @staticmethod
+    def _may_read(source: View | Function, kind: str, role: str) -> bool:
+        if kind == "function":
+            return role in source.executable_by  # type: ignore[union-attr]
+        return "SELECT" in source.effective.get(role, frozenset())  # type: ignore[union-attr]
 
     def public_policies(self, table: Table, seen: dict[str, tuple[int, int]]) -> list[Policy]:
         """The SELECT policies that make ``table`` public on purpose, for every actor that
@@ -528,8 +589,8 @@ class _Probe:
                 yield self.finding(
                     "cross_tenant_write",
                     table,
-                    f"{table.qualified} accepts new rows that belong to another user or tenant: "
-                    f"{described}.",
+                    f"cross-tenant write: {table.qualified} accepts new rows that belong to "
+                    f"another user or tenant: {described}.",
                     self._location(table, "INSERT"),
                     writes={name: dict(what) for name, what in accepted.items()},
                 )
@@ -615,14 +676,16 @@ class _Probe:
                     "owner": "the owner column its policies read",
                 }.get(kind, "a column its policies read")
                 described = "; ".join(f"{who} -> {', '.join(v)}" for who, v in done.items())
+                grade, effect = _GRADES[kind]
                 yield self.finding(
                     "privilege_escalation",
                     table,
-                    f"{table.qualified}.{column} is {what}, and users rewrote it on their own "
-                    f"row: {described}.",
+                    f"{grade}: {table.qualified}.{column} is {what}, and users rewrote it on "
+                    f"their own row: {described} ({effect}).",
                     self._location(table, "UPDATE"),
                     level=level,
                     column=column,
+                    grade=grade,
                     changes={who: list(v) for who, v in done.items()},
                 )
 
@@ -741,7 +804,7 @@ class _Probe:
     def finding(
         self,
         rule_id: str,
-        table: Table,
+        table: Table | View | Function,
         message: str,
         location: Location | None,
         *,
@@ -753,13 +816,29 @@ class _Probe:
             rule=rule.id,
             level=level or rule.level,
             category=rule.category,
-            object=table.qualified,
+            object=f"{table.schema}.{table.name}",
             message=message,
             remediation=rule.remediation,
             location=location,
             check="probe",
             details=details,
         )
+
+
+# What a rewritten column lets a user do, most severe first (the finding says which).
+_GRADES = {
+    "role": ("role escalation", "the user gives themselves a role the policies trust"),
+    "reference": (
+        "tenant move",
+        "the user moves their own row into another tenant, where its members see it and "
+        "the policies treat it as theirs",
+    ),
+    "other": ("trusted value rewritten", "a value the policies trust is the user's to set"),
+    "owner": (
+        "ownership transfer",
+        "the user hands their row to another user (it then counts as that user's)",
+    ),
+}
 
 
 def _add_foreign(
@@ -830,6 +909,7 @@ def run_probe(
             *probe.privilege_escalation(actors, tables),
             *probe.cross_tenant_write(actors, tables),
             *probe.cross_tenant_read(actors, tables),
+            *probe.identity_leaks(actors),
         ]
         probe.current = None
         for table in tables:
