@@ -278,6 +278,19 @@ class LintConfig(_Section):
     )
 
 
+class GateConfig(_Section):
+    """``rlsguard gate``: optional steps."""
+
+    squawk: bool = Field(
+        default=False,
+        description=(
+            "Also run squawk (pip install squawk-cli) on the migrations the change adds or "
+            "edits, for locking hazards; its findings join the gate's SARIF and summary. "
+            "Skipped, with the reason, when squawk is not installed."
+        ),
+    )
+
+
 class ProjectConfig(_Section):
     """``[tool.rlsguard]`` in pyproject.toml, or the top level of rlsguard.toml."""
 
@@ -350,6 +363,10 @@ class ProjectConfig(_Section):
     lint: LintConfig = Field(
         default=LintConfig(),
         description="rlsguard lint and probe: waivers of accepted findings.",
+    )
+    gate: GateConfig = Field(
+        default=GateConfig(),
+        description="rlsguard gate: optional steps (squawk).",
     )
 
     _source: Path | None = PrivateAttr(None)

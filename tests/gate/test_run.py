@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from rlsguard.gate import squawk
+from rlsguard.gate.outputs import render_sarif
 from rlsguard.gate.run import GateReport
 from rlsguard.gate.summary import render_summary
 from rlsguard.workspace.build import Workspace
@@ -254,3 +257,46 @@ def test_a_new_search_path_mutable_definer_function_blocks(
     ]
     assert blocking[0].level == "warn"  # blocks although below --fail-on error
     assert report.exit_code == 1
+
+
+def test_squawk_runs_on_the_changed_migrations_when_asked(
+    gate: GateRunner, gate_workspace: Workspace, no_matrix_project: Path
+) -> None:
+    if shutil.which("squawk") is None:
+        pytest.skip("squawk is not installed (pip install squawk-cli)")
+    toml = no_matrix_project / "rlsguard.toml"
+    original = toml.read_text()
+    toml.write_text(original + "\n[gate]\nsquawk = true\n")
+    migration = no_matrix_project / "supabase" / "migrations" / "20260403000000_index.sql"
+    migration.write_text("create index classes_name on public.classes (name);\n")
+    try:
+        report = gate(no_matrix_project, base="HEAD")
+    finally:
+        migration.unlink()
+        toml.write_text(original)
+        gate_workspace.release(no_matrix_project / "supabase")
+    assert report.error is None, report.error
+    squawked = [g for g in report.findings if g.finding.rule.startswith("squawk/")]
+    rules = {g.finding.rule for g in squawked}
+    assert "squawk/require-concurrent-index-creation" in rules
+    assert all(g.new for g in squawked)
+    assert {g.finding.object for g in squawked} == {"supabase/migrations/20260403000000_index.sql"}
+    assert report.squawk_note is not None
+    assert report.squawk_note.startswith("squawk: ")
+    assert "in 1 changed file(s)" in report.squawk_note
+    sarif = json.loads(render_sarif(report))
+    assert "squawk/require-concurrent-index-creation" in {
+        r["ruleId"] for r in sarif["runs"][0]["results"]
+    }
+    assert "squawk: " in render_summary(report)
+
+
+def test_squawk_is_skipped_with_the_reason_when_absent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(squawk, "find_squawk", lambda: None)
+    missing = squawk.run_squawk([tmp_path / "x.sql"], tmp_path)
+    assert missing.findings == []
+    assert missing.skipped is not None
+    assert "pip install squawk-cli" in missing.skipped
+    assert squawk.run_squawk([], tmp_path).skipped == "no migration was added or changed"

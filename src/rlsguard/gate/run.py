@@ -148,6 +148,7 @@ class GateReport:
     error: str | None = None
     seconds: float = 0.0
     lockout_waivers: dict[str, str] = field(default_factory=dict)  # table -> reviewed reason
+    squawk_note: str | None = None  # what the optional squawk step did, or why it skipped
 
     # -- the verdict -----------------------------------------------------------------------
     @property
@@ -414,12 +415,16 @@ class _Gate:
 
         with self.step("audit") as step:
             self._audit(base_engine, head_engine, base_db, head_db)
+            if config.gate.squawk:
+                self._squawk(base_engine, head_engine, folder)
             blocking = len(self.report.blocking_findings)
             step.detail = (
                 f"{len(self.report.new_findings)} new finding(s), "
                 f"{len(self.report.old_findings)} old; {blocking} at or above "
                 f"{self.options.fail_on}"
             )
+            if self.report.squawk_note:
+                step.detail += f"; {self.report.squawk_note}"
             step.status = "failed" if blocking else "passed"
 
         matrix = None
@@ -522,6 +527,28 @@ class _Gate:
             for w in head.context().waivers
             if getattr(w, "rule", None) == LOCKOUT_RULE
         }
+
+    def _squawk(self, base: Engine, head: Engine, folder: Path) -> None:
+        """squawk on the migrations head adds or edits; its findings are new by nature."""
+        from rlsguard.gate.squawk import run_squawk
+
+        before = {(m.version, m.name): m.text for m in base.load_project().migrations}
+        changed = [
+            m.path
+            for m in head.load_project().migrations
+            if before.get((m.version, m.name)) != m.text
+        ]
+        result = run_squawk(changed, folder.parent)
+        fail_on = self.options.fail_on
+        self.report.findings += [
+            GateFinding(f, new=True, blocking=f.waived is None and reaches(f.level, fail_on))
+            for f in result.findings
+        ]
+        self.report.squawk_note = (
+            f"squawk skipped: {result.skipped}"
+            if result.skipped
+            else f"squawk: {len(result.findings)} finding(s) in {result.files} changed file(s)"
+        )
 
     def _matrix_text(
         self, config: ProjectConfig, folder: Path, head: Source

@@ -80,6 +80,8 @@ def render_summary(
             f"`{report.options.fail_on}`, no matrix failure, no access widening without "
             "an expectation, no persona locked out, and the rollback restores the base.",
         ]
+    if report.squawk_note:
+        lines += ["", f"*{report.squawk_note}*"]
     lines += _access_section(report.access)
     lines += _policy_section(report)
     lines += _findings_section(report)
