@@ -17,6 +17,7 @@ from rich.table import Table
 
 from rlsguard import __version__
 from rlsguard.cli import audit as audit_cli
+from rlsguard.cli import gameday as gameday_cli
 from rlsguard.cli import gate as gate_cli
 from rlsguard.cli import policy as policy_cli
 from rlsguard.cli.matrix import matrix_app
@@ -74,8 +75,11 @@ def doctor(
 def up(
     supabase_dir: SupabaseDirOption = None,
     no_cache: NoCacheOption = False,
+    auth: Annotated[
+        bool, typer.Option("--auth/--no-auth", help="Also start Redis, SMTP and the auth service.")
+    ] = True,
 ) -> None:
-    """Start the project's prepared database and print how to connect; Ctrl-C stops it."""
+    """Start the project's database, Redis, SMTP and the auth service; Ctrl-C stops them."""
     from rlsguard.harness.engine import Engine, EngineOptions
 
     options = EngineOptions(
@@ -98,6 +102,14 @@ def up(
         typer.echo(f"url {prepared.server.url()}")
         typer.echo(f"anon key {engine.signer.anon_key}")
         typer.echo(f"service_role key {engine.signer.service_role_key}")
+        if auth:
+            from rlsguard.authservice.up import format_status, start_local_services
+
+            services = start_local_services(engine)
+            typer.echo("\nStarted rlsguard local development setup.\n")
+            typer.echo(format_status(services.lines(engine.signer.secret)))
+            for note in services.notes:
+                err_console.print(f"[yellow]note:[/] {escape(note)}")
         typer.echo("Press Ctrl-C to stop.", err=True)
         signal.pause()
     except KeyboardInterrupt:
@@ -109,6 +121,7 @@ def up(
 policy_cli.register(app)  # snapshot, diff, blame, rollback
 audit_cli.register(app)  # lint, probe
 gate_cli.register(app)  # gate
+gameday_cli.register(app)  # gameday
 
 
 def main() -> None:
