@@ -15,7 +15,7 @@ import pytest
 from rlsguard.audit.probe import PROBE_RULES, ProbeReport, run_probe
 from rlsguard.database import Database
 from rlsguard.harness.engine import Engine
-from tests.audit.conftest import SqlFixture, cloned, fixtures, sources
+from tests.audit.conftest import FIXTURES, SqlFixture, cloned, fixtures, sources
 
 PROBE_FIXTURES = fixtures("probe")
 _COUNTS = """
@@ -151,3 +151,19 @@ def test_untested_tables_say_why_and_signup_metadata_is_sent(
     assert "SECURITY DEFINER" not in cause
     assert "public.pu_backend" not in report.untested
     assert "public.notes" not in report.untested
+
+
+def test_a_read_points_at_the_policy_that_admits_it(
+    probed: tuple[ProbeReport, Database, dict[str, int]],
+) -> None:
+    report = probed[0]
+    [read] = [
+        f
+        for f in report.findings
+        if f.rule == "cross_tenant_read" and f.object == "public.pbp_staff_notes"
+    ]
+    assert read.details["policies"] == ["pbp_staff_notes_teachers"]
+    assert "admitted by pbp_staff_notes_teachers" in read.message
+    assert read.location is not None
+    fixture = (FIXTURES / "probe" / "public_by_policy" / "negative.sql").read_text().splitlines()
+    assert "create policy pbp_staff_notes_teachers" in fixture[(read.location.line or 0) - 1]

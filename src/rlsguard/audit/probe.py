@@ -354,18 +354,7 @@ class _Probe:
         self, actor: Actor, shape: TableShape, rows: Sequence[dict[str, Any]]
     ) -> int | None:
         """How many of ``rows`` ``actor`` can read (None: the read itself failed)."""
-        keys = list(shape.primary_key) or sorted({c for r in rows for c in r})
-        match = sql.SQL(" OR ").join(
-            sql.SQL("({})").format(
-                sql.SQL(" AND ").join(
-                    sql.SQL("{} IS NOT DISTINCT FROM {}").format(
-                        sql.Identifier(k), sql.Literal(row[k])
-                    )
-                    for k in keys
-                )
-            )
-            for row in rows
-        )
+        match = self._match(shape, rows)
         query = sql.SQL("SELECT count(*) FROM {} WHERE {}").format(
             sql.Identifier(shape.schema, shape.name), match
         )
@@ -378,6 +367,47 @@ class _Probe:
                 f"{exc.diag.message_primary or exc}"
             )
             return None
+
+    def admitting(
+        self, actor: Actor, table: Table, shape: TableShape, rows: Sequence[dict[str, Any]]
+    ) -> list[Policy]:
+        """The SELECT policies whose own condition is true for ``rows`` as ``actor``: the
+        ones that admit the read (a finding points at them, not at the table)."""
+        out = []
+        for policy in table.policies:
+            if (
+                not policy.permissive
+                or policy.command not in ("SELECT", "ALL")
+                or policy.using_raw is None
+                or not policy.applies_to(actor.role)
+            ):
+                continue
+            query = sql.SQL("SELECT count(*) FROM {} WHERE ({}) AND ({})").format(
+                sql.Identifier(shape.schema, shape.name),
+                self._match(shape, rows),
+                sql.SQL(policy.using_raw),  # type: ignore[arg-type]  # the catalog's own text
+            )
+            try:
+                if int(self.run_as(actor, query, read_only=True)[1] or 0):
+                    out.append(policy)
+            except psycopg.Error:
+                continue
+        return out
+
+    @staticmethod
+    def _match(shape: TableShape, rows: Sequence[dict[str, Any]]) -> sql.Composable:
+        keys = list(shape.primary_key) or sorted({c for r in rows for c in r})
+        return sql.SQL(" OR ").join(
+            sql.SQL("({})").format(
+                sql.SQL(" AND ").join(
+                    sql.SQL("{} IS NOT DISTINCT FROM {}").format(
+                        sql.Identifier(k), sql.Literal(row[k])
+                    )
+                    for k in keys
+                )
+            )
+            for row in rows
+        )
 
     # -- checks ------------------------------------------------------------------------------
     def others(self, actor: Actor) -> list[World]:
@@ -396,6 +426,7 @@ class _Probe:
             shape = self.shapes.tables[table.qualified]
             self.current = table.qualified
             seen: dict[str, tuple[int, int]] = {}
+            admitted: list[Policy] = []
             for actor in actors:
                 if "SELECT" not in self.privileges(table, actor.role):
                     continue
@@ -409,6 +440,8 @@ class _Probe:
                 count = self.count_visible(actor, shape, rows)
                 if count:
                     seen[actor.name] = (count, len(rows))
+                    if not admitted:
+                        admitted = self.admitting(actor, table, shape, rows)
             if seen and (public := self.public_policies(table, seen)):
                 counts = ", ".join(f"{name} {n} of {total}" for name, (n, total) in seen.items())
                 names = ", ".join(p.name for p in public)
@@ -429,9 +462,21 @@ class _Probe:
                     "cross_tenant_read",
                     table,
                     f"cross-tenant read: rows of {table.qualified} that belong to other users "
-                    f"(synthetic users, each in a tenant of their own) are readable: {counts}.",
-                    self._location(table, "SELECT"),
+                    f"(synthetic users, each in a tenant of their own) are readable: {counts}"
+                    + (
+                        f"; admitted by {', '.join(p.name for p in admitted)}." if admitted else "."
+                    ),
+                    next(
+                        (
+                            loc
+                            for p in admitted
+                            if (loc := self.locator.policy(table.qualified, p.name))
+                        ),
+                        None,
+                    )
+                    or self._location(table, "SELECT"),
                     reads={name: {"visible": n, "rows": t} for name, (n, t) in seen.items()},
+                    policies=[p.name for p in admitted],
                 )
 
     def why_untested(self, table: Table, actors: Sequence[Actor]) -> str:
