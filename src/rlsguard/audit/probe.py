@@ -433,7 +433,7 @@ class _Probe:
                 rows = [
                     w.rows[table.qualified]
                     for w in self.others(actor)
-                    if table.qualified in w.owned
+                    if table.qualified in w.owned or table.qualified in w.tenants
                 ]
                 if not rows:
                     continue

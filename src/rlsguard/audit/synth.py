@@ -166,6 +166,7 @@ class World:
     rows: dict[str, dict[str, Any]] = field(default_factory=dict)
     owned: set[str] = field(default_factory=set)  # tables whose row belongs to the user
     failures: dict[str, str] = field(default_factory=dict)  # table -> why it has no row
+    tenants: set[str] = field(default_factory=set)  # tenant roots: their own school, org...
     choices: Choices = field(default_factory=dict)
 
     def value(self, table: str, column: str) -> Any:
@@ -357,4 +358,5 @@ def _belonging(shapes: Shapes, world: World) -> set[str]:
             if name not in owned and points_into(name, owned | tenants):
                 owned.add(name)
                 changed = True
+    world.tenants = tenants - owned
     return owned
