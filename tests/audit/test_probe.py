@@ -70,6 +70,8 @@ def test_synthetic_mode_actors_and_messages(
     escalation = by_rule["privilege_escalation"]
     assert escalation.details["column"] == "role"
     assert escalation.details["grade"] == "role escalation"
+    assert "private.app_role" not in escalation.remediation
+    assert "pe_profiles_edit on public.pe_profiles" in escalation.remediation
     assert escalation.message.startswith("role escalation: ")
     assert "'editor'" in escalation.message  # the literal the other table's policy trusts
     read = by_rule["cross_tenant_read"]

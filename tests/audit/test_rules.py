@@ -155,3 +155,14 @@ def test_a_project_without_grants_is_told_loudly(notes_engine: Engine, tmp_path:
     assert finding.details["every"] is True
     assert "auto_expose_new_tables = true" in finding.message
     assert any("auto_expose_new_tables = true" in n for n in probed.notes)
+
+
+def test_remediations_use_the_projects_names(findings: list[Finding]) -> None:
+    recursion = [f for f in findings if f.rule == "policy_recursion"]
+    assert recursion
+    for finding in recursion:
+        assert str(finding.details["policy"]) in finding.remediation
+        assert "private.is_member" not in finding.remediation
+    confusion = [f for f in findings if f.rule == "row_role_confusion"]
+    assert confusion
+    assert all("private.app_role" not in f.remediation for f in confusion)

@@ -92,9 +92,10 @@ PROBE_RULES: dict[str, ProbeRule] = {
             "A user can rewrite what policies trust on their own row",
             "The probe changed a column that a policy reads (a role, a tenant, an owner) on "
             "the actor's own row to a value from another row, and the database accepted it.",
-            "Add a WITH CHECK to the UPDATE policy that pins the column to the trusted value "
-            "(as `role is not distinct from (select private.app_role())`), or revoke UPDATE on "
-            "the column.",
+            "Add a WITH CHECK to the UPDATE policy that pins the column to the value it may "
+            "hold (compare it with what the SELECT policies trust, read through a helper keyed "
+            "by `(select auth.uid())`), refuse its change in a BEFORE UPDATE trigger, or revoke "
+            "UPDATE on the column.",
         ),
         ProbeRule(
             "cross_tenant_write",
@@ -729,12 +730,30 @@ class _Probe:
                     f"their own row: {described} ({effect}).",
                     self._location(table, "UPDATE"),
                     level=level,
+                    remediation=self._pin_fix(table, column),
                     column=column,
                     grade=grade,
                     changes={who: list(v) for who, v in done.items()},
                 )
 
     # -- helpers -----------------------------------------------------------------------------
+    def _pin_fix(self, table: Table, column: str) -> str:
+        """The fix in the project's names: its UPDATE policies, table, column and roles."""
+        policies = [
+            p.name for p in table.policies if p.permissive and p.command in ("UPDATE", "ALL")
+        ]
+        roles = sorted(
+            r for r in ("anon", "authenticated") if "UPDATE" in self.privileges(table, r)
+        )
+        names = ", ".join(policies) or "its UPDATE policy"
+        return (
+            f"Give {names} on {table.qualified} a WITH CHECK that constrains {column} to the "
+            f"values the requester may set (as the SELECT policies of {table.qualified} "
+            f"compare it), refuse a change of {column} in a BEFORE UPDATE trigger "
+            f"(`if new.{column} is distinct from old.{column} then raise exception ...`), or "
+            f"grant {', '.join(roles) or 'clients'} UPDATE on the other columns only."
+        )
+
     @functools.cached_property
     def trusted(self) -> dict[str, dict[str, set[str]]]:
         """Per table, the columns some policy reads (directly, in a subquery, or in a function
@@ -854,6 +873,7 @@ class _Probe:
         location: Location | None,
         *,
         level: Level | None = None,
+        remediation: str | None = None,
         **details: Any,
     ) -> Finding:
         rule = PROBE_RULES[rule_id]
@@ -863,7 +883,7 @@ class _Probe:
             category=rule.category,
             object=f"{table.schema}.{table.name}",
             message=message,
-            remediation=rule.remediation,
+            remediation=remediation or rule.remediation,
             location=location,
             check="probe",
             details=details,
