@@ -169,3 +169,15 @@ def test_a_read_points_at_the_policy_that_admits_it(
     assert read.location is not None
     fixture = (FIXTURES / "probe" / "public_by_policy" / "negative.sql").read_text().splitlines()
     assert "create policy pbp_staff_notes_teachers" in fixture[(read.location.line or 0) - 1]
+
+
+def test_secret_columns_that_come_back_are_observed(
+    probed: tuple[ProbeReport, Database, dict[str, int]],
+) -> None:
+    found = {(f.rule, f.object): f for f in probed[0].findings}
+    members = found[("public_by_policy", "public.pbp_members")]
+    assert members.level == "warn"
+    assert members.details["secrets"] == ["api_token"]
+    masked = found[("public_by_policy", "public.pbp_masked")]
+    assert masked.level == "info"
+    assert masked.details["secrets"] == []

@@ -38,7 +38,7 @@ from rlsguard.audit.exprs import (
 from rlsguard.audit.findings import Category, Finding, Level, Location, sort_findings
 from rlsguard.audit.locate import Locator, SourceFile
 from rlsguard.audit.rules.base import COMMAND_PRIVILEGES
-from rlsguard.audit.rules.surface import GRANT_MODE_FIX, unreachable_tables
+from rlsguard.audit.rules.surface import GRANT_MODE_FIX, credential_reason, unreachable_tables
 from rlsguard.audit.shape import AUTH_USERS, Shapes, TableShape, read_shapes
 from rlsguard.audit.synth import (
     Unsupported,
@@ -369,6 +369,36 @@ class _Probe:
             )
             return None
 
+    def readable_secrets(
+        self,
+        table: Table,
+        shape: TableShape,
+        actors: Sequence[Actor],
+        seen: dict[str, tuple[int, int]],
+    ) -> list[str]:
+        """Secret-looking columns (by name or type) of other users' rows that a reader who
+        saw them actually gets back: observed, not inferred from grants."""
+        candidates = [
+            c.name for c in table.columns if credential_reason(c.name, c.type) is not None
+        ]
+        reader = next((a for a in actors if a.name in seen), None)
+        if not candidates or reader is None:
+            return []
+        rows = [w.rows[table.qualified] for w in self.others(reader) if table.qualified in w.rows]
+        out = []
+        for column in candidates:
+            query = sql.SQL("SELECT count({}) FROM {} WHERE {}").format(
+                sql.Identifier(column),
+                sql.Identifier(shape.schema, shape.name),
+                self._match(shape, rows),
+            )
+            try:
+                self.run_as(reader, query, read_only=True)
+            except psycopg.Error:
+                continue  # a column privilege keeps it out
+            out.append(column)
+        return out
+
     def admitting(
         self, actor: Actor, table: Table, shape: TableShape, rows: Sequence[dict[str, Any]]
     ) -> list[Policy]:
@@ -443,6 +473,12 @@ class _Probe:
                     seen[actor.name] = (count, len(rows))
                     if not admitted:
                         admitted = self.admitting(actor, table, shape, rows)
+            secrets = self.readable_secrets(table, shape, actors, seen) if seen else []
+            exposed = (
+                f" Its secret-looking columns {', '.join(secrets)} came back too."
+                if secrets
+                else ""
+            )
             if seen and (public := self.public_policies(table, seen)):
                 counts = ", ".join(f"{name} {n} of {total}" for name, (n, total) in seen.items())
                 names = ", ".join(p.name for p in public)
@@ -451,9 +487,11 @@ class _Probe:
                     table,
                     f"rows of {table.qualified} that belong to other users are readable "
                     f"({counts}) through {names}, a SELECT policy that makes them public on "
-                    "purpose.",
+                    f"purpose.{exposed}",
                     self.locator.policy(table.qualified, public[0].name)
                     or self._location(table, "SELECT"),
+                    level="warn" if secrets else None,
+                    secrets=secrets,
                     policies=[p.name for p in public],
                     reads={name: {"visible": n, "rows": t} for name, (n, t) in seen.items()},
                 )
@@ -464,9 +502,8 @@ class _Probe:
                     table,
                     f"cross-tenant read: rows of {table.qualified} that belong to other users "
                     f"(synthetic users, each in a tenant of their own) are readable: {counts}"
-                    + (
-                        f"; admitted by {', '.join(p.name for p in admitted)}." if admitted else "."
-                    ),
+                    + (f"; admitted by {', '.join(p.name for p in admitted)}." if admitted else ".")
+                    + exposed,
                     next(
                         (
                             loc
@@ -478,6 +515,7 @@ class _Probe:
                     or self._location(table, "SELECT"),
                     reads={name: {"visible": n, "rows": t} for name, (n, t) in seen.items()},
                     policies=[p.name for p in admitted],
+                    secrets=secrets,
                 )
 
     def why_untested(self, table: Table, actors: Sequence[Actor]) -> str:
