@@ -78,6 +78,8 @@ class GateOptions:
     fail_on: FailOn = "error"
     no_cache: bool = False
     allow_narrowing: bool = False  # intentional lock-downs: losing all access does not block
+    stand_ins: tuple[str, ...] = ()
+    pg_bin: str | None = None
 
 
 @dataclass(frozen=True)
@@ -304,7 +306,11 @@ class _Gate:
         self.report.supabase_dir = folder
         with ExitStack() as stack:
             if workspace is None:
-                options = EngineOptions(no_cache=self.options.no_cache)
+                options = EngineOptions(
+                    no_cache=self.options.no_cache,
+                    stand_ins=self.options.stand_ins,
+                    pg_bin=self.options.pg_bin,
+                )
                 workspace = stack.enter_context(Workspace(config, options))
             ws = workspace
             with self.step("build") as step:
