@@ -88,3 +88,26 @@ def test_a_tight_limit_drops_collapsed_sections_and_says_so() -> None:
     text = render_summary(_huge_report(tables=5, findings=40), limit=8_000)
     assert len(text) <= 8_000
     assert "more collapsed section(s) left out to fit one comment" in text
+
+
+def test_an_unreachable_api_is_said_on_the_first_screen() -> None:
+    report = _huge_report(tables=1, findings=0)
+    report.findings = [
+        GateFinding(
+            Finding(
+                rule="tables_unreachable_by_api",
+                level="warn",
+                category="security",
+                object="public",
+                message="no exposed table is reachable by anon or authenticated (public.t). "
+                "Set `auto_expose_new_tables = true` under `[api]` in supabase/config.toml",
+                remediation="",
+                details={"every": True},
+            ),
+            new=False,
+            blocking=False,
+        )
+    ]
+    visible = render_summary(report).split("<details>", 1)[0]
+    assert "⚠️ **no exposed table is reachable" in visible
+    assert "auto_expose_new_tables = true" in visible

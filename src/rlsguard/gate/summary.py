@@ -80,6 +80,16 @@ def render_summary(
             f"`{report.options.fail_on}`, no matrix failure, no access widening without "
             "an expectation, no persona locked out, and the rollback restores the base.",
         ]
+    closed = next(
+        (
+            g.finding
+            for g in report.findings
+            if g.finding.rule == "tables_unreachable_by_api" and g.finding.details.get("every")
+        ),
+        None,
+    )
+    if closed is not None:  # whatever else happened, the checks judged an unreachable API
+        lines += ["", f"⚠️ **{_short(closed.message, 600)}**"]
     if report.squawk_note:
         lines += ["", f"*{report.squawk_note}*"]
     lines += _access_section(report.access)
