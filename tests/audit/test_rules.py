@@ -166,3 +166,18 @@ def test_remediations_use_the_projects_names(findings: list[Finding]) -> None:
     confusion = [f for f in findings if f.rule == "row_role_confusion"]
     assert confusion
     assert all("private.app_role" not in f.remediation for f in confusion)
+
+
+def test_always_true_fix_names_the_tables_own_owner_column(findings: list[Finding]) -> None:
+    [notes] = [
+        f
+        for f in findings
+        if f.rule == "rls_policy_always_true" and f.object == "public.rpat_notes"
+    ]
+    assert "pointless" in notes.message
+    assert "rpat_notes_todo" in notes.remediation
+    [wiki] = [
+        f for f in findings if f.rule == "rls_policy_always_true" and f.object == "public.rpat_wiki"
+    ]
+    assert "rpat_wiki_edit" in wiki.remediation
+    assert "owner_id" not in wiki.remediation  # rpat_wiki has no owner column to suggest

@@ -195,6 +195,7 @@ def rls_policy_always_true(ctx: LintContext) -> Iterator[Finding]:
                     f"policy {policy.name} ({policy.command}, {_who(roles)}) has an always-true "
                     f"{' and '.join(clauses)}: it admits every row of {table_label(table)}.",
                     location=ctx.location(policy),
+                    remediation=_scope_fix(ctx, table, policy),
                     policy=policy.name,
                 )
             elif (
@@ -219,9 +220,42 @@ def rls_policy_always_true(ctx: LintContext) -> Iterator[Finding]:
                         f"{table_label(table)}, which makes the narrower SELECT policies "
                         f"{', '.join(shadowed)} pointless (permissive policies are OR-ed).",
                         location=ctx.location(policy),
+                        remediation=f"Drop {policy.name}, or merge what it was for into "
+                        f"{', '.join(shadowed)}; if {table_label(table)} is meant to be public, "
+                        "drop the narrower policies instead.",
                         policy=policy.name,
                         shadowed=shadowed,
                     )
+
+
+_OWNER_NAMES = ("user_id", "owner_id", "author_id", "created_by", "profile_id", "member_id")
+
+
+def _owner_column(ctx: LintContext, table: Table) -> str | None:
+    """The column that says whose a row is: one the table's policies compare with
+    ``auth.uid()``, else a uuid column with an owner-like name."""
+    _, owner = _read_columns(ctx, table)
+    if owner:
+        return sorted(owner)[0]
+    uuid_columns = {c.name for c in table.columns if c.type == "uuid"}
+    return next((n for n in _OWNER_NAMES if n in uuid_columns), None)
+
+
+def _scope_fix(ctx: LintContext, table: Table, policy: Policy) -> str:
+    """Scope an always-true policy with the table's own owner column when it has one."""
+    column = _owner_column(ctx, table)
+    label = table_label(table)
+    if column is None:
+        return (
+            f"Replace the condition of {policy.name} with one that names whose rows of {label} "
+            "these are (a column compared with `(select auth.uid())`, or a tenant the "
+            "requester belongs to), or drop the policy."
+        )
+    clause = "with check" if policy.command == "INSERT" else "using"
+    return (
+        f"Scope {policy.name} to the requester's rows: `alter policy {policy.name} on {label} "
+        f"{clause} ({column} = (select auth.uid()))`, or drop the policy."
+    )
 
 
 # -- beyond splinter ------------------------------------------------------------------------------
