@@ -18,7 +18,16 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from rlsguard.cli.options import NoCacheOption, PgBinOption, StandInOption, SupabaseDirOption
+from rlsguard.cli.options import (
+    AllowDestructiveOption,
+    BackendOption,
+    DsnOption,
+    NoCacheOption,
+    PgBinOption,
+    StandInOption,
+    SupabaseDirOption,
+    engine_options,
+)
 from rlsguard.journal.progress import LiveProgress
 
 if TYPE_CHECKING:
@@ -88,6 +97,9 @@ def gate(
         ),
     ] = False,
     no_cache: NoCacheOption = False,
+    backend: BackendOption = None,
+    dsn: DsnOption = None,
+    allow_destructive: AllowDestructiveOption = None,
     stand_in: StandInOption = None,
     pg_bin: PgBinOption = None,
 ) -> None:
@@ -105,6 +117,7 @@ def gate(
         allow_narrowing=allow_narrowing,
         stand_ins=tuple(stand_in or ()),
         pg_bin=pg_bin,
+        engine=engine_options(backend=backend, dsn=dsn, allow_destructive=allow_destructive),
     )
     progress = LiveProgress(err)
     try:
