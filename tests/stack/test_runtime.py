@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from rlsguard.errors import ServerError
 from rlsguard.stack.runtime import (
     MARKER,
     OWNER_ENV,
@@ -20,8 +21,10 @@ from rlsguard.stack.runtime import (
     SERVER_TAG_ENV,
     RunDir,
     ServiceUser,
+    foreign_run_dirs,
     owner_tag,
     process_alive,
+    proven_marker,
     reap_stale,
     tagged_processes,
     user_can_execute,
@@ -66,9 +69,14 @@ def test_reaper_kills_processes_of_dead_owners_only(tmp_path: Path) -> None:
 
 def write_marker(run_dir: Path, owner_pid: int, owner_start: int | None) -> None:
     run_dir.mkdir()
-    (run_dir / MARKER).write_text(
-        json.dumps({"run_id": run_dir.name, "owner_pid": owner_pid, "owner_start": owner_start})
-    )
+    run_id = run_dir.name.removeprefix("rlsguard-")
+    marker = {
+        "tool": "rlsguard",
+        "run_id": run_id,
+        "owner_pid": owner_pid,
+        "owner_start": owner_start,
+    }
+    (run_dir / MARKER).write_text(json.dumps(marker))
 
 
 def test_reaper_removes_directories_of_dead_runs_only(tmp_path: Path) -> None:
@@ -85,12 +93,30 @@ def test_reaper_removes_directories_of_dead_runs_only(tmp_path: Path) -> None:
     assert (tmp_path / "unrelated").exists()
 
 
-def test_unmarked_directories_are_removed_by_age(tmp_path: Path) -> None:
-    young = tmp_path / "rlsguard-young"
-    young.mkdir()
+def test_directories_without_proof_are_never_removed(tmp_path: Path) -> None:
+    pid, start = (int(x) for x in dead_owner_tag().split(":"))
+    (tmp_path / "rlsguard-unmarked").mkdir()
+    write_marker(tmp_path / "rlsguard-renamed", pid, start)  # marker names another folder
+    (tmp_path / "rlsguard-renamed").rename(tmp_path / "rlsguard-other")
+    write_marker(tmp_path / "rlsguard-nostart", pid, None)  # no start time: not provably dead
     assert reap_stale([tmp_path]).removed == []
-    later = time.time() + 3600
-    assert reap_stale([tmp_path], now=later).removed == [young]
+    assert sorted(p.name for p in foreign_run_dirs([tmp_path])) == [
+        "rlsguard-nostart",
+        "rlsguard-other",
+        "rlsguard-unmarked",
+    ]
+
+
+def test_run_dir_appears_with_its_marker_and_leaves_no_staging() -> None:
+    root = Path(tempfile.mkdtemp(prefix="rg"))  # short: tmp_path is too long for sockets
+    try:
+        run = RunDir(root=root).create(ServiceUser.current())
+        assert proven_marker(run.path) is not None
+        assert [p.name for p in root.iterdir()] == [run.path.name]
+        with pytest.raises(ServerError, match="already exists"):
+            RunDir(run.run_id, root=root).create(ServiceUser.current())
+    finally:
+        shutil.rmtree(root)
 
 
 def test_run_dir_marker_names_its_owner(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ restart in ~35 ms (see docs/performance.md).
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import secrets
 import shutil
@@ -71,7 +72,16 @@ def archive_datadir(src: Path, archive: Path) -> None:
     archive.parent.mkdir(parents=True, exist_ok=True)
     if shutil.which("tar"):
         excludes = [f"--exclude=./{name}" for name in _PROCESS_FILES]
-        subprocess.run(["tar", "-cf", str(archive), *excludes, "-C", str(src), "."], check=True)
+        proc = subprocess.run(
+            ["tar", "-cf", str(archive), *excludes, "-C", str(src), "."],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if proc.returncode != 0:
+            # Keep the cause: a full disk is handled (run uncached), anything else is not.
+            code = errno.ENOSPC if "No space left" in proc.stderr else errno.EIO
+            raise OSError(code, f"tar could not write {archive}: {proc.stderr.strip()}")
         return
     with tarfile.open(archive, "w") as out:
         out.add(
@@ -345,6 +355,9 @@ class PostgresServer(Server):
 
     def remove(self) -> None:
         """Stop and delete the cluster's files."""
+        from rlsguard.stack.ipc import release_ipc
+
         with contextlib.suppress(ServerError):
             self.stop()
+        release_ipc(self.workdir)
         shutil.rmtree(self.workdir, ignore_errors=True)

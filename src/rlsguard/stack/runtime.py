@@ -5,6 +5,12 @@ Every run gets a short run id. Its directory is ``<root>/rlsguard-<run id>/``
 than on ext4) and every process it starts carries ``RLSGUARD_RUN_ID=<run id>``
 in its environment. A later run uses both tags to find and remove what a
 killed run left behind.
+
+The reaper deletes only what it can prove rlsguard made: the directory is
+built under a private ``mkdtemp`` name, its marker is written there, and only
+then is it renamed to ``rlsguard-<run id>``. So a ``rlsguard-*`` directory
+without our marker was never ours (a user's notes, a virtualenv, another
+tool's checkout) and is left alone, however old; ``rlsguard doctor`` lists it.
 """
 
 from __future__ import annotations
@@ -36,11 +42,11 @@ SERVER_TAG_ENV = "RLSGUARD_SERVER"
 OWNER_ENV = "RLSGUARD_OWNER"
 RUN_PREFIX = "rlsguard-"
 MARKER = "run.json"
+MARKER_TOOL = "rlsguard"
+# Where a run directory is built before it gets its public name (see RunDir.create).
+STAGING_PREFIX = f".{RUN_PREFIX}new-"
 DEFAULT_USER = "rlsguard"
 SOCKET_PATH_LIMIT = 107
-# A directory without a readable marker is only removed once it is this old, so
-# a run that is still creating its marker is never disturbed.
-UNMARKED_MAX_AGE_S = 600.0
 
 
 def new_run_id() -> str:
@@ -323,17 +329,29 @@ class RunDir:
             self.path = self.root / f"{RUN_PREFIX}{self.run_id}"
 
     def create(self, user: ServiceUser) -> RunDir:
-        self.path.mkdir(mode=0o755, parents=False, exist_ok=False)
-        marker = {
-            "run_id": self.run_id,
-            "owner_pid": os.getpid(),
-            "owner_start": process_start_time(os.getpid()),
-            "created": time.time(),
-            "user": user.name,
-        }
-        tmp = self.path / f".{MARKER}.tmp"
-        tmp.write_text(json.dumps(marker), encoding="utf-8")
-        tmp.rename(self.path / MARKER)
+        """Build the directory privately, mark it, then publish it under its name.
+
+        The public name never exists without the marker, which is what lets
+        the reaper tell our directories from anyone else's.
+        """
+        if self.path.exists() or self.path.is_symlink():
+            raise ServerError(f"{self.path} already exists; it is not this run's to reuse")
+        staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=self.root))
+        try:
+            marker = {
+                "tool": MARKER_TOOL,
+                "run_id": self.run_id,
+                "owner_pid": os.getpid(),
+                "owner_start": process_start_time(os.getpid()),
+                "created": time.time(),
+                "user": user.name,
+            }
+            (staging / MARKER).write_text(json.dumps(marker), encoding="utf-8")
+            staging.chmod(0o755)
+            staging.rename(self.path)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
         return self
 
     def subdir(self, name: str, user: ServiceUser, mode: int = 0o700) -> Path:
@@ -343,6 +361,9 @@ class RunDir:
         return sub
 
     def remove(self) -> None:
+        from rlsguard.stack.ipc import release_ipc
+
+        release_ipc(self.path)
         shutil.rmtree(self.path, ignore_errors=True)
 
 
@@ -352,6 +373,29 @@ def _read_marker(run_dir: Path) -> dict[str, object] | None:
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
+
+
+def proven_marker(run_dir: Path) -> dict[str, object] | None:
+    """The marker of a run directory rlsguard provably made, else None.
+
+    Proof: our marker (tool, run id matching the folder name, owner pid and
+    start time) in a real directory owned by the user we run as.
+    """
+    try:
+        st = run_dir.lstat()
+    except OSError:
+        return None
+    if not run_dir.is_dir() or run_dir.is_symlink() or st.st_uid != os.geteuid():
+        return None
+    marker = _read_marker(run_dir)
+    if marker is None or marker.get("tool") != MARKER_TOOL:
+        return None
+    if run_dir.name != f"{RUN_PREFIX}{marker.get('run_id')}":
+        return None
+    pid, start = marker.get("owner_pid"), marker.get("owner_start")
+    if not isinstance(pid, int) or not isinstance(start, int):
+        return None
+    return marker
 
 
 def _run_dirs(roots: Iterable[Path]) -> Iterator[Path]:
@@ -370,10 +414,32 @@ def owner_alive(marker: dict[str, object]) -> bool:
     return isinstance(pid, int) and process_alive(pid, start if isinstance(start, int) else None)
 
 
+def foreign_run_dirs(roots: Iterable[Path] | None = None) -> list[Path]:
+    """``rlsguard-*`` entries of the temp roots that are not provably ours: never touched.
+
+    Includes staging folders (``.rlsguard-new-*``) a run was killed in before
+    it could write its marker: they cannot be told from anyone else's.
+    """
+    roots = list(roots) if roots is not None else run_roots()
+    found: list[Path] = []
+    for root in roots:
+        try:
+            entries = sorted(root.iterdir())
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.name.startswith(STAGING_PREFIX) or (
+                entry.name.startswith(RUN_PREFIX) and proven_marker(entry) is None
+            ):
+                found.append(entry)
+    return found
+
+
 @dataclass
 class ReapReport:
     killed: list[int]
     removed: list[Path]
+    segments: int = 0
 
 
 def owner_tag() -> str:
@@ -388,16 +454,18 @@ def _owner_tag_alive(tag: str) -> bool:
     return process_alive(int(pid), int(start) if start.isdigit() else None)
 
 
-def reap_stale(roots: Iterable[Path] | None = None, *, now: float | None = None) -> ReapReport:
+def reap_stale(roots: Iterable[Path] | None = None) -> ReapReport:
     """Remove what killed runs left: their tagged processes first, then their directories.
 
     A process is stale when the owner named in its ``RLSGUARD_OWNER`` tag is
     gone (pid and start time, so a reused pid does not count as alive); a
-    directory is stale when the owner in its marker is gone. Live runs, ours
-    or concurrent ones, are never touched.
+    directory is stale when it is provably ours (:func:`proven_marker`) and
+    the owner in its marker is gone. Live runs, ours or concurrent ones, and
+    anything without our marker are never touched.
     """
+    from rlsguard.stack.ipc import release_ipc
+
     roots = list(roots) if roots is not None else run_roots()
-    now = time.time() if now is None else now
     victims = [
         pid
         for pid, env in tagged_processes().items()
@@ -407,19 +475,19 @@ def reap_stale(roots: Iterable[Path] | None = None, *, now: float | None = None)
     if survivors:
         log.warning("stale rlsguard processes would not die: %s", survivors)
     removed: list[Path] = []
+    segments = 0
     for run_dir in _run_dirs(roots):
-        marker = _read_marker(run_dir)
-        if marker is None:
-            try:
-                stale = now - run_dir.stat().st_mtime > UNMARKED_MAX_AGE_S
-            except OSError:
-                continue
-        else:
-            stale = not owner_alive(marker)
-        if stale:
-            shutil.rmtree(run_dir, ignore_errors=True)
-            if not run_dir.exists():
-                removed.append(run_dir)
+        marker = proven_marker(run_dir)
+        if marker is None or owner_alive(marker):
+            continue
+        # The interlock segments of its killed postmasters are named in their
+        # postmaster.pid files: release them before those files go.
+        segments += release_ipc(run_dir)
+        shutil.rmtree(run_dir, ignore_errors=True)
+        if not run_dir.exists():
+            removed.append(run_dir)
     if victims or removed:
         log.info("reaped %d stale process(es) and %d directory(ies)", len(victims), len(removed))
-    return ReapReport(killed=[p for p in victims if p not in survivors], removed=removed)
+    return ReapReport(
+        killed=[p for p in victims if p not in survivors], removed=removed, segments=segments
+    )
