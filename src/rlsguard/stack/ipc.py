@@ -88,12 +88,14 @@ def _interlock_of(pidfile: Path) -> tuple[int, int] | None:
     return pid, shmid
 
 
-def release_ipc(path: Path) -> int:
+def release_ipc(path: Path | None) -> int:
     """Remove the interlock segments of dead postmasters whose data directories lie in ``path``.
 
     ``path`` is a run directory of ours (or a server's folder inside one);
     data directories sit at most two levels down. Returns how many were removed.
     """
+    if path is None:  # a server that is not ours has no folder here
+        return 0
     pidfiles: list[Path] = []
     for pattern in ("postmaster.pid", "*/postmaster.pid", "*/*/postmaster.pid"):
         with contextlib.suppress(OSError):

@@ -62,6 +62,7 @@ def apply_project(
             report.warnings.append(message)
         report.migrations = session.migrate(project.migrations)
         report.seeds = session.seed(project.seeds)
+        session.verify(project.migrations, project.seeds)
     for applied in report.applied:
         report.warnings.extend(applied.stand_ins)
     report.seconds = time.perf_counter() - started

@@ -29,7 +29,12 @@ from pglast.visitors import Visitor
 from psycopg import sql
 
 from rlsguard.supabase.bootstrap import DEFAULT_DATABASE, ConnTarget
-from rlsguard.supabase.errors import ExtensionUnavailable, MigrationError, SqlProblem
+from rlsguard.supabase.errors import (
+    ExtensionUnavailable,
+    MigrationError,
+    MigrationNotRecorded,
+    SqlProblem,
+)
 from rlsguard.supabase.extensions import (
     EXTENSION_FUNCTIONS,
     STAND_INS,
@@ -164,6 +169,32 @@ class MigrationSession:
             out.append(self.run(migration, "migration"))
         return out
 
+    def verify(self, migrations: Iterable[Migration], seeds: Iterable[SqlFile]) -> None:
+        """Check, on a fresh connection, that every migration and seed is recorded.
+
+        A file that lost work silently (a transaction left open, a history row
+        rolled back) must fail the run here, before a template is cached from it.
+        """
+        with psycopg.connect(self._conninfo, autocommit=True) as fresh:
+            versions = {
+                v
+                for (v,) in fresh.execute(
+                    "SELECT version FROM supabase_migrations.schema_migrations"
+                )
+            }
+            seeded = {
+                path for (path,) in fresh.execute("SELECT path FROM supabase_migrations.seed_files")
+            }
+        missing = [m.display for m in migrations if m.version not in versions]
+        missing += [s.display for s in seeds if s.display not in seeded]
+        if missing:
+            raise MigrationNotRecorded(
+                f"{missing[0]}: applied without error, but it is not recorded in the "
+                "database afterwards (so its changes were lost, likely by a transaction the "
+                "file opened or ended early). Not recorded: " + ", ".join(missing) + ". "
+                "Remove BEGIN/COMMIT/ROLLBACK from the file and run again."
+            )
+
     def seed(self, seeds: Iterable[SqlFile]) -> list[AppliedFile]:
         """Run the seed files not yet recorded with the same hash (a changed hash: hash only)."""
         known = self.seed_hashes()
@@ -182,6 +213,8 @@ class MigrationSession:
         """Run one file as one batch; raise :class:`MigrationError` naming where it failed."""
         started = time.perf_counter()
         statements, _ = split(file.text)
+        if not dirty:
+            self._refuse_open_transaction(file, kind, statements)
         result = AppliedFile(file, kind, "hash updated" if dirty else "applied")
         # Every file starts as postgres with postgres' settings, whatever the last one did.
         steps: list[_Step] = [_Step("RESET ALL"), _Step(_DEMOTE)]
@@ -216,6 +249,14 @@ class MigrationSession:
         finally:
             for cursor in cursors:
                 cursor.close()
+        if self.conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            # The batch ended inside a transaction the file opened: Sync does not commit
+            # it, so it would vanish with the connection. Never let that pass silently.
+            self.conn.rollback()
+            raise MigrationNotRecorded(
+                f"{file.display}: this {kind} left a transaction open, so its last part and its "
+                "history row were rolled back. End every BEGIN with COMMIT."
+            )
         result.statements = len(statements)
         result.notices = list(self._notices)
         result.seconds = time.perf_counter() - started
@@ -224,6 +265,48 @@ class MigrationSession:
             result.stand_ins.append(message)
         log.info("%s %s: %s in %.3f s", kind, file.display, result.status, result.seconds)
         return result
+
+    def _refuse_open_transaction(
+        self, file: SqlFile, kind: Literal["migration", "seed"], statements: list[Statement]
+    ) -> None:
+        """Refuse a file whose BEGIN is never committed (``commit; begin;`` then nothing).
+
+        The Supabase CLI sends a file as one pipelined batch: its ``COMMIT``
+        commits what came before, the ``BEGIN`` after it opens a transaction the
+        batch's end does not commit, and everything after it — the rest of the
+        file, the history row, later migrations and the seed — is silently lost
+        (the CLI prints only a 25P01 warning). rlsguard refuses such a file
+        before running any of it, naming the line.
+        """
+        opened: Statement | None = None
+        for statement in statements:
+            node = statement.node
+            if not isinstance(node, ast.TransactionStmt):
+                continue
+            if node.kind in (
+                TransactionStmtKind.TRANS_STMT_BEGIN,
+                TransactionStmtKind.TRANS_STMT_START,
+            ):
+                opened = statement
+            elif node.kind in _CLOSING:
+                opened = None
+        if opened is None:
+            return
+        raise MigrationError(
+            file=file.path,
+            display_path=file.display,
+            line=opened.line,
+            column=opened.column,
+            statement=opened.text,
+            problem=SqlProblem(
+                message="this BEGIN opens a transaction the file never commits; everything "
+                "after it (the rest of the file, its history row, later migrations and the "
+                "seed) would be silently lost, as with the Supabase CLI"
+            ),
+            kind=kind,
+            advice="remove the BEGIN (each file already runs in one transaction), or end "
+            "the transaction it opens with COMMIT before the end of the file",
+        )
 
     def _steps_for(
         self, file: SqlFile, statement: Statement, result: AppliedFile, used: list[StandIn]
@@ -415,6 +498,15 @@ def _session_target(node: Any) -> str | None:
         if value is not None:
             return str(value)
     return None
+
+
+_CLOSING = (
+    TransactionStmtKind.TRANS_STMT_COMMIT,
+    TransactionStmtKind.TRANS_STMT_ROLLBACK,
+    TransactionStmtKind.TRANS_STMT_PREPARE,
+    TransactionStmtKind.TRANS_STMT_COMMIT_PREPARED,
+    TransactionStmtKind.TRANS_STMT_ROLLBACK_PREPARED,
+)
 
 
 def _is_commit(node: Any) -> bool:

@@ -1,0 +1,67 @@
+"""A security check that checked nothing never passes.
+
+Each case used to end green (or with "no tests ran") while not a single cell
+was checked; now the session fails once, with the message the CLI prints.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.matrix.conftest import DATA
+from tests.matrix.test_items import make_project, pytest_in
+
+
+@pytest.fixture
+def project(tmp_path: Path, notes_project: Path) -> Path:
+    return make_project(tmp_path / "repo", notes_project, DATA / "notes.yaml")
+
+
+@pytest.mark.parametrize(
+    ("toml", "named"),
+    [
+        ("\n[postgres]\nmax_conections = 5\n", "postgres.max_conections"),
+        ("\n[postgres]\nmax_connections = 'many'\n", "postgres.max_connections"),
+        ('\nmatrix = "fixtures/rls_matrx.yaml"\n', "rls_matrx.yaml"),
+    ],
+    ids=["unknown-key", "wrong-type", "matrix-typo"],
+)
+def test_a_broken_config_fails_the_session_once(
+    project: Path, template_cache_dir: Path, toml: str, named: str
+) -> None:
+    config = project / "rlsguard.toml"
+    # Top-level keys must precede the persona tables of the notes project.
+    text = config.read_text()
+    config.write_text(toml + text if toml.startswith("\nmatrix") else text + toml)
+    result = pytest_in(project, cache=template_cache_dir)
+    out = result.stdout + result.stderr
+    assert result.returncode == pytest.ExitCode.USAGE_ERROR, out
+    assert named in out
+    assert "rlsguard.toml" in out
+    assert out.count(named) <= 2  # once (pytest may echo the usage line), not per item
+    assert "passed" not in result.stdout
+
+
+def test_a_missing_supabase_dir_fails_the_session(project: Path, template_cache_dir: Path) -> None:
+    result = pytest_in(project, "--supabase-dir", "supabse", cache=template_cache_dir)
+    out = result.stdout + result.stderr
+    assert result.returncode == pytest.ExitCode.USAGE_ERROR, out
+    assert "--supabase-dir" in out
+    assert "supabse" in out
+
+
+def test_a_matrix_without_cells_is_not_a_pass(project: Path, template_cache_dir: Path) -> None:
+    (project / "fixtures" / "rls_matrix.yaml").write_text(
+        "version: 1\npersonas: [anon]\ntables: {}\n"
+    )
+    result = pytest_in(project, "-m", "rls", cache=template_cache_dir)
+    out = result.stdout + result.stderr
+    assert result.returncode == pytest.ExitCode.INTERRUPTED, out
+    assert "the matrix has no cells" in out
+    allowed = pytest_in(
+        project, "-m", "rls", "--rlsguard-allow-empty", "--co", cache=template_cache_dir
+    )
+    assert "the matrix has no cells" not in allowed.stdout + allowed.stderr
+    assert allowed.returncode in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED)
