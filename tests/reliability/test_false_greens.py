@@ -65,3 +65,40 @@ def test_a_matrix_without_cells_is_not_a_pass(project: Path, template_cache_dir:
     )
     assert "the matrix has no cells" not in allowed.stdout + allowed.stderr
     assert allowed.returncode in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED)
+
+
+@pytest.fixture
+def cli_cache(monkeypatch: pytest.MonkeyPatch, template_cache_dir: Path) -> None:
+    monkeypatch.setenv("RLSGUARD_CACHE_DIR", str(template_cache_dir))
+    monkeypatch.setenv("COLUMNS", "200")
+
+
+@pytest.mark.usefixtures("cli_cache")
+def test_a_probe_whose_personas_cannot_act_is_not_a_pass(notes_project: Path) -> None:
+    """``--persona ghost`` (no such user seeded) used to fall back to anon and exit 0."""
+    from typer.testing import CliRunner
+
+    from rlsguard.cli import app
+
+    args = ["probe", "--supabase-dir", str(notes_project), "--persona", "ghost"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 1, result.output
+    assert "nothing was checked" in result.output
+    assert "ghost" in result.output
+    allowed = CliRunner().invoke(app, [*args, "--allow-empty"])
+    assert allowed.exit_code == 0, allowed.output
+
+
+@pytest.mark.usefixtures("cli_cache")
+def test_matrix_check_of_an_empty_matrix_is_not_a_pass(notes_project: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from rlsguard.cli import app
+
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("version: 1\npersonas: [anon]\ntables: {}\n")
+    args = ["matrix", "check", "--supabase-dir", str(notes_project), "--matrix", str(empty)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 1, result.output
+    assert "nothing was checked" in result.output
+    assert CliRunner().invoke(app, [*args, "--allow-empty"]).exit_code == 0

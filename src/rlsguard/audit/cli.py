@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from rlsguard.cli_options import SupabaseDirOption
 from rlsguard.errors import RlsguardError
@@ -146,8 +147,18 @@ def probe(
         ),
     ] = None,
     no_cache: NoCacheOption = False,
+    allow_empty: Annotated[
+        bool,
+        typer.Option(
+            "--allow-empty",
+            help="Exit 0 even when nothing was probed (no persona could act, no attempt made).",
+        ),
+    ] = False,
 ) -> None:
-    """Try privilege escalation and cross-tenant reads and writes as every persona."""
+    """Try privilege escalation and cross-tenant reads and writes as every persona.
+
+    Exits 1 when a finding fails (see --fail-on) or when nothing was probed.
+    """
     from rlsguard.audit.api import probe_project
 
     with _prepared(supabase_dir, no_cache) as (engine, db):
@@ -162,6 +173,18 @@ def probe(
         f"{report.attempts} attempt(s), all rolled back",
         *report.notes,
     ]
+    if report.attempts == 0 and not allow_empty:
+        # A security check that checked nothing must not look like a pass.
+        _report(report.findings, check="probe", fmt=fmt, fail_on=FailOn.none, output=output,
+                default_uri=default_uri, notes=notes)  # fmt: skip
+        err.print(
+            "[red]nothing was checked:[/] the probe made 0 attempts "
+            f"({escape('; '.join(report.notes) or 'no exposed table or no actor')}). "
+            "Seed the personas' users or pass --allow-empty.",
+            markup=True,
+            soft_wrap=True,
+        )
+        raise typer.Exit(1)
     _report(
         report.findings,
         check="probe",

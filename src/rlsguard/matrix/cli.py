@@ -59,8 +59,12 @@ def check(
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="List passing cells too.")
     ] = False,
+    allow_empty: Annotated[
+        bool,
+        typer.Option("--allow-empty", help="Exit 0 even when the matrix has no cells."),
+    ] = False,
 ) -> None:
-    """Check every cell of the matrix; exit 1 when any cell fails."""
+    """Check every cell of the matrix; exit 1 when any cell fails or there is none."""
     from rlsguard.matrix.check import Checker
     from rlsguard.matrix.load import load_matrix
     from rlsguard.matrix.report import explain
@@ -68,6 +72,12 @@ def check(
     with _database(supabase_dir) as (engine, db):
         path = matrix or engine.config.matrix
         loaded = load_matrix(path, engine.personas.names)
+        if not loaded.cells() and not allow_empty:
+            err_console.print(
+                f"[red]nothing was checked:[/] {escape(str(path))} has no cells. "
+                "Add expectations, or pass --allow-empty if that is intended."
+            )
+            raise typer.Exit(1)
         run = Checker(db, loaded, schemas=_schemas(engine)).run()
     if as_json:
         typer.echo(json.dumps(_as_json(run), indent=2))
