@@ -113,6 +113,9 @@ def main() -> None:
     except RlsguardError as exc:
         err_console.print(f"[red]error:[/] {exc}")
         raise SystemExit(2) from exc
+    except OSError as exc:  # the environment, not a finding: exit 2 with the file, no traceback
+        err_console.print(f"[red]error:[/] {escape(str(exc))}")
+        raise SystemExit(2) from exc
 
 
 if __name__ == "__main__":

@@ -55,16 +55,38 @@ def copy_datadir(src: Path, dst: Path) -> None:
     if src.is_file():
         dst.mkdir(mode=0o700)
         if shutil.which("tar"):
-            subprocess.run(["tar", "-xf", str(src), "-C", str(dst)], check=True)
+            proc = subprocess.run(
+                ["tar", "-xf", str(src), "-C", str(dst)],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if proc.returncode != 0:
+                raise _unpack_failed(src, dst, proc.stderr.strip())
         else:
-            with tarfile.open(src) as archive:
-                archive.extractall(dst, filter="tar")
+            try:
+                with tarfile.open(src) as archive:
+                    archive.extractall(dst, filter="tar")
+            except (OSError, tarfile.TarError) as exc:
+                raise _unpack_failed(src, dst, str(exc)) from exc
     elif shutil.which("cp"):
         subprocess.run(["cp", "-a", str(src), str(dst)], check=True)
     else:
         shutil.copytree(src, dst, symlinks=True)
     for name in _PROCESS_FILES:
         (dst / name).unlink(missing_ok=True)
+
+
+def _unpack_failed(src: Path, dst: Path, why: str) -> ServerError:
+    if "No space left" in why:
+        return ServerError(
+            f"no space left on the disk under {dst.parent} while unpacking the template: "
+            "free some space, or set RLSGUARD_RUN_ROOT to a folder on a larger disk"
+        )
+    return ServerError(
+        f"the cached template {src} cannot be unpacked ({why}): remove its folder "
+        f"({src.parent}) or run with --no-cache, and it is rebuilt"
+    )
 
 
 def archive_datadir(src: Path, archive: Path) -> None:
