@@ -107,7 +107,21 @@ audit_cli.register(app)  # lint, probe
 gate_cli.register(app)  # gate
 
 
+def _show_progress() -> None:
+    """Progress notes (e.g. a migration still running after a second) go to stderr."""
+    import logging
+
+    logger = logging.getLogger("rlsguard.progress")
+    if not logger.handlers:
+        handler = logging.StreamHandler()  # stderr
+        handler.setFormatter(logging.Formatter("rlsguard: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+
+
 def main() -> None:
+    _show_progress()
     try:
         app()
     except RlsguardError as exc:

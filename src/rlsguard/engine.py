@@ -186,7 +186,11 @@ class Engine:
             self.prepared = prepare_cluster(
                 self.stack,
                 inputs,
-                lambda server: apply_project(server, project),
+                lambda server: apply_project(
+                    server,
+                    project,
+                    statement_timeout=self.config.migrations.statement_timeout,
+                ),
                 binaries=binaries,
                 name=self._cluster_name,
                 cache=TemplateCache(Path(cache_dir) / "templates" if cache_dir else None),

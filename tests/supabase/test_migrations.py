@@ -569,3 +569,45 @@ def test_a_history_row_lost_after_applying_fails_loudly(
     )
     with pytest.raises(MigrationNotRecorded, match=r"^supabase/migrations/0001_a.sql: applied"):
         apply_project(sb.server, project, dbname=fresh_db())
+
+
+# -- long migrations: a statement timeout and the running file on the progress log --------------
+
+
+def test_a_statement_timeout_stops_a_long_migration_naming_its_line(
+    sb: SupabaseCluster, fresh_db: Any, tmp_path: Path
+) -> None:
+    project = project_in(
+        tmp_path,
+        {"migrations/0001_slow.sql": "create table public.a (id int);\nselect pg_sleep(30);\n"},
+    )
+    with pytest.raises(MigrationError) as info:
+        apply_project(sb.server, project, dbname=fresh_db(), statement_timeout="50ms")
+    message = str(info.value)
+    assert message.startswith("supabase/migrations/0001_slow.sql:2:1: migration failed")
+    assert "57014" in message
+    assert "[migrations] statement_timeout" in message
+
+
+def test_a_slow_file_is_named_on_the_progress_log(
+    sb: SupabaseCluster, fresh_db: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    project = project_in(tmp_path, {"migrations/0001_slow.sql": "select pg_sleep(0.3);\n"})
+    with (
+        caplog.at_level("INFO", logger="rlsguard.progress"),
+        MigrationSession(sb.server, fresh_db(), slow_after=0.0) as session,
+    ):
+        session.migrate(project.migrations)
+    assert "applying migration supabase/migrations/0001_slow.sql ..." in caplog.messages
+
+
+def test_quick_files_are_not_announced(
+    sb: SupabaseCluster, fresh_db: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    project = project_in(tmp_path, {"migrations/0001_quick.sql": "select 1;\n"})
+    with (
+        caplog.at_level("INFO", logger="rlsguard.progress"),
+        MigrationSession(sb.server, fresh_db(), slow_after=60.0) as session,
+    ):
+        session.migrate(project.migrations)
+    assert caplog.messages == []

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -54,6 +55,9 @@ from rlsguard.supabase.supautils import (
 )
 
 log = logging.getLogger("rlsguard.supabase")
+# The CLI shows this logger on stderr: which file is running when one takes a while.
+progress = logging.getLogger("rlsguard.progress")
+SLOW_FILE_AFTER_S = 1.0
 
 ENSURE_HISTORY = (
     "CREATE SCHEMA IF NOT EXISTS supabase_migrations",
@@ -109,8 +113,14 @@ class MigrationSession:
         dbname: str = DEFAULT_DATABASE,
         *,
         stand_ins: StandIns | bool | str | None = None,
+        statement_timeout: str | None = None,
+        slow_after: float = SLOW_FILE_AFTER_S,
     ) -> None:
+        """``statement_timeout``: a Postgres duration each statement may run ('0': no limit);
+        ``slow_after``: seconds after which the running file is announced on ``progress``."""
         self.stand_ins = StandIns.coerce(stand_ins)
+        self.statement_timeout = statement_timeout
+        self.slow_after = slow_after
         self._conninfo = target.conninfo(dbname, options=_postgres_options(target, dbname))
         self._notices: list[str] = []
         self.conn = self._connect()
@@ -218,6 +228,11 @@ class MigrationSession:
         result = AppliedFile(file, kind, "hash updated" if dirty else "applied")
         # Every file starts as postgres with postgres' settings, whatever the last one did.
         steps: list[_Step] = [_Step("RESET ALL"), _Step(_DEMOTE)]
+        if self.statement_timeout not in (None, "0"):
+            timeout = sql.SQL("SET statement_timeout = {}").format(
+                sql.Literal(self.statement_timeout)
+            )
+            steps.append(_Step(timeout))
         used: list[StandIn] = []
         if not dirty:
             for statement in statements:
@@ -234,6 +249,11 @@ class MigrationSession:
             steps.append(_Step(UPSERT_SEED, params=(file.display, file.sha256)))
         self._notices.clear()
         cursors: list[psycopg.Cursor[Any]] = []
+        done = threading.Event()
+        announce_slow = threading.Thread(
+            target=self._announce_if_slow, args=(file, kind, done), daemon=True
+        )
+        announce_slow.start()
         try:
             with self.conn.pipeline():
                 for step in steps:
@@ -247,6 +267,7 @@ class MigrationSession:
                 self.conn = self._connect()
             raise self._error(file, kind, statements, steps, failed, exc) from exc
         finally:
+            done.set()
             for cursor in cursors:
                 cursor.close()
         if self.conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
@@ -265,6 +286,18 @@ class MigrationSession:
             result.stand_ins.append(message)
         log.info("%s %s: %s in %.3f s", kind, file.display, result.status, result.seconds)
         return result
+
+    def _announce_if_slow(
+        self, file: SqlFile, kind: Literal["migration", "seed"], done: threading.Event
+    ) -> None:
+        """A file still running after ``slow_after`` seconds is named, so a long one
+        (or one waiting on a lock) does not look like a hang."""
+        if done.wait(self.slow_after):
+            return
+        progress.info("applying %s %s ...", kind, file.display)
+        started = time.perf_counter()
+        while not done.wait(10.0):
+            progress.info("still applying %s (%.0f s)", file.display, time.perf_counter() - started)
 
     def _refuse_open_transaction(
         self, file: SqlFile, kind: Literal["migration", "seed"], statements: list[Statement]
@@ -427,6 +460,12 @@ class MigrationSession:
 
     def _advice(self, problem: SqlProblem) -> str | None:
         """rlsguard's own explanation for errors that come from the server build."""
+        if problem.sqlstate == "57014" and "statement timeout" in problem.message:
+            return (
+                f"the statement ran longer than the migrations' statement_timeout "
+                f"({self.statement_timeout}); raise [migrations] statement_timeout in the "
+                "rlsguard config if it needs longer"
+            )
         if problem.sqlstate == "0A000" and "is not available" in problem.message:
             name = problem.message.split('"')[1] if '"' in problem.message else ""
             return where_available(name) if name else None
