@@ -153,3 +153,22 @@ def test_user_can_execute_checks_every_parent() -> None:
         assert not user_can_execute(user, tool)
     finally:
         shutil.rmtree(base)
+
+
+def test_a_command_line_that_mentions_a_tag_is_not_ours(tmp_path: Path) -> None:
+    """Only a Postgres process title carries our tag; ``grep 'rlsguard …'`` is left alone."""
+    tag = f"rlsguard 0badf00d/pg {dead_owner_tag()}"
+    proc = subprocess.Popen([sys.executable, "-c", "import time, sys; time.sleep(60)", tag])
+    try:
+        deadline = time.monotonic() + 5
+        while tag.encode() not in Path(f"/proc/{proc.pid}/cmdline").read_bytes().replace(
+            b"\0", b" "
+        ):
+            assert time.monotonic() < deadline
+            time.sleep(0.005)
+        assert proc.pid not in tagged_processes()
+        assert proc.pid not in reap_stale([tmp_path]).killed
+        assert proc.poll() is None
+    finally:
+        proc.kill()
+        proc.wait()

@@ -125,7 +125,9 @@ _TAG_KEYS = (RUN_ID_ENV.encode(), SERVER_TAG_ENV.encode(), OWNER_ENV.encode())
 # Postgres children overwrite their environment block with their process
 # title, so clusters carry the same tags in cluster_name, which shows in every
 # child's title: "postgres: rlsguard <run id>/<server> <owner>: checkpointer".
-_TITLE_RE = re.compile(rb"rlsguard ([0-9a-f]+)/([\w.-]+) (\d+:\d+)")
+# Anchored: only a Postgres process title counts, never a command line that merely
+# mentions such a tag (``grep 'rlsguard 1f2e/pg 9:9'``), which is not ours to kill.
+_TITLE_RE = re.compile(rb"^postgres: rlsguard ([0-9a-f]+)/([\w.-]+) (\d+:\d+)")
 
 
 def cluster_title(run_id: str, server: str, owner: str) -> str:
