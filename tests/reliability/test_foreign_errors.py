@@ -19,6 +19,9 @@ from tests.matrix.test_items import make_project, pytest_in
 
 LATIN1 = "-- caf\xe9\ncreate table public.t (id int);\n".encode("latin-1")
 
+# The console script, whichever module holds it.
+RLSGUARD = [sys.executable, "-c", "from rlsguard.cli import main; main()"]
+
 
 def supabase_dir(tmp_path: Path) -> Path:
     folder = tmp_path / "supabase"
@@ -61,7 +64,7 @@ def test_the_cli_exits_2_naming_the_file(tmp_path: Path) -> None:
     folder = supabase_dir(tmp_path)
     (folder / "migrations" / "0002_latin1.sql").write_bytes(LATIN1)
     proc = subprocess.run(
-        [sys.executable, "-m", "rlsguard.cli", "lint", "--supabase-dir", str(folder)],
+        [*RLSGUARD, "lint", "--supabase-dir", str(folder)],
         capture_output=True,
         text=True,
         timeout=120,

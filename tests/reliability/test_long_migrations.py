@@ -13,6 +13,9 @@ import pytest
 from rlsguard.config import load_config
 from rlsguard.errors import ConfigError
 
+# The console script, whichever module holds it.
+RLSGUARD = [sys.executable, "-c", "from rlsguard.cli import main; main()"]
+
 
 def test_the_configured_timeout_reaches_the_migrations(
     tmp_path: Path, template_cache_dir: Path
@@ -23,14 +26,7 @@ def test_the_configured_timeout_reaches_the_migrations(
     )
     (tmp_path / "rlsguard.toml").write_text('[migrations]\nstatement_timeout = "100ms"\n')
     proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "rlsguard.cli",
-            "lint",
-            "--supabase-dir",
-            str(tmp_path / "supabase"),
-        ],
+        [*RLSGUARD, "lint", "--supabase-dir", str(tmp_path / "supabase")],
         capture_output=True,
         text=True,
         timeout=120,
