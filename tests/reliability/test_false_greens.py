@@ -102,3 +102,30 @@ def test_matrix_check_of_an_empty_matrix_is_not_a_pass(notes_project: Path, tmp_
     assert result.exit_code == 1, result.output
     assert "nothing was checked" in result.output
     assert CliRunner().invoke(app, [*args, "--allow-empty"]).exit_code == 0
+
+
+def test_a_migration_that_would_lose_work_is_never_cached(
+    tmp_path: Path, notes_project: Path, template_cache_dir: Path
+) -> None:
+    """``commit; begin;`` used to build (and cache) a template with empty tables."""
+    import json
+    import shutil
+
+    from rlsguard.config import load_config
+    from rlsguard.engine import Engine, EngineOptions
+    from rlsguard.supabase import MigrationError
+    from rlsguard.templates import TemplateCache
+
+    project = tmp_path / "app" / "supabase"
+    shutil.copytree(notes_project, project)
+    name = "99999999999999_open.sql"
+    (project / "migrations" / name).write_text("commit;\nbegin;\nselect 1;\n")
+    config = load_config(supabase_dir=project)
+    config = config.model_copy(
+        update={"cache": config.cache.model_copy(update={"dir": template_cache_dir})}
+    )
+    with pytest.raises(MigrationError, match=rf"supabase/migrations/{name}:2:1"):
+        Engine(config, EngineOptions(supabase_dir=project)).open()
+    for entry in TemplateCache(template_cache_dir / "templates").entries():
+        inputs = json.loads((entry / "meta.json").read_text())["inputs"]
+        assert not any(name in part for part in inputs), entry
