@@ -194,7 +194,12 @@ def check_leftovers(config: ProjectConfig, roots: list[Path] | None = None) -> C
     from rlsguard.stack.runtime import ServiceUser, foreign_run_dirs
     from rlsguard.templates import TemplateCache, default_cache_dir, staging_owner_dead
 
-    found = [f"{p} (no rlsguard marker: not ours, left alone)" for p in foreign_run_dirs(roots)]
+    found = [
+        f"{p} (its run.json does not prove it ours: an older rlsguard's or someone else's)"
+        if (p / "run.json").is_file()
+        else f"{p} (no rlsguard marker: not ours, left alone)"
+        for p in foreign_run_dirs(roots)
+    ]
     root = Path(config.cache.dir) / "templates" if config.cache.dir else default_cache_dir()
     if root.is_dir():
         for entry in sorted(TemplateCache(root).root.iterdir()):
