@@ -99,10 +99,14 @@ def test_directories_without_proof_are_never_removed(tmp_path: Path) -> None:
     write_marker(tmp_path / "rlsguard-renamed", pid, start)  # marker names another folder
     (tmp_path / "rlsguard-renamed").rename(tmp_path / "rlsguard-other")
     write_marker(tmp_path / "rlsguard-nostart", pid, None)  # no start time: not provably dead
+    write_marker(tmp_path / "rlsguard-othertool", pid, start)
+    marker = json.loads((tmp_path / "rlsguard-othertool" / MARKER).read_text())
+    (tmp_path / "rlsguard-othertool" / MARKER).write_text(json.dumps({**marker, "tool": "x"}))
     assert reap_stale([tmp_path]).removed == []
     assert sorted(p.name for p in foreign_run_dirs([tmp_path])) == [
         "rlsguard-nostart",
         "rlsguard-other",
+        "rlsguard-othertool",
         "rlsguard-unmarked",
     ]
 
@@ -172,3 +176,13 @@ def test_a_command_line_that_mentions_a_tag_is_not_ours(tmp_path: Path) -> None:
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_a_dead_run_of_an_older_rlsguard_is_still_reaped(tmp_path: Path) -> None:
+    """Its marker (no ``tool`` yet) names the same run id and owner: proof enough."""
+    pid, start = (int(x) for x in dead_owner_tag().split(":"))
+    legacy = tmp_path / "rlsguard-0ld0ld00"
+    legacy.mkdir()
+    marker = {"run_id": "0ld0ld00", "owner_pid": pid, "owner_start": start}
+    (legacy / MARKER).write_text(json.dumps(marker))
+    assert reap_stale([tmp_path]).removed == [legacy]

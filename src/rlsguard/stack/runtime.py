@@ -381,7 +381,8 @@ def proven_marker(run_dir: Path) -> dict[str, object] | None:
     """The marker of a run directory rlsguard provably made, else None.
 
     Proof: our marker (tool, run id matching the folder name, owner pid and
-    start time) in a real directory owned by the user we run as.
+    start time) in a real directory owned by the user we run as. A folder
+    without it is never ours: ours get their name only once the marker is in.
     """
     try:
         st = run_dir.lstat()
@@ -390,7 +391,8 @@ def proven_marker(run_dir: Path) -> dict[str, object] | None:
     if not run_dir.is_dir() or run_dir.is_symlink() or st.st_uid != os.geteuid():
         return None
     marker = _read_marker(run_dir)
-    if marker is None or marker.get("tool") != MARKER_TOOL:
+    # Markers of rlsguard before 'tool' existed carry the same run id and owner: as good a proof.
+    if marker is None or marker.get("tool", MARKER_TOOL) != MARKER_TOOL:
         return None
     if run_dir.name != f"{RUN_PREFIX}{marker.get('run_id')}":
         return None
