@@ -178,3 +178,17 @@ def test_a_snapshot_file_is_not_a_base(gate: GateRunner, reference_repo: Path) -
     assert report.exit_code == 2
     assert report.error is not None
     assert "needs a database" in report.error
+
+
+def test_a_configured_matrix_that_is_missing_is_an_error_not_a_skip(
+    gate: GateRunner, tmp_path: Path
+) -> None:
+    """The gate used to skip the matrix step and pass, having checked no cell."""
+    make_project(tmp_path)
+    (tmp_path / "fixtures" / "rls_matrix.yaml").unlink()
+    commit(tmp_path, "reference without its matrix")
+    report = gate(tmp_path, base="HEAD")
+    assert (report.verdict, report.exit_code) == ("error", 2)
+    assert report.error is not None
+    assert "rlsguard.toml: matrix: no such file: fixtures/rls_matrix.yaml" in report.error
+    assert [s.name for s in report.steps] == ["build"]  # failed before building anything
