@@ -323,6 +323,8 @@ def prepare_cluster(
     """
     started = time.perf_counter()
     cache = cache or TemplateCache()
+    if use_cache:
+        cache.prune_staging()  # what interrupted stores left, once their owner is dead
     key = inputs.key()
     cached = cache.lookup(key) if use_cache else None
     if cached is not None:

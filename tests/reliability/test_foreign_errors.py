@@ -50,6 +50,13 @@ def test_a_dangling_symlink_is_named_not_skipped(tmp_path: Path) -> None:
         SupabaseProject.load(folder)
 
 
+def test_a_non_utf8_config_toml_is_named(tmp_path: Path) -> None:
+    folder = supabase_dir(tmp_path)
+    (folder / "config.toml").write_bytes('project_id = "caf\xe9"\n'.encode("latin-1"))
+    with pytest.raises(InputFileError, match=r"config.toml:1: is not UTF-8"):
+        SupabaseProject.load(folder)
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file: needs an unprivileged user")
 def test_an_unreadable_migration_says_chmod(tmp_path: Path) -> None:
     folder = supabase_dir(tmp_path)

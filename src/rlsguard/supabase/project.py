@@ -55,7 +55,7 @@ class SupabaseConfig:
     @classmethod
     def from_toml(cls, path: Path) -> SupabaseConfig:
         try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
+            data = tomllib.loads(read_sql_file(path, str(path)))
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(str(path), "", f"not valid TOML: {exc}") from exc
         return cls.from_mapping(data, str(path))
@@ -206,7 +206,8 @@ class SupabaseProject:
 
 
 def read_sql_file(path: Path, display: str) -> str:
-    """A migration or seed file's text; any reason it cannot be read names the file and the fix."""
+    """A project file's text (migration, seed, config.toml); any reason it cannot be read
+    names the file and the fix."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError as exc:
