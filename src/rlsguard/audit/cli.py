@@ -169,7 +169,7 @@ def probe(
             raise typer.Exit(2) from exc
         default_uri = _default_uri(engine)
     notes = [
-        f"acted as {', '.join(report.actors)} on {len(report.tables)} table(s); "
+        f"acted as {', '.join(report.actors) or 'nobody'} on {len(report.tables)} table(s); "
         f"{report.attempts} attempt(s), all rolled back",
         *report.notes,
     ]
@@ -179,7 +179,7 @@ def probe(
                 default_uri=default_uri, notes=notes)  # fmt: skip
         err.print(
             "[red]nothing was checked:[/] the probe made 0 attempts "
-            f"({escape('; '.join(report.notes) or 'no exposed table or no actor')}). "
+            f"({escape(report.notes[-1] if report.notes else 'no exposed table or actor')}). "
             "Seed the personas' users or pass --allow-empty.",
             markup=True,
             soft_wrap=True,
