@@ -249,6 +249,9 @@ class MigrationSession:
             steps.append(_Step(UPSERT_SEED, params=(file.display, file.sha256)))
         self._notices.clear()
         cursors: list[psycopg.Cursor[Any]] = []
+        # A caller may run files inside its own transaction (a rolled-back trial): only a
+        # transaction the file itself left open is one that silently loses work.
+        was_idle = self.conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
         done = threading.Event()
         announce_slow = threading.Thread(
             target=self._announce_if_slow, args=(file, kind, done), daemon=True
@@ -270,7 +273,7 @@ class MigrationSession:
             done.set()
             for cursor in cursors:
                 cursor.close()
-        if self.conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+        if was_idle and self.conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
             # The batch ended inside a transaction the file opened: Sync does not commit
             # it, so it would vanish with the connection. Never let that pass silently.
             self.conn.rollback()
