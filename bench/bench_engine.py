@@ -23,7 +23,7 @@ from typing import Any
 from psycopg_pool import ConnectionPool
 
 from rlsguard.config import load_config
-from rlsguard.engine import Engine, EngineOptions
+from rlsguard.harness.engine import Engine, EngineOptions
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PROJECT = ROOT / "tests" / "projects" / "notes" / "supabase"

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from rlsguard.config import load_config
-from rlsguard.engine import Engine, EngineOptions
+from rlsguard.harness.engine import Engine, EngineOptions
 from rlsguard.matrix.check import Checker
 from rlsguard.matrix.executor import HelperExecutor
 from rlsguard.matrix.load import Matrix, load_matrix, parse_matrix

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from rlsguard.config import load_config
-from rlsguard.engine import Engine, EngineOptions
+from rlsguard.harness.engine import Engine, EngineOptions
 
 PROJECTS = Path(__file__).parent / "projects"
 

@@ -21,10 +21,10 @@ import pytest
 from rlsguard.audit.locate import SourceFile
 from rlsguard.config import load_config
 from rlsguard.database import Database
-from rlsguard.engine import Engine, EngineOptions
-from rlsguard.policy.build import connection_target
+from rlsguard.harness.engine import Engine, EngineOptions
 from rlsguard.supabase.migrations import MigrationSession
 from rlsguard.supabase.project import Migration
+from rlsguard.workspace.build import connection_target
 
 REPO = Path(__file__).resolve().parents[2]
 REFERENCE = REPO / "supabase"

@@ -13,7 +13,7 @@ import pytest
 
 from rlsguard.audit.probe import PROBE_RULES, ProbeReport, run_probe
 from rlsguard.database import Database
-from rlsguard.engine import Engine
+from rlsguard.harness.engine import Engine
 from tests.audit.conftest import SqlFixture, cloned, fixtures, sources
 
 PROBE_FIXTURES = fixtures("probe")

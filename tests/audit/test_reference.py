@@ -17,7 +17,7 @@ import pytest
 from rlsguard.audit.api import lint_project, probe_project
 from rlsguard.audit.findings import Finding, failing
 from rlsguard.audit.probe import ProbeReport
-from rlsguard.engine import Engine
+from rlsguard.harness.engine import Engine
 from tests.audit.conftest import KNOWN_BAD, cloned
 
 # file -> (table, lint rules, probe rules) that must be reported on that table
@@ -58,7 +58,10 @@ EXPECTED: dict[str, tuple[str, set[str], set[str]]] = {
 @pytest.fixture(scope="module")
 def reference(reference_engine: Engine) -> Iterator[tuple[list[Finding], ProbeReport]]:
     with cloned(reference_engine) as db:
-        yield lint_project(reference_engine, db), probe_project(reference_engine, db)
+        yield (
+            lint_project(db, reference_engine.context()),
+            probe_project(db, reference_engine.context()),
+        )
 
 
 def test_every_known_bad_file_has_expectations() -> None:
@@ -95,7 +98,7 @@ def test_reference_probe_has_no_error(reference: tuple[list[Finding], ProbeRepor
 
 def test_reference_probe_without_personas(reference_engine: Engine) -> None:
     with cloned(reference_engine) as db:
-        report = probe_project(reference_engine, db, personas=["anon"])
+        report = probe_project(db, reference_engine.context(), personas=["anon"])
     assert report.actors == ["anon", "synthetic user a", "synthetic user b"]
     assert report.findings == []
 
@@ -106,9 +109,9 @@ def test_known_bad_is_caught(reference_engine: Engine, name: str) -> None:
     path: Path = KNOWN_BAD / name
     display = path.relative_to(KNOWN_BAD.parents[1]).as_posix()
     with cloned(reference_engine, [path]) as db:
-        findings = lint_project(reference_engine, db, extra_files=[path])
+        findings = lint_project(db, reference_engine.context(), extra_files=[path])
         if probe_rules:
-            findings += probe_project(reference_engine, db, extra_files=[path]).findings
+            findings += probe_project(db, reference_engine.context(), extra_files=[path]).findings
     on_table = [f for f in findings if f.object == table]
     assert lint_rules <= {f.rule for f in on_table if f.check == "lint"}
     assert probe_rules <= {f.rule for f in on_table if f.check == "probe"}

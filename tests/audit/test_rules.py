@@ -14,7 +14,7 @@ import pytest
 from rlsguard.audit.findings import Finding
 from rlsguard.audit.lint import lint_database
 from rlsguard.audit.rules import RULES
-from rlsguard.engine import Engine
+from rlsguard.harness.engine import Engine
 from tests.audit.conftest import FIXTURES, SqlFixture, cloned, fixtures, sources
 
 LINT_FIXTURES = fixtures("lint")

@@ -18,7 +18,7 @@ import pytest
 
 from rlsguard.config import ProjectConfig, load_config
 from rlsguard.gate.run import GateOptions, GateReport, run_gate
-from rlsguard.policy.build import Workspace
+from rlsguard.workspace.build import Workspace
 
 REPO = Path(__file__).resolve().parents[2]
 REFERENCE = REPO / "supabase"

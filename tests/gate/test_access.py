@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from rlsguard.database import Database
-from rlsguard.engine import Engine
 from rlsguard.gate.access import (
     STRANGER,
     Access,
@@ -21,12 +20,13 @@ from rlsguard.gate.access import (
 )
 from rlsguard.gate.access_render import render_access
 from rlsguard.gate.run import GateReport
+from rlsguard.harness.engine import Engine
 from rlsguard.identity.personas import Personas
 from rlsguard.matrix.coverage import Untested
 from rlsguard.matrix.load import Cell, Matrix, load_matrix
 from rlsguard.matrix.model import MatrixSpec
 from rlsguard.matrix.results import CellResult, MatrixRun
-from rlsguard.policy.build import Workspace
+from rlsguard.workspace.build import Workspace
 from tests.gate.conftest import MATRIX, REFERENCE
 
 SCHEMAS = ["public", "graphql_public"]

@@ -8,7 +8,7 @@ import psycopg
 import pytest
 
 from rlsguard.database import Database
-from rlsguard.engine import Engine
+from rlsguard.harness.engine import Engine
 
 
 @pytest.fixture

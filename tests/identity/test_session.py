@@ -9,7 +9,7 @@ import psycopg
 import pytest
 
 from rlsguard.database import Database
-from rlsguard.engine import Engine
+from rlsguard.harness.engine import Engine
 from rlsguard.identity.personas import PersonaError
 from rlsguard.identity.session import Request, denial_kind
 

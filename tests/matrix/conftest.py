@@ -9,7 +9,7 @@ import pytest
 
 from rlsguard.config import load_config
 from rlsguard.database import Database
-from rlsguard.engine import Engine, EngineOptions
+from rlsguard.harness.engine import Engine, EngineOptions
 from rlsguard.matrix.load import Matrix, load_matrix
 
 HERE = Path(__file__).parent

@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 
 from rlsguard.config import ProjectConfig, load_config
-from rlsguard.engine import Engine
-from rlsguard.policy.build import Workspace
+from rlsguard.harness.engine import Engine
 from rlsguard.policy.snapshot import Snapshot
-from rlsguard.policy.trial import surface_with
+from rlsguard.workspace.build import Workspace
+from rlsguard.workspace.trial import surface_with
 from tests.policy.helpers import PROJECTS, apply_sql
 
 _names = itertools.count(1)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from rlsguard.engine import Engine
-from rlsguard.policy.build import connection_target
+from rlsguard.harness.engine import Engine
 from rlsguard.supabase.migrations import MigrationSession
 from rlsguard.supabase.project import Migration
+from rlsguard.workspace.build import connection_target
 
 PROJECTS = Path(__file__).parent / "projects"
 REPO = Path(__file__).resolve().parents[2]

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from rlsguard.policy.blame import BOOTSTRAP, blame
-from rlsguard.policy.build import Workspace
 from rlsguard.policy.snapshot import Snapshot
 from rlsguard.supabase.errors import MigrationError
+from rlsguard.workspace.blame import BOOTSTRAP, blame
+from rlsguard.workspace.build import Workspace
 from tests.policy.helpers import copy_project
 
 WIDEN = (

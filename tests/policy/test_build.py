@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Any
 
 from rlsguard.config import ProjectConfig
-from rlsguard.engine import Engine
-from rlsguard.policy.build import Workspace, connection_target
+from rlsguard.harness.engine import Engine
 from rlsguard.supabase.migrations import MigrationSession
+from rlsguard.workspace.build import Workspace, connection_target
 from tests.policy.helpers import REFERENCE
 
 

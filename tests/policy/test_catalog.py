@@ -6,9 +6,9 @@ from collections.abc import Callable
 
 import pytest
 
-from rlsguard.engine import Engine
+from rlsguard.harness.engine import Engine
 from rlsguard.policy.catalog import Catalog, Grant, read_catalog
-from rlsguard.policy.trial import trial
+from rlsguard.workspace.trial import trial
 
 EXTRA = """
 create table public.events (id bigint, at date not null) partition by range (at);

@@ -14,14 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from rlsguard.engine import Engine
-from rlsguard.policy.blame import blame
-from rlsguard.policy.build import Workspace
+from rlsguard.harness.engine import Engine
 from rlsguard.policy.diff import diff_snapshots
-from rlsguard.policy.rollback import rollback_database
 from rlsguard.policy.snapshot import Snapshot
-from rlsguard.policy.trial import surface_with, trial
 from rlsguard.supabase.project import SupabaseProject
+from rlsguard.workspace.blame import blame
+from rlsguard.workspace.build import Workspace
+from rlsguard.workspace.rollback import rollback_database
+from rlsguard.workspace.trial import surface_with, trial
 from tests.policy.helpers import APPROVED, KNOWN_BAD, REFERENCE, apply_sql
 
 # file -> (kind, grade, fragment) of the change the diff must report

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from rlsguard.policy.api import rollback_project
-from rlsguard.policy.build import Workspace
 from rlsguard.policy.snapshot import Snapshot
+from rlsguard.workspace.api import rollback_project
+from rlsguard.workspace.build import Workspace
 from tests.policy.helpers import copy_project
 
 FAST_START = ("-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:faker")
@@ -69,7 +69,7 @@ def test_drift_fails_with_the_diff_and_passes_after_the_rollback(
 
 
 def test_path_arguments_run_only_what_they_name(user_repo: Path, template_cache_dir: Path) -> None:
-    # (Without a snapshot file there is no item at all: tests/test_pytest_plugin.py counts.)
+    # (Without a snapshot file there is no item at all: tests/pytest/test_plugin.py counts.)
     only = run_pytest(user_repo, "test_nothing.py", cache=template_cache_dir)
     assert only.returncode == 0, only.stdout + only.stderr
     assert "1 passed" in only.stdout

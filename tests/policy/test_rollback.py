@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from rlsguard.engine import Engine
-from rlsguard.policy.build import Workspace
+from rlsguard.harness.engine import Engine
 from rlsguard.policy.diff import diff_snapshots
-from rlsguard.policy.rollback import (
+from rlsguard.policy.snapshot import Snapshot
+from rlsguard.workspace.build import Workspace
+from rlsguard.workspace.rollback import (
     Rollback,
     generate_rollback,
     grant_statements,
@@ -20,8 +21,7 @@ from rlsguard.policy.rollback import (
     rollback_filename,
     rollback_version,
 )
-from rlsguard.policy.snapshot import Snapshot
-from rlsguard.policy.trial import trial
+from rlsguard.workspace.trial import trial
 from tests.policy.helpers import copy_project
 
 EXPOSED = ("public", "graphql_public")

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 
 from rlsguard.config import ProjectConfig
-from rlsguard.engine import EngineOptions
 from rlsguard.errors import ConfigError
-from rlsguard.policy.build import Workspace
+from rlsguard.harness.engine import EngineOptions
 from rlsguard.policy.snapshot import FORMAT, Snapshot
+from rlsguard.workspace.build import Workspace
 from tests.policy.helpers import APPROVED, REFERENCE
 
 

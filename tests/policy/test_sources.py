@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from rlsguard.policy.build import Workspace
 from rlsguard.policy.diff import diff_snapshots
 from rlsguard.policy.snapshot import Snapshot
-from rlsguard.policy.sources import SourceError, export_tree, open_source
+from rlsguard.workspace.build import Workspace
+from rlsguard.workspace.sources import SourceError, export_tree, open_source
 from tests.policy.helpers import copy_project
 
 OPEN_UP = "alter policy courses_read on public.courses using (true);\n"

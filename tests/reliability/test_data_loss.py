@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from rlsguard.harness.templates import STAGING_OWNER, TemplateCache
 from rlsguard.stack.runtime import RunDir, ServiceUser, foreign_run_dirs, proven_marker, reap_stale
-from rlsguard.templates import STAGING_OWNER, TemplateCache
 
 CRASHED_RUN = """
 import os, sys
@@ -71,7 +71,7 @@ def test_a_foreign_rlsguard_folder_survives_ten_reaper_runs(root: Path) -> None:
 
 def test_doctor_lists_what_it_leaves_alone(root: Path) -> None:
     from rlsguard.config import load_config
-    from rlsguard.doctor import check_leftovers
+    from rlsguard.harness.doctor import check_leftovers
 
     (root / "rlsguard-mine").mkdir()
     check = check_leftovers(load_config(supabase_dir=root), roots=[root])
@@ -89,7 +89,7 @@ def test_a_live_runs_folder_is_never_reaped(root: Path) -> None:
 
 def test_the_gates_git_export_is_a_marked_run_directory(tmp_path: Path) -> None:
     """``rlsguard-ref-*`` exports are provably ours: reaped only once their owner died."""
-    from rlsguard.policy.sources import open_source
+    from rlsguard.workspace.sources import open_source
 
     repo = tmp_path / "repo"
     (repo / "supabase" / "migrations").mkdir(parents=True)

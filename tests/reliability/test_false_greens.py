@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.matrix.conftest import DATA
-from tests.matrix.test_items import make_project, pytest_in
+from tests.pytest.test_matrix import make_project, pytest_in
 
 
 @pytest.fixture
@@ -112,9 +112,9 @@ def test_a_migration_that_would_lose_work_is_never_cached(
     import shutil
 
     from rlsguard.config import load_config
-    from rlsguard.engine import Engine, EngineOptions
+    from rlsguard.harness.engine import Engine, EngineOptions
+    from rlsguard.harness.templates import TemplateCache
     from rlsguard.supabase import MigrationError
-    from rlsguard.templates import TemplateCache
 
     project = tmp_path / "app" / "supabase"
     shutil.copytree(notes_project, project)

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from rlsguard.errors import InputFileError, ServerError
+from rlsguard.harness.templates import CacheFullWarning, TemplateCache
 from rlsguard.stack.postgres import archive_datadir, copy_datadir
 from rlsguard.supabase.project import SupabaseProject
-from rlsguard.templates import CacheFullWarning, TemplateCache
 from tests.matrix.conftest import DATA
-from tests.matrix.test_items import make_project, pytest_in
+from tests.pytest.test_matrix import make_project, pytest_in
 
 LATIN1 = "-- caf\xe9\ncreate table public.t (id int);\n".encode("latin-1")
 
@@ -132,7 +132,7 @@ def test_a_full_disk_runs_uncached_with_a_warning(
     tmp_path: Path, datadir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """tar writing to /dev/full gets the kernel's real ENOSPC."""
-    import rlsguard.templates as templates
+    import rlsguard.harness.templates as templates
 
     monkeypatch.setattr(
         templates, "archive_datadir", lambda src, _dst: archive_datadir(src, Path("/dev/full"))

@@ -24,9 +24,9 @@ from rlsguard.database import Database
 from rlsguard.matrix.check import check_matrix
 from rlsguard.matrix.load import Matrix, load_matrix
 from rlsguard.matrix.report import explain
-from rlsguard.policy.build import connection_target
 from rlsguard.supabase.migrations import MigrationSession
 from rlsguard.supabase.project import Migration
+from rlsguard.workspace.build import connection_target
 
 from .conftest import KNOWN_BAD, REPO
 

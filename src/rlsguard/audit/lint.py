@@ -21,13 +21,13 @@ from rlsguard.audit.locate import Locator, SourceFile
 from rlsguard.audit.probe import PROBE_RULES  # waivers may name probe rules too
 from rlsguard.audit.rules import RULES, Bucket, LintContext
 from rlsguard.audit.waivers import WaiverSpec, apply_waivers
+from rlsguard.context import ProjectContext
 from rlsguard.policy.catalog import Catalog, read_catalog
-from rlsguard.supabase.project import SupabaseProject
 
 _BUCKETS = "select id, public from storage.buckets order by id"
 
 
-def project_sources(project: SupabaseProject, extra: Iterable[Path] = ()) -> list[SourceFile]:
+def project_sources(project: ProjectContext, extra: Iterable[Path] = ()) -> list[SourceFile]:
     """The project's migrations in apply order (plus ``extra`` files applied after them)."""
     files = [SourceFile(m.display, m.text) for m in project.migrations]
     root = project.root

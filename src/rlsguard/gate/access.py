@@ -42,8 +42,8 @@ from rlsguard.matrix.model import CHANGES, ROW_OPERATIONS, MatrixSpec
 from rlsguard.matrix.results import ACCEPTED, CellResult, Key, MatrixRun, sort_key
 
 if TYPE_CHECKING:
-    from rlsguard.engine import Engine
-    from rlsguard.policy.build import Workspace
+    from rlsguard.harness.engine import Engine
+    from rlsguard.workspace.build import Workspace
 
 Grade = Literal["widens", "narrows", "neutral"]
 State = Literal["rows", "denied", "error", "unavailable"]
@@ -805,8 +805,8 @@ def access_diff_sources(
     """
     from rlsguard.config import load_config
     from rlsguard.matrix.load import load_matrix
-    from rlsguard.policy.build import Workspace
-    from rlsguard.policy.sources import SourceError, open_source
+    from rlsguard.workspace.build import Workspace
+    from rlsguard.workspace.sources import SourceError, open_source
 
     def run(ws: Workspace) -> AccessDiff:
         nonlocal matrix

@@ -40,15 +40,15 @@ from rlsguard.errors import RlsguardError
 if TYPE_CHECKING:
     from rlsguard.config import ProjectConfig
     from rlsguard.database import Database
-    from rlsguard.engine import Engine
     from rlsguard.gate.access import AccessDiff
+    from rlsguard.harness.engine import Engine
     from rlsguard.matrix.load import Matrix
     from rlsguard.matrix.results import CellResult, MatrixRun
-    from rlsguard.policy.build import Workspace
     from rlsguard.policy.diff import PolicyDiff
-    from rlsguard.policy.rollback import Rollback
     from rlsguard.policy.snapshot import Snapshot
-    from rlsguard.policy.sources import Source
+    from rlsguard.workspace.build import Workspace
+    from rlsguard.workspace.rollback import Rollback
+    from rlsguard.workspace.sources import Source
 
 Verdict = Literal["pass", "blocked", "error"]
 StepStatus = Literal["passed", "failed", "skipped", "error"]
@@ -306,8 +306,8 @@ class _Gate:
 
     # -- the pipeline --------------------------------------------------------------------
     def run(self, workspace: Workspace | None) -> None:
-        from rlsguard.engine import EngineOptions
-        from rlsguard.policy.build import Workspace
+        from rlsguard.harness.engine import EngineOptions
+        from rlsguard.workspace.build import Workspace
 
         config, folder = self._config()
         self.report.supabase_dir = folder
@@ -334,7 +334,7 @@ class _Gate:
         return config, folder or Path(config.supabase_dir).resolve()
 
     def _sources(self, stack: ExitStack, folder: Path, step: Step) -> list[Source]:
-        from rlsguard.policy.sources import SourceError, open_source
+        from rlsguard.workspace.sources import SourceError, open_source
 
         specs = [self.options.base, self.options.head or str(folder)]
         sources = []
@@ -463,8 +463,9 @@ class _Gate:
         from rlsguard.audit.api import lint_project, probe_project
 
         def audit(engine: Engine, db: Database) -> tuple[list[Finding], list[str]]:
-            probe = probe_project(engine, db)
-            return [*lint_project(engine, db), *probe.findings], list(probe.notes)
+            context = engine.context()
+            probe = probe_project(db, context)
+            return [*lint_project(db, context), *probe.findings], list(probe.notes)
 
         # Base and head live on two servers: audit both at once (threads that only query).
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="rlsguard-audit") as pool:
@@ -535,7 +536,7 @@ class _Gate:
     def _rollback(
         self, head: Engine, head_db: Database, base_snap: Snapshot, source: Source
     ) -> None:
-        from rlsguard.policy.rollback import rollback_database
+        from rlsguard.workspace.rollback import rollback_database
 
         project = head.load_project()
         try:

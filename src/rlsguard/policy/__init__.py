@@ -1,15 +1,14 @@
-"""The security surface: read it, snapshot it, diff it, blame a migration, roll it back.
+"""The security surface as data: read it, snapshot it, diff it, render the diff.
 
->>> from rlsguard.policy import Workspace, diff_sources, render_diff
->>> with Workspace() as ws:
-...     diff = diff_sources("HEAD~1", supabase_dir=Path("supabase"), workspace=ws)
-...     print(render_diff(diff, "markdown"))
+>>> from rlsguard.policy import Snapshot, diff_snapshots, render_diff, read_catalog
+>>> live = Snapshot.from_catalog(read_catalog(conn, ["public"]), "live")
+>>> print(render_diff(diff_snapshots(approved, live), "markdown"))
 
 Modules: :mod:`.catalog` (one reader of the catalog, shared with the lints), :mod:`.sqlnorm`
 and :mod:`.predicates` (pglast-based normalisation and predicate comparison),
-:mod:`.snapshot`, :mod:`.diff` and :mod:`.render`, :mod:`.sources` (files, folders, git
-refs), :mod:`.build` (databases per folder), :mod:`.blame`, :mod:`.rollback`, :mod:`.api`
-(one call per command) and :mod:`.cli`.
+:mod:`.snapshot`, :mod:`.diff`, :mod:`.render` and :mod:`.paths`. Everything here reads a
+connection it is given; building databases per folder or git ref, blame and rollback live
+one floor up in :mod:`rlsguard.workspace`.
 """
 
 from __future__ import annotations
@@ -21,15 +20,7 @@ from typing import TYPE_CHECKING, Any
 # do not pay for the engine, the stack and pglast up front. Names that are also submodules
 # (blame, render) are not exported: importing the submodule would replace them.
 _EXPORTS = {
-    "blame_project": "api",
     "default_snapshot_path": "paths",
-    "diff_sources": "api",
-    "resolve_snapshot": "api",
-    "rollback_project": "api",
-    "snapshot_project": "api",
-    "BlameReport": "blame",
-    "Culprit": "blame",
-    "Workspace": "build",
     "Catalog": "catalog",
     "Column": "catalog",
     "DefaultPrivilege": "catalog",
@@ -45,60 +36,31 @@ _EXPORTS = {
     "PolicyDiff": "diff",
     "diff_snapshots": "diff",
     "render_diff": "render",
-    "Rollback": "rollback",
-    "generate_rollback": "rollback",
-    "plan_rollback": "rollback",
     "DEFAULT_SNAPSHOT": "paths",
     "Snapshot": "snapshot",
-    "Source": "sources",
-    "SourceError": "sources",
-    "open_source": "sources",
 }
 __all__ = [
     "DEFAULT_SNAPSHOT",
-    "BlameReport",
     "Catalog",
     "Change",
     "Column",
-    "Culprit",
     "DefaultPrivilege",
     "Function",
     "Grant",
     "Policy",
     "PolicyDiff",
     "Role",
-    "Rollback",
     "Schema",
     "Snapshot",
-    "Source",
-    "SourceError",
     "Table",
     "View",
-    "Workspace",
-    "blame_project",
     "default_snapshot_path",
     "diff_snapshots",
-    "diff_sources",
-    "generate_rollback",
-    "open_source",
-    "plan_rollback",
     "read_catalog",
     "render_diff",
-    "resolve_snapshot",
-    "rollback_project",
-    "snapshot_project",
 ]
 
 if TYPE_CHECKING:
-    from rlsguard.policy.api import (
-        blame_project,
-        diff_sources,
-        resolve_snapshot,
-        rollback_project,
-        snapshot_project,
-    )
-    from rlsguard.policy.blame import BlameReport, Culprit
-    from rlsguard.policy.build import Workspace
     from rlsguard.policy.catalog import (
         Catalog,
         Column,
@@ -115,9 +77,7 @@ if TYPE_CHECKING:
     from rlsguard.policy.diff import Change, PolicyDiff, diff_snapshots
     from rlsguard.policy.paths import DEFAULT_SNAPSHOT, default_snapshot_path
     from rlsguard.policy.render import render_diff
-    from rlsguard.policy.rollback import Rollback, generate_rollback, plan_rollback
     from rlsguard.policy.snapshot import Snapshot
-    from rlsguard.policy.sources import Source, SourceError, open_source
 
 
 def __getattr__(name: str) -> Any:

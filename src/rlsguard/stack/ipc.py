@@ -27,7 +27,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from rlsguard.stack.runtime import process_alive
+from rlsguard.stack.procinfo import process_alive
 
 _IPC_RMID = 0
 SYSV_TABLE = Path("/proc/sysvipc/shm")

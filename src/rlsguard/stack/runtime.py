@@ -34,6 +34,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rlsguard.errors import ServerError
+from rlsguard.stack.ipc import release_ipc
+from rlsguard.stack.procinfo import _is_zombie, process_alive, process_start_time
+from rlsguard.stack.procinfo import process_state as process_state  # re-exported
 
 log = logging.getLogger("rlsguard.stack")
 
@@ -82,41 +85,6 @@ def run_roots() -> list[Path]:
         if root not in seen:
             seen.append(root)
     return seen
-
-
-def process_start_time(pid: int) -> int | None:
-    """Start time in clock ticks since boot: with the pid it names one process for good."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="utf-8") as fh:
-            stat = fh.read()
-    except OSError:
-        return None
-    # The command name (field 2) may contain spaces and parentheses.
-    fields = stat[stat.rfind(")") + 2 :].split()
-    return int(fields[19])
-
-
-def process_alive(pid: int, start_time: int | None = None) -> bool:
-    current = process_start_time(pid)
-    if current is None:
-        return False
-    if _is_zombie(pid):
-        return False
-    return start_time is None or current == start_time
-
-
-def process_state(pid: int) -> str | None:
-    """The one-letter state from /proc (R, S, T, Z, ...), None when the process is gone."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="utf-8") as fh:
-            stat = fh.read()
-    except OSError:
-        return None
-    return stat[stat.rfind(")") + 2 :].split()[0]
-
-
-def _is_zombie(pid: int) -> bool:
-    return process_state(pid) == "Z"
 
 
 _TAG_KEYS = (RUN_ID_ENV.encode(), SERVER_TAG_ENV.encode(), OWNER_ENV.encode())
@@ -363,8 +331,6 @@ class RunDir:
         return sub
 
     def remove(self) -> None:
-        from rlsguard.stack.ipc import release_ipc
-
         release_ipc(self.path)
         shutil.rmtree(self.path, ignore_errors=True)
 
@@ -467,8 +433,6 @@ def reap_stale(roots: Iterable[Path] | None = None) -> ReapReport:
     the owner in its marker is gone. Live runs, ours or concurrent ones, and
     anything without our marker are never touched.
     """
-    from rlsguard.stack.ipc import release_ipc
-
     roots = list(roots) if roots is not None else run_roots()
     victims = [
         pid

@@ -1,4 +1,8 @@
-"""The ``rlsguard`` command: the same engine as the pytest plugin, from a shell."""
+"""The ``rlsguard`` command: the same engine as the pytest plugin, from a shell.
+
+The top floor: one module per command group (:mod:`.policy`, :mod:`.audit`,
+:mod:`.matrix`, :mod:`.gate`); options they share in :mod:`.options`.
+"""
 
 from __future__ import annotations
 
@@ -12,12 +16,12 @@ from rich.markup import escape
 from rich.table import Table
 
 from rlsguard import __version__
-from rlsguard.audit import cli as audit_cli
-from rlsguard.cli_options import NoCacheOption, SupabaseDirOption
+from rlsguard.cli import audit as audit_cli
+from rlsguard.cli import gate as gate_cli
+from rlsguard.cli import policy as policy_cli
+from rlsguard.cli.matrix import matrix_app
+from rlsguard.cli.options import NoCacheOption, SupabaseDirOption
 from rlsguard.errors import RlsguardError
-from rlsguard.gate import cli as gate_cli
-from rlsguard.matrix.cli import matrix_app
-from rlsguard.policy import cli as policy_cli
 
 app = typer.Typer(
     name="rlsguard",
@@ -47,7 +51,7 @@ def doctor(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Show which binaries, backends and settings rlsguard finds here, and why."""
-    from rlsguard.doctor import diagnose
+    from rlsguard.harness.doctor import diagnose
 
     diagnosis = diagnose(supabase_dir=supabase_dir.resolve() if supabase_dir else None)
     if as_json:
@@ -72,7 +76,7 @@ def up(
     no_cache: NoCacheOption = False,
 ) -> None:
     """Start the project's prepared database and print how to connect; Ctrl-C stops it."""
-    from rlsguard.engine import Engine, EngineOptions
+    from rlsguard.harness.engine import Engine, EngineOptions
 
     options = EngineOptions(
         supabase_dir=supabase_dir.resolve() if supabase_dir else None, no_cache=no_cache
@@ -130,7 +134,3 @@ def main() -> None:
     except OSError as exc:  # the environment, not a finding: exit 2 with the file, no traceback
         err_console.print(f"[red]error:[/] {escape(str(exc))}")
         raise SystemExit(2) from exc
-
-
-if __name__ == "__main__":
-    main()

@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from rlsguard.cli_options import SupabaseDirOption
+from rlsguard.cli.options import SupabaseDirOption
 from rlsguard.errors import RlsguardError
 
 if TYPE_CHECKING:
@@ -59,7 +59,7 @@ NoCacheOption = Annotated[
 @contextmanager
 def _prepared(supabase_dir: Path | None, no_cache: bool) -> Iterator[tuple[Any, Any]]:
     """The engine and a throwaway clone of the project's database; errors exit with 2."""
-    from rlsguard.engine import Engine, EngineOptions
+    from rlsguard.harness.engine import Engine, EngineOptions
 
     options = EngineOptions(
         supabase_dir=supabase_dir.resolve() if supabase_dir else None, no_cache=no_cache
@@ -123,7 +123,7 @@ def lint(
     from rlsguard.audit.api import lint_project
 
     with _prepared(supabase_dir, no_cache) as (engine, db):
-        findings = lint_project(engine, db)
+        findings = lint_project(db, engine.context())
         default_uri = _default_uri(engine)
     _report(
         findings,
@@ -163,7 +163,7 @@ def probe(
 
     with _prepared(supabase_dir, no_cache) as (engine, db):
         try:
-            report = probe_project(engine, db, personas=persona or None)
+            report = probe_project(db, engine.context(), personas=persona or None)
         except RlsguardError as exc:
             err.print(f"[red]error:[/] {exc}", markup=True, soft_wrap=True)
             raise typer.Exit(2) from exc

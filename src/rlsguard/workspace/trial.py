@@ -20,14 +20,14 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from rlsguard.engine import Engine
 from rlsguard.errors import RlsguardError
-from rlsguard.policy.build import connection_target
+from rlsguard.harness.engine import Engine
 from rlsguard.policy.catalog import Catalog, read_catalog
 from rlsguard.policy.snapshot import Snapshot
 from rlsguard.supabase.errors import MigrationError
 from rlsguard.supabase.migrations import MigrationSession
 from rlsguard.supabase.project import Migration
+from rlsguard.workspace.build import connection_target
 
 TRIAL_VERSION = "29991231235959"  # sorts after any real migration; never committed
 _counter = itertools.count(1)

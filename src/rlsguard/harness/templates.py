@@ -32,7 +32,7 @@ from rlsguard.stack.postgres import PostgresServer, archive_datadir
 from rlsguard.stack.runtime import process_alive, process_start_time
 from rlsguard.stack.supervisor import Stack
 
-log = logging.getLogger("rlsguard.templates")
+log = logging.getLogger("rlsguard.harness.templates")
 
 KEEP_ENTRIES = 8
 # Written first into a staging folder: who is storing it (pid and start time).

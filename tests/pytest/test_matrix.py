@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import DATA, MALFORMED
+from tests.matrix.conftest import DATA, MALFORMED
 
 # Plugins of other installed packages cost ~1.3 s per start (hypothesis, faker).
 FAST_START = ("-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:faker")

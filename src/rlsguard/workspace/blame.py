@@ -19,13 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rlsguard.policy.build import Workspace, connection_target, load_project
 from rlsguard.policy.catalog import read_catalog
 from rlsguard.policy.diff import Change, PolicyDiff, diff_snapshots, value_at
 from rlsguard.policy.render import summary_line
 from rlsguard.policy.snapshot import Snapshot
-from rlsguard.policy.sources import display_path
 from rlsguard.supabase.migrations import MigrationSession
+from rlsguard.workspace.build import Workspace, connection_target, load_project
+from rlsguard.workspace.sources import display_path
 
 BOOTSTRAP = "(Supabase bootstrap)"
 

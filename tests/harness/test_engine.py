@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from rlsguard.engine import Engine, EngineOptions, EngineState
 from rlsguard.errors import ConfigError, RlsguardError
+from rlsguard.harness.engine import Engine, EngineOptions, EngineState
 
 
 def test_clones_are_isolated_from_each_other_and_the_template(notes_engine: Engine) -> None:

@@ -19,12 +19,12 @@ from pathlib import Path
 from typing import TypeVar
 
 from rlsguard.config import load_config
-from rlsguard.policy.blame import BlameReport, blame
-from rlsguard.policy.build import Workspace
 from rlsguard.policy.diff import PolicyDiff, diff_snapshots
 from rlsguard.policy.paths import default_snapshot_path
-from rlsguard.policy.rollback import Rollback, generate_rollback
 from rlsguard.policy.snapshot import Snapshot
+from rlsguard.workspace.blame import BlameReport, blame
+from rlsguard.workspace.build import Workspace
+from rlsguard.workspace.rollback import Rollback, generate_rollback
 
 __all__ = [
     "blame_project",

@@ -24,18 +24,11 @@ from typing import Any, Self
 import psycopg
 
 from rlsguard.config import ProjectConfig, load_config
+from rlsguard.context import ProjectContext
 from rlsguard.database import Database, resolve_api, role_settings
 from rlsguard.errors import BackendUnavailable, ConfigError, RlsguardError
-from rlsguard.identity.personas import Personas
-from rlsguard.identity.session import ApiSettings
-from rlsguard.identity.tokens import TokenSigner
-from rlsguard.janitor import Janitor
-from rlsguard.stack.pgbin import PgBinaries
-from rlsguard.stack.supervisor import Stack
-from rlsguard.supabase.apply import apply_project
-from rlsguard.supabase.bootstrap import bootstrap
-from rlsguard.supabase.project import SupabaseProject
-from rlsguard.templates import (
+from rlsguard.harness.janitor import Janitor
+from rlsguard.harness.templates import (
     Layer,
     PreparedCluster,
     TemplateCache,
@@ -43,8 +36,16 @@ from rlsguard.templates import (
     package_fingerprint,
     prepare_cluster,
 )
+from rlsguard.identity.personas import Personas
+from rlsguard.identity.session import ApiSettings
+from rlsguard.identity.tokens import TokenSigner
+from rlsguard.stack.pgbin import PgBinaries
+from rlsguard.stack.supervisor import Stack
+from rlsguard.supabase.apply import apply_project
+from rlsguard.supabase.bootstrap import bootstrap
+from rlsguard.supabase.project import SupabaseProject
 
-log = logging.getLogger("rlsguard.engine")
+log = logging.getLogger("rlsguard.harness.engine")
 
 TEMPLATE_DB = "postgres"  # migrations run in 'postgres', as on Supabase ("revoke ... on database")
 _SHARED_CLUSTERS = itertools.count(1)  # cluster names of engines that share a Stack
@@ -154,6 +155,10 @@ class Engine:
         if self.project is None:
             self.project = load_project(Path(self.supabase_dir))
         return self.project
+
+    def context(self) -> ProjectContext:
+        """What the checks need to know about this project (they never see the engine)."""
+        return ProjectContext.of(self.load_project(), self.config)
 
     def open(self) -> Self:
         """Start the stack and the template cluster (a cache hit copies files and starts)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import psycopg
 
-from rlsguard.engine import Engine
+from rlsguard.harness.engine import Engine
 
 
 def test_clone_keeps_settings_owner_and_privileges(notes_engine: Engine) -> None:

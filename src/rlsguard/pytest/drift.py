@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from rlsguard.errors import RlsguardError
+from rlsguard.pytest.session import fail_session, session_engine
 
 if TYPE_CHECKING:
     from rlsguard.config import ProjectConfig
@@ -92,22 +93,16 @@ class SnapshotItem(pytest.Item):
         from rlsguard.policy.catalog import read_catalog
         from rlsguard.policy.diff import diff_snapshots
         from rlsguard.policy.snapshot import Snapshot
-        from rlsguard.pytest_plugin import _fail_session, session_engine
 
         plugin: SnapshotPlugin = self.config.pluginmanager.getplugin(PLUGIN_NAME)
         approved = Snapshot.load(self.path)
         try:
             engine = session_engine(self.config)
         except RlsguardError as exc:
-            _fail_session(exc)
-        schemas = engine.load_project().config.api_schemas
-        name = f"rlsguard_snapshot_{os.getpid()}"
-        engine.clone(name)
-        try:
-            with engine.connect(name, autocommit=True) as conn:
-                live = Snapshot.from_catalog(read_catalog(conn, schemas), "the live database")
-        finally:
-            engine.drop(name)
+            fail_session(exc)
+        schemas = engine.context().exposed_schemas
+        with engine.cloned_database(f"rlsguard_snapshot_{os.getpid()}") as db:
+            live = Snapshot.from_catalog(read_catalog(db.conn, schemas), "the live database")
         diff = diff_snapshots(approved, live)
         if diff.changes:
             raise SnapshotDrift(diff, plugin.command)

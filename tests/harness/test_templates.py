@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from rlsguard.config import load_config
-from rlsguard.engine import Engine, EngineOptions
-from rlsguard.templates import TemplateCache, TemplateInputs, package_fingerprint
+from rlsguard.harness.engine import Engine, EngineOptions
+from rlsguard.harness.templates import TemplateCache, TemplateInputs, package_fingerprint
 
 
 def engine_for(project: Path, cache_dir: Path, *, no_cache: bool = False) -> Engine:

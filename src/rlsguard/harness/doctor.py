@@ -175,7 +175,7 @@ def check_docker() -> Check:
 
 
 def check_cache(config: ProjectConfig) -> Check:
-    from rlsguard.templates import TemplateCache, default_cache_dir
+    from rlsguard.harness.templates import TemplateCache, default_cache_dir
 
     root = Path(config.cache.dir) / "templates" if config.cache.dir else default_cache_dir()
     cache = TemplateCache(root)
@@ -190,9 +190,9 @@ def check_leftovers(config: ProjectConfig, roots: list[Path] | None = None) -> C
     The reaper deletes only run directories, segments and cache staging
     folders it can prove a dead rlsguard run made; the rest is the user's call.
     """
+    from rlsguard.harness.templates import TemplateCache, default_cache_dir, staging_owner_dead
     from rlsguard.stack.ipc import orphaned_ipc
     from rlsguard.stack.runtime import ServiceUser, foreign_run_dirs
-    from rlsguard.templates import TemplateCache, default_cache_dir, staging_owner_dead
 
     found = [
         f"{p} (its run.json does not prove it ours: an older rlsguard's or someone else's)"

@@ -17,7 +17,7 @@ Every unit of SQL is first tried on its own, as a migration, against the head da
 unit that fails (a policy that reads a dropped column, say) becomes an explanation with
 PostgreSQL's message. The finished file is then applied (and once more, to prove it
 idempotent) and the result is compared with the snapshot. All of it happens in transactions
-that are rolled back (:mod:`rlsguard.policy.trial`): the head database is left as it was.
+that are rolled back (:mod:`rlsguard.workspace.trial`): the head database is left as it was.
 
 File name: the Supabase CLI names migrations ``YYYYMMDDHHMMSS_name.sql`` in UTC and applies
 them in file-name order; ``supabase db push`` refuses a local migration that sorts before the
@@ -38,14 +38,14 @@ from typing import Any, Literal
 
 from pglast.visitors import maybe_double_quote_name
 
-from rlsguard.engine import Engine
 from rlsguard.errors import RlsguardError
-from rlsguard.policy.build import Workspace, load_project
+from rlsguard.harness.engine import Engine
 from rlsguard.policy.diff import PolicyDiff, diff_snapshots
 from rlsguard.policy.snapshot import Grants, Snapshot
-from rlsguard.policy.sources import display_path
-from rlsguard.policy.trial import as_migration, trial
 from rlsguard.supabase.errors import MigrationError
+from rlsguard.workspace.build import Workspace, load_project
+from rlsguard.workspace.sources import display_path
+from rlsguard.workspace.trial import as_migration, trial
 
 ROLLBACK_NAME = "rollback_rls"
 _OBJECT_WORDS = {
@@ -671,7 +671,7 @@ def rollback_database(
     """A verified rollback of database ``dbname`` (in ``engine``'s cluster) to ``target``.
 
     ``dbname`` is left as it was: trials and verification run in transactions that are
-    rolled back (:mod:`rlsguard.policy.trial`), so not even cluster-wide role changes stay.
+    rolled back (:mod:`rlsguard.workspace.trial`), so not even cluster-wide role changes stay.
     ``versions`` are the migration versions the file name must sort after.
     """
     started = time.perf_counter()

@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.status import Status
 
-from rlsguard.cli_options import NoCacheOption, SupabaseDirOption
+from rlsguard.cli.options import NoCacheOption, SupabaseDirOption
 
 if TYPE_CHECKING:
     from rlsguard.gate.run import GateReport, Step

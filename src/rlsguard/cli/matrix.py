@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from rlsguard.cli_options import SupabaseDirOption
+from rlsguard.cli.options import SupabaseDirOption
 from rlsguard.errors import RlsguardError
 
 matrix_app = typer.Typer(
@@ -38,7 +38,7 @@ _STATUS = {"pass": "[green]pass[/]", "fail": "[red]FAIL[/]", "error": "[red]ERRO
 @contextmanager
 def _database(supabase_dir: Path | None, no_cache: bool = False) -> Iterator[Any]:
     """The project's prepared database, cloned for this command and dropped after."""
-    from rlsguard.engine import Engine, EngineOptions
+    from rlsguard.harness.engine import Engine, EngineOptions
 
     options = EngineOptions(
         supabase_dir=supabase_dir.resolve() if supabase_dir else None, no_cache=no_cache

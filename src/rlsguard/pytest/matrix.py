@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from rlsguard.errors import RlsguardError
+from rlsguard.pytest.session import fail_session, session_engine
 
 if TYPE_CHECKING:
     from rlsguard.config import ProjectConfig
@@ -185,23 +186,16 @@ class MatrixPlugin:
 
     def _check(self, session: pytest.Session) -> None:
         from rlsguard.matrix.check import Checker
-        from rlsguard.pytest_plugin import _fail_session, session_engine
 
         cells = [i.cell for i in session.items if isinstance(i, MatrixItem)]
         started = time.perf_counter()
         try:
             engine = session_engine(self.config)
         except RlsguardError as exc:
-            _fail_session(exc)
-        name = f"rlsguard_matrix_{os.getpid()}"
+            fail_session(exc)
         try:
-            engine.clone(name)
-            try:
-                with engine.connect(name, autocommit=True) as conn:
-                    checker = Checker(engine.database(conn), self.load(), schemas=_schemas(engine))
-                    self.run = checker.run(cells)
-            finally:
-                engine.drop(name)
+            with engine.cloned_database(f"rlsguard_matrix_{os.getpid()}") as db:
+                self.run = Checker(db, self.load(), schemas=_schemas(engine)).run(cells)
         except Exception as exc:
             self.error = exc
         self.check_seconds = time.perf_counter() - started
@@ -263,7 +257,7 @@ class MatrixPlugin:
 
 def _schemas(engine: Any) -> list[str]:
     try:
-        return list(engine.load_project().config.api_schemas)
+        return list(engine.context().exposed_schemas)
     except RlsguardError:
         return ["public"]
 

@@ -1,7 +1,7 @@
 """Databases for any ``supabase/`` folder, all in one Stack and all from the template cache.
 
 A diff needs two databases (base and head), blame a bootstrap-only one, a rollback the head.
-:class:`Workspace` makes one :class:`~rlsguard.engine.Engine` per folder inside a single
+:class:`Workspace` makes one :class:`~rlsguard.harness.engine.Engine` per folder inside a single
 supervisor, so an unchanged folder starts from its cached data directory (a file copy and a
 postmaster start, ~0.2 s) and several folders build in parallel threads.
 
@@ -24,12 +24,12 @@ from typing import Literal, Self
 import psycopg
 
 from rlsguard.config import ProjectConfig, load_config
-from rlsguard.engine import Engine, EngineOptions, load_project
+from rlsguard.harness.engine import Engine, EngineOptions, load_project
 from rlsguard.policy.catalog import Catalog, read_catalog
 from rlsguard.policy.snapshot import Snapshot
-from rlsguard.policy.sources import Source, display_path, open_source
 from rlsguard.stack.supervisor import Stack
 from rlsguard.supabase.project import SupabaseProject
+from rlsguard.workspace.sources import Source, display_path, open_source
 
 Stage = Literal["full", "bootstrap"]
 

@@ -1,4 +1,4 @@
-"""``rlsguard snapshot | diff | blame | rollback``: thin shells over :mod:`rlsguard.policy.api`.
+"""``rlsguard snapshot | diff | blame | rollback``: thin shells over :mod:`rlsguard.workspace.api`.
 
 Exit codes: 0 done (no drift, nothing to blame, fully restored); 1 the answer is "something
 changed" (``diff --fail-on``, ``blame`` found a departure, ``rollback`` left something to a
@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
-from rlsguard.cli_options import NoCacheOption, SupabaseDirOption
+from rlsguard.cli.options import NoCacheOption, SupabaseDirOption
 from rlsguard.errors import RlsguardError
 
 if TYPE_CHECKING:
-    from rlsguard.policy.build import Workspace
+    from rlsguard.workspace.build import Workspace
 
 err = Console(stderr=True, highlight=False)
 
@@ -48,8 +48,8 @@ class FailOn(StrEnum):
 def _workspace(supabase_dir: Path | None, no_cache: bool) -> Iterator[tuple[Workspace, Path]]:
     """The project's folder and a workspace for it; errors become exit code 2."""
     from rlsguard.config import load_config
-    from rlsguard.engine import EngineOptions
-    from rlsguard.policy.build import Workspace
+    from rlsguard.harness.engine import EngineOptions
+    from rlsguard.workspace.build import Workspace
 
     try:
         folder = supabase_dir.resolve() if supabase_dir else None
@@ -120,8 +120,8 @@ def diff(
     ] = False,
 ) -> None:
     """The graded difference of the security surface between two states."""
-    from rlsguard.policy.api import diff_sources
     from rlsguard.policy.render import render
+    from rlsguard.workspace.api import diff_sources
 
     access_diff = None
     with _workspace(supabase_dir, no_cache) as (workspace, folder):
@@ -158,9 +158,9 @@ def blame(
     no_cache: NoCacheOption = False,
 ) -> None:
     """Name the first migration whose result departs from the approved snapshot."""
-    from rlsguard.policy.api import blame_project
     from rlsguard.policy.paths import default_snapshot_path
-    from rlsguard.policy.sources import display_path
+    from rlsguard.workspace.api import blame_project
+    from rlsguard.workspace.sources import display_path
 
     with _workspace(supabase_dir, no_cache) as (workspace, folder):
         spec = against or display_path(default_snapshot_path(folder, workspace.config))
@@ -196,7 +196,7 @@ def rollback(
     no_cache: NoCacheOption = False,
 ) -> None:
     """Write a verified migration that restores the known-good security surface."""
-    from rlsguard.policy.api import rollback_project
+    from rlsguard.workspace.api import rollback_project
 
     with _workspace(supabase_dir, no_cache) as (workspace, folder):
         result = rollback_project(folder, to, workspace=workspace)
@@ -219,7 +219,7 @@ def rollback(
 
 
 def _rollback_summary(result: object, written: Path | None) -> list[str]:
-    from rlsguard.policy.rollback import Rollback
+    from rlsguard.workspace.rollback import Rollback
 
     assert isinstance(result, Rollback)
     lines = []

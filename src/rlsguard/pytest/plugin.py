@@ -1,0 +1,127 @@
+"""pytest plugin: real servers and a Supabase-like database for every test, cheaply.
+
+Fixtures compose from small parts, as in pytest-postgresql:
+
+- ``rlsguard_stack`` (session): the process supervisor; servers started through
+  it stop with the session.
+- ``rlsguard_engine`` (session): the prepared template cluster of the project
+  in ``--supabase-dir`` (built once, then cached on disk).
+- ``rlsguard_db`` (test): a :class:`~rlsguard.database.Database` inside a
+  transaction that is rolled back after the test (a fraction of a millisecond).
+- ``rlsguard_clone`` (test): a database of its own, cloned from the template,
+  for tests that commit, run DDL or open several connections; dropped after.
+- ``rlsguard_personas`` (session), ``private_postgres`` (test).
+
+The project's access matrix (``fixtures/rls_matrix.yaml``, see
+:mod:`rlsguard.pytest.matrix`) becomes one ``rls`` item per persona x table x
+operation. The engine is opened once per process, on first use, by whoever
+needs it first (a fixture, a matrix item, the xdist controller).
+
+Under pytest-xdist the controller builds the template once and owns the
+cluster; each worker attaches to it and works in a database of its own.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rlsguard.errors import RlsguardError
+from rlsguard.pytest import session
+from rlsguard.pytest.fixtures import (  # noqa: F401 -- declared here, where pytest looks
+    _rlsguard_pool,
+    _rlsguard_worker_db,
+    private_postgres,
+    rlsguard_clone,
+    rlsguard_db,
+    rlsguard_engine,
+    rlsguard_personas,
+    rlsguard_stack,
+)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("rlsguard", "rlsguard: RLS and auth regression suite")
+    group.addoption(
+        "--supabase-dir",
+        default=None,
+        help="the project's supabase/ folder (default: from rlsguard config, else ./supabase)",
+    )
+    group.addoption(
+        "--rlsguard-backend",
+        choices=("local", "dsn", "docker"),
+        default=None,
+        help="where Postgres comes from (default: local server binaries)",
+    )
+    group.addoption("--rlsguard-dsn", default=None, help="the server URL for the dsn backend")
+    group.addoption(
+        "--rlsguard-pg-bin", default=None, help="directory of the Postgres server binaries"
+    )
+    group.addoption(
+        "--rlsguard-no-cache",
+        action="store_true",
+        default=False,
+        help="rebuild the template database instead of reusing the cached one",
+    )
+    group.addoption(
+        "--rlsguard-allow-destructive",
+        default=None,
+        metavar="TARGET",
+        help="allow destructive faults on this exact target (a server rlsguard did not start)",
+    )
+    group.addoption(
+        "--rlsguard-allow-empty",
+        action="store_true",
+        default=False,
+        help="accept a configured access matrix with no cells (by default that fails: "
+        "nothing would be checked)",
+    )
+    group.addoption(
+        "--rlsguard-matrix",
+        default=None,
+        metavar="PATH",
+        help="check this access matrix file (default: the project's matrix, when pytest runs "
+        "without path arguments or is given the file or its folder)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for marker, doc in (
+        ("rls", "row level security checks: the access matrix and targeted RLS tests"),
+        ("auth", "auth flows against the reference auth service"),
+        ("chaos", "injects a fault into a private server and reverts it, even on failure"),
+        ("slow", "longer tests, left out of plain pytest; run them with -m slow"),
+    ):
+        config.addinivalue_line("markers", f"{marker}: {doc}")
+    session.install(config)
+    from rlsguard.pytest.drift import configure_drift
+    from rlsguard.pytest.matrix import configure_matrix
+
+    project, problem = _project_config(config)  # read once, for both collectors
+    configure_matrix(config, project, problem)
+    configure_drift(config, project)  # fixtures/policies.snapshot.json: the approved surface
+
+
+def _project_config(config: pytest.Config) -> tuple[Any, RlsguardError | None]:
+    """The project's config, or why it cannot be read (the session then fails once)."""
+    from rlsguard.config import load_config
+    from rlsguard.errors import ConfigError
+
+    supabase_dir = config.getoption("--supabase-dir", None)
+    if supabase_dir and not Path(supabase_dir).expanduser().is_dir():
+        folder = (config.invocation_params.dir / Path(supabase_dir).expanduser()).resolve()
+        return None, ConfigError(
+            "--supabase-dir", "", f"no such folder: {folder}. Point it at the project's supabase/"
+        )
+    try:
+        return load_config(
+            supabase_dir=Path(supabase_dir).resolve() if supabase_dir else None
+        ), None
+    except RlsguardError as exc:
+        return None, exc
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    session.uninstall(config)
