@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from rlsguard.config import load_config
 from rlsguard.harness.templates import STAGING_OWNER, TemplateCache
 from rlsguard.stack.runtime import RunDir, ServiceUser, foreign_run_dirs, proven_marker, reap_stale
 
@@ -148,3 +151,63 @@ def _start() -> int:
     start = process_start_time(os.getpid())
     assert start is not None
     return start
+
+
+def test_a_postgres_shm_file_no_run_of_ours_names_is_left_alone(rlsguard_stack: Any) -> None:
+    """Another Postgres of the same user (or one started by hand) owns such files too."""
+    from rlsguard.harness.doctor import check_leftovers
+    from rlsguard.stack.supervisor import Stack
+
+    user = rlsguard_stack.context.user
+    orphan = Path("/dev/shm") / f"PostgreSQL.{os.getpid()}{secrets.randbelow(10**6)}"
+    if not Path("/dev/shm").is_dir():
+        pytest.skip("no /dev/shm on this machine")
+    orphan.write_bytes(b"\0" * 16)
+    try:
+        user.chown(orphan)
+        with Stack():  # opening a stack reaps what dead runs left
+            pass
+        assert orphan.exists()
+        if user.uid != 0:
+            check = check_leftovers(load_config(supabase_dir=orphan.parent), roots=[])
+            assert any(str(orphan) in line for line in check.details)
+    finally:
+        orphan.unlink(missing_ok=True)
+
+
+MAKE_SEGMENT = """
+import ctypes, ctypes.util
+libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+print(libc.shmget(0, 56, 0o1600))  # IPC_PRIVATE, IPC_CREAT | 0600: Postgres's interlock size
+"""
+
+
+def test_a_segment_no_run_of_ours_names_is_left_alone(rlsguard_stack: Any) -> None:
+    """An orphaned 56-byte segment of the service user is not provably ours: it stays."""
+    from rlsguard.stack.ipc import remove_sysv_segment, sysv_segments
+    from rlsguard.stack.runtime import user_can_execute
+    from rlsguard.stack.supervisor import Stack
+
+    user = rlsguard_stack.context.user
+    python = next(
+        (p for p in (sys.executable, "/usr/bin/python3") if user_can_execute(user, Path(p))), None
+    )
+    if python is None:
+        pytest.skip(f"no Python interpreter that {user.name} may run")
+    made = subprocess.run(
+        [python, "-c", MAKE_SEGMENT],
+        capture_output=True,
+        text=True,
+        check=True,
+        **user.popen_kwargs(),  # type: ignore[arg-type]
+    )
+    shmid = int(made.stdout)
+    assert shmid >= 0, made.stderr
+    try:
+        segment = next(s for s in sysv_segments() if s.shmid == shmid)
+        assert (segment.uid, segment.size, segment.attached) == (user.uid, 56, 0)
+        with Stack():  # its creator is dead: the old sweep removed it here
+            pass
+        assert shmid in {s.shmid for s in sysv_segments()}
+    finally:
+        remove_sysv_segment(shmid)
