@@ -17,6 +17,7 @@ from rich.table import Table
 
 from rlsguard import __version__
 from rlsguard.cli import audit as audit_cli
+from rlsguard.cli import gameday as gameday_cli
 from rlsguard.cli import gate as gate_cli
 from rlsguard.cli import policy as policy_cli
 from rlsguard.cli.matrix import matrix_app
@@ -109,6 +110,7 @@ def up(
 policy_cli.register(app)  # snapshot, diff, blame, rollback
 audit_cli.register(app)  # lint, probe
 gate_cli.register(app)  # gate
+gameday_cli.register(app)  # gameday
 
 
 def _show_progress() -> None:

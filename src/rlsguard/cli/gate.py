@@ -17,20 +17,14 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.status import Status
 
 from rlsguard.cli.options import NoCacheOption, SupabaseDirOption
+from rlsguard.journal.progress import LiveProgress
 
 if TYPE_CHECKING:
-    from rlsguard.gate.run import GateReport, Step
+    from rlsguard.gate.run import GateReport
 
 err = Console(stderr=True, highlight=False)
-_MARK = {
-    "passed": "[green]✓[/]",
-    "failed": "[red]✗[/]",
-    "skipped": "[dim]-[/]",
-    "error": "[red]![/]",
-}
 
 
 class FailOn(StrEnum):
@@ -38,34 +32,6 @@ class FailOn(StrEnum):
     warn = "warn"
     info = "info"
     none = "none"
-
-
-class LiveProgress:
-    """One line per finished step; a spinner on the running one when stderr is a terminal."""
-
-    def __init__(self, console: Console) -> None:
-        self.console = console
-        self._status: Status | None = None
-
-    def started(self, name: str, title: str) -> None:
-        if self.console.is_terminal:
-            self._status = self.console.status(f"{title}…")
-            self._status.start()
-
-    def finished(self, step: Step) -> None:
-        if self._status is not None:
-            self._status.stop()
-            self._status = None
-        detail = f" [dim]{escape(step.detail)}[/]" if step.detail else ""
-        self.console.print(
-            f"{_MARK[step.status]} {step.title} [dim]({step.seconds:.1f} s)[/]{detail}",
-            soft_wrap=True,
-        )
-
-    def close(self) -> None:
-        if self._status is not None:
-            self._status.stop()
-            self._status = None
 
 
 def gate(

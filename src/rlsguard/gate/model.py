@@ -14,11 +14,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from rlsguard.journal.model import StepStatus
+
 SCHEMA_ID = "https://rlsguard.dev/schemas/gate.schema.json"
 SCHEMA_VERSION = 1
 
 Verdict = Literal["pass", "blocked", "error"]
-StepStatus = Literal["passed", "failed", "skipped", "error"]
 Grade = Literal["widens", "narrows", "neutral"]
 Level = Literal["error", "warn", "info"]
 KeyValue = list[str | None]

@@ -30,12 +30,14 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Literal
 
 import psycopg
 
 from rlsguard.audit.findings import FailOn, Finding, reaches, sort_findings
 from rlsguard.errors import RlsguardError
+from rlsguard.journal import Journal, Reporter, Silent, Step
+from rlsguard.journal import StepStatus as StepStatus  # re-exported: the gate's vocabulary
 
 if TYPE_CHECKING:
     from rlsguard.config import ProjectConfig
@@ -51,7 +53,6 @@ if TYPE_CHECKING:
     from rlsguard.workspace.sources import Source
 
 Verdict = Literal["pass", "blocked", "error"]
-StepStatus = Literal["passed", "failed", "skipped", "error"]
 STEPS: tuple[tuple[str, str], ...] = (
     ("build", "build base and head"),
     ("policy", "snapshot and graded policy diff"),
@@ -76,33 +77,6 @@ class GateOptions:
     supabase_dir: Path | None = None
     fail_on: FailOn = "error"
     no_cache: bool = False
-
-
-@dataclass
-class Step:
-    """One step's outcome, for progress, the summary and the JUnit file."""
-
-    name: str
-    title: str
-    status: StepStatus
-    seconds: float = 0.0
-    detail: str = ""
-
-
-class Reporter(Protocol):
-    """Told when each step starts and ends (the CLI shows live progress with it)."""
-
-    def started(self, name: str, title: str) -> None: ...
-
-    def finished(self, step: Step) -> None: ...
-
-
-class _Silent:
-    def started(self, name: str, title: str) -> None:
-        pass
-
-    def finished(self, step: Step) -> None:
-        pass
 
 
 @dataclass(frozen=True)
@@ -264,7 +238,7 @@ def run_gate(
     report = GateReport(options)
     started = time.perf_counter()
     try:
-        _Gate(options, report, reporter or _Silent()).run(workspace)
+        _Gate(options, report, reporter or Silent()).run(workspace)
     except RlsguardError as exc:  # GateError included: a bad ref, a broken migration, ...
         report.error = str(exc)
     except psycopg.Error as exc:
@@ -279,30 +253,16 @@ class _Gate:
         self.options = options
         self.report = report
         self.reporter = reporter
+        self.journal = Journal("gate", reporter=reporter, steps=report.steps)
 
     # -- step bookkeeping ----------------------------------------------------------------
     @contextmanager
     def step(self, name: str) -> Iterator[Step]:
-        title = dict(STEPS)[name]
-        started = time.perf_counter()
-        self.reporter.started(name, title)
-        step = Step(name, title, "passed")
-        try:
+        with self.journal.step(name, dict(STEPS)[name]) as step:
             yield step
-        except Exception as exc:
-            step.status = "error"
-            step.detail = step.detail or str(exc).splitlines()[0]
-            raise
-        finally:
-            step.seconds = time.perf_counter() - started
-            self.report.steps.append(step)
-            self.reporter.finished(step)
 
     def skip(self, name: str, why: str) -> None:
-        step = Step(name, dict(STEPS)[name], "skipped", 0.0, why)
-        self.reporter.started(name, step.title)
-        self.report.steps.append(step)
-        self.reporter.finished(step)
+        self.journal.skip(name, dict(STEPS)[name], why)
 
     # -- the pipeline --------------------------------------------------------------------
     def run(self, workspace: Workspace | None) -> None:

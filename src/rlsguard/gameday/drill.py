@@ -1,0 +1,485 @@
+"""One drill: steady state -> fault (ledgered first) -> detection -> remediation -> recovery.
+
+Chaos Toolkit's experiment, with its gaps closed: the steady state must hold *before* the
+fault (else the drill stops, exit 1, nothing injected); the undo is written to the ledger
+before the fault is applied and is run in a ``finally`` (and by the next run or ``--cleanup``
+when the process dies); after the revert a residue check and the steady state are verified
+again; the journal computes time to detect and to recover.
+
+Time is an input: the drill reads ``clock`` and waits with ``sleep`` between ticks (tests pass
+a ManualClock and its ``advance``), so budgets are counted in ticks; wall-clock figures come
+from the journal when the clock is the system's.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from rlsguard.clock import SYSTEM_CLOCK, Clock
+from rlsguard.errors import RlsguardError
+from rlsguard.gameday import probes
+from rlsguard.gameday.detectors import DETECTORS, Detector, Firing, Observation
+from rlsguard.gameday.faults import FAULTS, FaultContext
+from rlsguard.gameday.ledger import CHAOS_APP, DbLedger, Entry, FileLedger, Ledger
+from rlsguard.gameday.remediation import REMEDIATIONS, RemedyContext, applied_versions
+from rlsguard.gameday.revert import Residue, residue, revert_outstanding
+from rlsguard.gameday.runbook import QUICK_REFERENCE
+from rlsguard.gameday.scenario import Scenario
+from rlsguard.gameday.target import Target
+from rlsguard.journal import Journal, Reporter
+from rlsguard.matrix.load import Matrix
+from rlsguard.policy.diff import Change
+from rlsguard.policy.snapshot import Snapshot
+from rlsguard.supabase.migrations import MigrationSession
+from rlsguard.workspace.trial import as_migration
+
+ORDER = ("drift", "auth", "log", "canaries")  # cheapest observation first
+CANARY_APP = "rlsguard-canary"  # the synthetic users' sessions (not chaos: they are traffic)
+
+
+class DrillAborted(RlsguardError):
+    """The drill could not run (the steady state did not hold before the fault, ...)."""
+
+
+@dataclass
+class Platform:
+    """What the drill knows about the system under test (from the project)."""
+
+    engine: Any  # rlsguard.harness.engine.Engine: personas, API settings, token signer
+    matrix: Matrix
+    approved: Snapshot
+    exposed: tuple[str, ...]
+    project_root: Path
+    project_versions: tuple[str, ...]
+    tables: tuple[str, ...]  # seeded tables whose rows must survive the drill
+
+
+@dataclass
+class DrillResult:
+    scenario: Scenario
+    journal: Journal
+    target: str
+    fired: dict[str, Firing] = field(default_factory=dict)
+    fired_tick: dict[str, int] = field(default_factory=dict)
+    missing: list[str] = field(default_factory=list)
+    gaps: list[str] = field(default_factory=list)  # silent detectors that indeed stayed silent
+    surprises: list[str] = field(default_factory=list)  # "silent" detectors that fired
+    unavailable: list[str] = field(default_factory=list)
+    detected: bool = False
+    recovered: bool = False
+    ticks_to_detect: int | None = None
+    ticks_to_recover: int | None = None
+    residue: Residue | None = None
+    data_ok: bool | None = None
+    data_changes: list[str] = field(default_factory=list)
+    remedy_steps: list[dict[str, Any]] = field(default_factory=list)
+    impact: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+    @property
+    def ttd(self) -> float | None:
+        return self.journal.summary.get("ttd_s")
+
+    @property
+    def ttr(self) -> float | None:
+        return self.journal.summary.get("ttr_s")
+
+    @property
+    def ok(self) -> bool:
+        b = self.scenario.spec.budgets
+        in_budget = (
+            self.ticks_to_detect is not None
+            and self.ticks_to_detect <= b.detect_ticks
+            and self.ticks_to_recover is not None
+            and self.ticks_to_recover <= b.recover_ticks
+        )
+        clean = self.residue is not None and self.residue.clean and self.data_ok is True
+        return (
+            self.error is None
+            and self.detected
+            and not self.missing
+            and self.recovered
+            and in_budget
+            and clean
+        )
+
+
+def table_fingerprints(conn: psycopg.Connection[Any], tables: tuple[str, ...]) -> dict[str, str]:
+    """Row count and checksum of each seeded table (as the superuser: every row)."""
+    out = {}
+    for table in tables:
+        schema, _, name = table.partition(".")
+        row = conn.execute(
+            psycopg.sql.SQL(
+                "select count(*), coalesce(md5(string_agg(t::text, ',' order by t::text)), '') "
+                "from {}.{} t"
+            ).format(psycopg.sql.Identifier(schema), psycopg.sql.Identifier(name))
+        ).fetchone()
+        assert row is not None
+        out[table] = f"{row[0]} rows, md5 {row[1]}"
+    return out
+
+
+class Drill:
+    def __init__(
+        self,
+        scenario: Scenario,
+        target: Target,
+        platform: Platform,
+        *,
+        ledger_file: Path,
+        clock: Clock = SYSTEM_CLOCK,
+        sleep: Callable[[float], None] = time.sleep,
+        reporter: Reporter | None = None,
+        artifacts: Path | None = None,
+        run_id: str | None = None,
+    ) -> None:
+        self.scenario = scenario
+        self.spec = scenario.spec
+        self.target = target
+        self.platform = platform
+        self.clock = clock
+        self.sleep = sleep
+        self.artifacts = artifacts
+        self.run_id = run_id or uuid.uuid4().hex[:12]
+        self.file_ledger = FileLedger(ledger_file)
+        self.journal = Journal("gameday", scenario.name, clock=clock, reporter=reporter)
+        self.result = DrillResult(scenario, self.journal, target.name)
+
+    # -- probes --------------------------------------------------------------------------
+    def _observe(self, wanted: set[str], tail: probes.LogTail | None) -> Observation:
+        obs = Observation(self.clock.now())
+        for need in ORDER:
+            if need in wanted:
+                self._fill(obs, need, tail)
+        return obs
+
+    def _fill(self, obs: Observation, need: str, tail: probes.LogTail | None) -> None:
+        """Observe one thing (once per tick), cheapest first."""
+        if getattr(obs, need) is not None:
+            return
+        if need == "canaries":
+            obs.canaries = probes.canaries(self.db, self.platform.matrix)
+        elif need == "drift":
+            obs.drift = probes.drift(self.conn, self.platform.exposed, self.platform.approved)
+            obs.blame = self._blame(obs.drift)
+        elif need == "auth":
+            obs.auth = probes.auth_attempts(
+                self.db, self.platform.engine.signer, self.db.personas.names
+            )
+        elif need == "log" and tail is not None:
+            self.traffic.send()
+            obs.log = tail.read()
+
+    def _blame(self, changes: list[Change]) -> dict[str, str]:
+        """Which migration made each change: one applied that the project does not have, or
+        none recorded at all (an out-of-band change)."""
+        foreign = [
+            v for v in applied_versions(self.conn) if v not in self.platform.project_versions
+        ]
+        culprit = (
+            f"migration {', '.join(sorted(foreign))} (not in the project's migrations)"
+            if foreign
+            else "no migration recorded it: an out-of-band change"
+        )
+        return {c.object: culprit for c in changes}
+
+    def _steady(self, probes_wanted: list[str]) -> list[str]:
+        """Why the steady state does not hold (empty: it holds)."""
+        obs = self._observe(set(probes_wanted), None)
+        why = []
+        if obs.canaries is not None and not obs.canaries.ok:
+            why.append(
+                f"{len(obs.canaries.failures)} canary request(s) fail: "
+                + ", ".join(f.cell for f in obs.canaries.failures[:5])
+            )
+        if obs.drift:
+            why.append(
+                f"{len(obs.drift)} difference(s) from the approved snapshot: "
+                + obs.drift[0].message
+            )
+        if obs.auth is not None and not all(a.ok for a in obs.auth):
+            why.append(
+                "sign-ins fail: "
+                + ", ".join(f"{a.persona} ({a.error})" for a in obs.auth if not a.ok)
+            )
+        return why
+
+    # -- the drill -----------------------------------------------------------------------
+    def run(self) -> DrillResult:
+        spec, j = self.spec, self.journal
+        self.target.require_destructive(f"inject {spec.fault.kind}")
+        with (
+            self.target.connect(f"{CHAOS_APP}:{self.run_id}") as self.conn,
+            self.target.connect(CANARY_APP) as canary_conn,
+        ):
+            self.db = self.platform.engine.database(canary_conn)
+            self.traffic = probes.Traffic(self.db, self.platform.matrix)
+            ledger = Ledger(self.file_ledger, DbLedger(self.conn))
+            try:
+                self._run(ledger)
+            except RlsguardError as exc:
+                self.result.error = str(exc)
+            except psycopg.Error as exc:
+                self.result.error = f"the database failed: {exc}"
+            finally:
+                self._revert_and_check(ledger, canary_conn)
+        j.end("pass" if self.result.ok else "fail")
+        return self.result
+
+    def _run(self, ledger: Ledger) -> None:
+        spec, j, r = self.spec, self.journal, self.result
+        with j.step("steady", "steady state before the fault") as step:
+            previous = revert_outstanding(
+                self.conn, self.platform.exposed, self.file_ledger, spare_running=True
+            )
+            if previous:
+                j.event(
+                    "cleanup",
+                    f"reverted {len(previous)} fault(s) left by an earlier run",
+                    ids=[p.id for p in previous],
+                )
+            why = self._steady(spec.steady_state)
+            if why:
+                step.status = "failed"
+                step.detail = why[0]
+                raise DrillAborted(
+                    "the steady state does not hold before the fault, so the drill would prove "
+                    f"nothing: {'; '.join(why)}. Fix the target (or the scenario) first."
+                )
+            self.baseline = probes.snapshot_of(self.conn, self.platform.exposed, "baseline")
+            self.baseline_settings = probes.database_settings(self.conn)
+            self.fingerprints = table_fingerprints(self.conn, self.platform.tables)
+            step.detail = f"{', '.join(spec.steady_state)} hold"
+
+        detectors: dict[str, Detector] = {}
+        for name in [*spec.detection.expect, *spec.detection.silent]:
+            settings = dict(spec.detection.settings.get(name, {}))
+            if name == "pg_log":
+                settings.setdefault("dbname", self.target.dbname)
+            detectors[name] = DETECTORS.get(name)(settings)
+        wanted = {d.needs for d in detectors.values()} | set(spec.verify)
+        tail = probes.LogTail.at_end(self.target.log) if self.target.log is not None else None
+        if tail is None and "log" in wanted:
+            r.unavailable.append("pg_log")
+        elif tail is not None and "pg_log" in detectors:
+            # One round of healthy traffic: the 42501s the app produces anyway.
+            self.traffic.send()
+            detectors["pg_log"].calibrate(tail.read())  # type: ignore[attr-defined]
+
+        with j.step("inject", f"inject: {spec.fault.kind}") as step:
+            fault = FAULTS.get(spec.fault.kind)()
+            params = fault.Params.model_validate(spec.fault.params)
+            ctx = FaultContext(
+                self.baseline,
+                self.target.dbname,
+                self.platform.project_root,
+                self.platform.project_versions,
+                self.baseline_settings,
+            )
+            plan = fault.plan(params, ctx)
+            entry = self._entry("fault", plan.summary, plan.revert, baseline=self.baseline.doc)
+            ledger.record(entry)  # BEFORE the fault exists
+            if plan.migration is not None:
+                m = plan.migration
+                with MigrationSession(self.target.as_conn_target(), self.target.dbname) as s:
+                    s.run(as_migration(m["text"], m["version"], m["name"]), "migration")
+            else:
+                with self.conn.transaction():
+                    for statement in plan.apply:
+                        self.conn.execute(statement)
+            ledger.mark(entry, "applied")
+            j.event(
+                "fault.injected",
+                plan.summary,
+                fault=spec.fault.kind,
+                params=spec.fault.params,
+                objects=plan.objects,
+            )
+            step.detail = plan.summary
+
+        with j.step("detect", "detection") as step:
+            declared = False
+            ordered = sorted(detectors.items(), key=lambda kv: ORDER.index(kv[1].needs))
+            for tick in range(1, spec.budgets.detect_ticks + 1):
+                obs = Observation(self.clock.now())
+                for name, detector in ordered:
+                    if name in r.fired:
+                        continue
+                    self._fill(obs, detector.needs, tail)
+                    if not detector.available(obs):
+                        continue
+                    firing = detector.check(obs)
+                    if firing is None:
+                        continue
+                    r.fired[name] = firing
+                    r.fired_tick[name] = tick
+                    if name in spec.detection.silent:
+                        r.surprises.append(name)
+                    if not declared:
+                        j.event("symptom", firing.message, detector=name)
+                    j.event(
+                        "detector.fired", firing.message, detector=name, tick=tick, **firing.data
+                    )
+                    if not declared and name in spec.detection.expect:
+                        declared = True
+                        r.ticks_to_detect = tick
+                        row = QUICK_REFERENCE[spec.runbook.incident]
+                        j.event(
+                            "incident.declared",
+                            f"🚨 INCIDENT: {spec.runbook.incident} ({row.severity})",
+                            severity=row.severity,
+                            section=spec.runbook.section,
+                            resolution_target_s=row.resolution_s,
+                        )
+                if all(n in r.fired or n in r.unavailable for n in spec.detection.expect):
+                    break
+                self.sleep(spec.budgets.tick_s)
+            r.detected = declared
+            # Unavailable here (no server log on a DSN target) is reported, not failed.
+            r.missing = [
+                n for n in spec.detection.expect if n not in r.fired and n not in r.unavailable
+            ]
+            r.gaps = [
+                n for n in spec.detection.silent if n not in r.fired and n not in r.unavailable
+            ]
+            if "canary" in r.fired:
+                r.impact = {k: r.fired["canary"].data[k] for k in ("failed", "personas", "tables")}
+            if r.missing:
+                step.status = "failed"
+            step.detail = (
+                f"fired: {', '.join(r.fired) or 'nothing'}"
+                + (f"; missing: {', '.join(r.missing)}" if r.missing else "")
+                + (f"; silent as expected: {', '.join(r.gaps)}" if r.gaps else "")
+            )
+
+        with j.step("remediate", "remediation") as step:
+            for spec_step in spec.remediation:
+                remedy = REMEDIATIONS.get(spec_step.kind)
+                ctx2 = RemedyContext(
+                    self.target,
+                    self.conn,
+                    self.platform.exposed,
+                    self.platform.approved,
+                    self.baseline_settings,
+                    self.platform.project_versions,
+                    ledger,
+                    lambda kind, summary, revert: self._entry(kind, summary, revert),
+                    self.artifacts,
+                )
+                for done in remedy(ctx2, dict(spec_step.params)):
+                    j.event(
+                        "remediation.step",
+                        f"{done.action}: {done.detail}",
+                        action=done.action,
+                        **done.data,
+                    )
+                    r.remedy_steps.append(
+                        {"action": done.action, "detail": done.detail, **done.data}
+                    )
+            step.detail = "; ".join(s["action"] for s in r.remedy_steps)
+
+        with j.step("verify", "recovery verified") as step:
+            for tick in range(1, spec.budgets.recover_ticks + 1):
+                why = self._steady(spec.verify)
+                if not why:
+                    r.recovered = True
+                    r.ticks_to_recover = tick
+                    j.event(
+                        "steady_state.regained", f"{', '.join(spec.verify)} hold again", tick=tick
+                    )
+                    break
+                self.sleep(spec.budgets.tick_s)
+            if not r.recovered:
+                step.status = "failed"
+                step.detail = why[0]
+            else:
+                step.detail = f"after {r.ticks_to_recover} tick(s)"
+
+    def _entry(
+        self, kind: str, summary: str, revert: list[str], baseline: dict[str, Any] | None = None
+    ) -> Entry:
+        return Entry(
+            self.spec.name,
+            kind,
+            summary,
+            revert,
+            self.target.name,
+            self.target.dbname,
+            self.run_id,
+            baseline=baseline,
+        )
+
+    def _revert_and_check(self, ledger: Ledger, canary_conn: psycopg.Connection[Any]) -> None:
+        j, r = self.journal, self.result
+        if not hasattr(self, "baseline"):
+            return
+        with j.step("revert", "revert and residue check") as step:
+            reverted = revert_outstanding(
+                self.conn, self.platform.exposed, self.file_ledger, spare_running=True
+            )
+            if reverted:
+                j.event(
+                    "fault.reverted",
+                    f"{len(reverted)} ledger entr(y/ies) reverted",
+                    ids=[x.id for x in reverted],
+                )
+            ledger.db.drop_if_clean()
+            r.residue = residue(
+                self.conn, self.platform.exposed, self.baseline, self.baseline_settings
+            )
+            after = table_fingerprints(self.conn, self.platform.tables)
+            r.data_changes = [
+                f"{t}: {self.fingerprints[t]} -> {after[t]}"
+                for t in self.platform.tables
+                if after[t] != self.fingerprints[t]
+            ]
+            r.data_ok = not r.data_changes
+            why = self._steady(self.spec.steady_state)
+            if why:
+                r.residue.drift.extend(why)
+            if not r.residue.clean or not r.data_ok:
+                step.status = "failed"
+                step.detail = "; ".join([*r.residue.lines(), *r.data_changes])[:300]
+            else:
+                step.detail = "clean: no fault, session, object or setting left; data intact"
+        self._summarise()
+
+    def _summarise(self) -> None:
+        j, r = self.journal, self.result
+        injected = j.first("fault.injected")
+        declared = j.first("incident.declared")
+        regained = j.first("steady_state.regained")
+        row = QUICK_REFERENCE[self.spec.runbook.incident]
+        j.summary.update(
+            {
+                "scenario": self.spec.name,
+                "target": self.target.name,
+                "severity": row.severity,
+                "runbook_section": self.spec.runbook.section,
+                "ttd_s": round(declared.t - injected.t, 6) if injected and declared else None,
+                "ttr_s": round(regained.t - injected.t, 6) if injected and regained else None,
+                "ticks_to_detect": r.ticks_to_detect,
+                "ticks_to_recover": r.ticks_to_recover,
+                "budget": self.spec.budgets.model_dump(),
+                "runbook_resolution_s": row.resolution_s,
+                "runbook_detection_s": 120.0,
+                "detected_by": list(r.fired),
+                "missing": r.missing,
+                "silent_as_expected": r.gaps,
+                "unavailable": r.unavailable,
+                "recovered": r.recovered,
+                "residue": r.residue.lines() if r.residue else None,
+                "data_ok": r.data_ok,
+                "impact": r.impact,
+                "error": r.error,
+                "ok": r.ok,
+            }
+        )

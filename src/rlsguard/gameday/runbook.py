@@ -1,0 +1,108 @@
+"""The incident runbook's facts as data: what drills are judged against.
+
+The reference platform's runbook ("Incident Response Runbook" v1.0, section 1 "RLS/Auth
+Failure - CRITICAL (P1)") states severities and targets twice: in its Quick Reference table and
+in the section's own headings. Where they disagree, the Quick Reference wins (it is what an
+on-call reads first) and :data:`CONFLICTS` lists the disagreement so reports can show it.
+:data:`DEFECTS` are the runbook's own mistakes a drill can confirm.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class QuickReference:
+    """One row of the runbook's Quick Reference table."""
+
+    incident: str
+    severity: str
+    response: str
+    resolution_s: float
+    section: str
+
+
+QUICK_REFERENCE: dict[str, QuickReference] = {
+    row.incident: row
+    for row in (
+        QuickReference(
+            "RLS policy broken (no access)", "P1", "Immediate", 15 * 60, "1. RLS/Auth Failure"
+        ),
+        QuickReference(
+            "Auth flow broken (all users)", "P1", "Immediate", 15 * 60, "1. RLS/Auth Failure"
+        ),
+        QuickReference(
+            "Database query failure", "P1", "Immediate", 30 * 60, "2. Database Query Failure"
+        ),
+        QuickReference("Single user auth issue", "P2", "5 minutes", 60 * 60, "5. Authentication"),
+        QuickReference("Email delivery delay", "P3", "30 minutes", 4 * 3600, "3. Email Delivery"),
+    )
+}
+
+SECTION_1 = "1. RLS/Auth Failure"
+DETECTION_WINDOW_S = 2 * 60  # "Detection (0-2 min)"
+
+CONFLICTS: dict[str, str] = {
+    "resolution": (
+        "Quick Reference: resolve an RLS/Auth P1 in < 15 min; section 1 schedules its "
+        "Remediation at '15-30 min' and the resolved Notification at '30+ min'. The drill "
+        "holds the Quick Reference's 15 min."
+    ),
+    "leak": (
+        "Quick Reference has no row for a policy that shows too much (a leak); section 1 "
+        "covers it as an RLS failure, P1. The drill uses section 1's P1 with the 15 min of "
+        "'RLS policy broken'."
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Defect:
+    """A mistake in the runbook that a drill can show."""
+
+    key: str
+    text: str
+
+
+DEFECTS: dict[str, Defect] = {
+    d.key: d
+    for d in (
+        Defect(
+            "log-detection-blind-to-silent-deny",
+            "Detection relies on 'permission denied' in the Postgres logs and on the auth "
+            "error rate; a USING (false) policy, a dropped policy, a leak or disabled RLS "
+            "raise no error at all, so neither alert fires. Only synthetic users (canaries) "
+            "and policy drift see them.",
+        ),
+        Defect(
+            "pg_policies-blind-to-rls-disabled",
+            "Diagnosis lists pg_policies; with RLS disabled on a table its policies are "
+            "still all there, so the check looks healthy. Only pg_class.relrowsecurity "
+            "(the drift detector's snapshot) shows it.",
+        ),
+        Defect(
+            "rollback-name-sorts-first",
+            "Quick Rollback names the file $(date +%s)_rollback_rls.sql: a 10-digit prefix "
+            "sorts before every YYYYMMDDHHMMSS_ migration, so `supabase db reset` applies it "
+            "first and `supabase db push` refuses it. The drill's rollback is named to sort "
+            "after the newest migration.",
+        ),
+        Defect(
+            "rollback-policy-is-row-role-confusion",
+            "Quick Rollback's 'known-good' policy USING (auth.uid() = id OR role = 'admin') "
+            "tests the row's role, not the requester's: every user reads and edits every "
+            "admin's row in every school, and (no WITH CHECK) may make their own row admin.",
+        ),
+        Defect(
+            "rollback-not-from-approved-state",
+            "Quick Rollback restores policies 'from git history' by hand; the drill derives "
+            "the rollback from the approved snapshot and verifies it (drift + canaries).",
+        ),
+        Defect(
+            "grants-not-checked",
+            "Nothing in section 1 checks table grants: a revoked grant shows as 'permission "
+            "denied' only once traffic hits it, and the diagnosis queries never list grants.",
+        ),
+    )
+}

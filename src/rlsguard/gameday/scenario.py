@@ -1,0 +1,267 @@
+"""Game-day scenarios as data: ``fixtures/gameday/*.yaml`` -> validated :class:`Scenario`.
+
+A scenario is Chaos Toolkit's experiment in rlsguard's words: the steady state (probes that
+must hold before the fault and again after the remediation), the fault with its parameters,
+the detectors expected to fire (and those expected to stay silent: a known detection gap),
+the remediation and the budgets, counted in ticks of the runner's clock. The JSON Schema is
+committed as ``docs/gameday.schema.json`` (``python -m rlsguard.gameday.scenario``).
+
+Errors name the file, the line and the dotted key, like the access matrix's (the same
+YAML-with-line-numbers reader).
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from rlsguard.errors import ConfigError
+from rlsguard.gameday.runbook import QUICK_REFERENCE, SECTION_1
+from rlsguard.matrix.load import MatrixError, Problem, _from_pydantic, _read_yaml, dotted
+
+SCHEMA_ID = "https://rlsguard.dev/schemas/gameday.schema.json"
+PROBES = ("canaries", "drift", "auth")
+Severity = Literal["P1", "P2", "P3"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RunbookRef(_Model):
+    """Where the incident is in the runbook."""
+
+    incident: str = Field(
+        description="The Quick Reference row, e.g. 'RLS policy broken (no access)'."
+    )
+    section: str = Field(default=SECTION_1, description="The runbook section the drill follows.")
+    severity: Severity = Field(description="As the Quick Reference states it.")
+    notes: list[str] = Field(
+        default_factory=list,
+        description="Keys of runbook conflicts this scenario meets (see gameday.runbook).",
+    )
+
+
+class FaultSpec(_Model):
+    """What is broken, and how."""
+
+    kind: str = Field(description="A registered fault: drop_policy, replace_policy, ...")
+    params: dict[str, Any] = Field(default_factory=dict, description="The fault's parameters.")
+
+
+class DetectionSpec(_Model):
+    """What must notice, and what is known not to."""
+
+    expect: list[str] = Field(min_length=1, description="Detectors that must fire.")
+    silent: list[str] = Field(
+        default_factory=list,
+        description="Detectors expected to stay silent: the runbook's detection gap.",
+    )
+    settings: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="Per-detector settings (e.g. pg_log window)."
+    )
+
+
+class RemediationSpec(_Model):
+    kind: str = Field(description="A registered remediation: rollback_migration, ...")
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class Budgets(_Model):
+    """Limits, in ticks of the runner's clock (tests advance it) and in wall seconds."""
+
+    tick_s: float = Field(default=0.2, gt=0, description="Seconds between detector rounds.")
+    detect_ticks: int = Field(default=5, ge=1, description="Ticks allowed to detect.")
+    recover_ticks: int = Field(default=5, ge=1, description="Ticks allowed to recover.")
+    ttd_s: float = Field(default=2.0, gt=0, description="Wall-time target to detect.")
+    ttr_s: float = Field(default=5.0, gt=0, description="Wall-time target to recover.")
+
+
+class ScenarioSpec(_Model):
+    """One drill."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        title="rlsguard game-day scenario",
+        json_schema_extra={"$id": SCHEMA_ID},
+    )
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", description="Short id (file stem).")
+    title: str
+    runbook: RunbookRef
+    steady_state: list[Literal["canaries", "drift", "auth"]] = Field(
+        min_length=1, description="Probes that must pass before the fault and after recovery."
+    )
+    fault: FaultSpec
+    detection: DetectionSpec
+    remediation: list[RemediationSpec] = Field(min_length=1)
+    verify: list[Literal["canaries", "drift", "auth"]] = Field(
+        min_length=1, description="Probes that prove recovery."
+    )
+    budgets: Budgets = Field(default=Budgets())
+    root_cause: str = Field(description="One sentence for the post-mortem.")
+
+
+class ScenarioError(ConfigError):
+    """A scenario file is invalid; lists every problem (file, line, dotted key, reason)."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = list(problems)
+        first = self.problems[0]
+        super().__init__(first.file, first.key, first.reason)
+        self.args = ("\n".join(str(p) for p in self.problems),)
+
+
+class Scenario:
+    """A loaded scenario and where each key was written."""
+
+    def __init__(self, spec: ScenarioSpec, source: Path | None, lines: dict[str, int]) -> None:
+        self.spec = spec
+        self.source = source
+        self.lines = lines
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def __repr__(self) -> str:
+        return f"Scenario({self.name!r})"
+
+
+def load_scenario(path: Path | str) -> Scenario:
+    """Read and validate one scenario file; raises :class:`ScenarioError`."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        reason = "no such file" if isinstance(exc, FileNotFoundError) else f"cannot be read: {exc}"
+        raise ScenarioError([Problem(str(path), "", reason)]) from None
+    return parse_scenario(text, source=path)
+
+
+def parse_scenario(text: str, *, source: Path | None = None) -> Scenario:
+    file = str(source) if source else "(scenario)"
+    try:
+        data, raw_lines = _read_yaml(text, file)
+    except MatrixError as exc:
+        raise ScenarioError(exc.problems) from None
+    if not isinstance(data, dict):
+        raise ScenarioError([Problem(file, "", "expected a mapping (name:, fault:, ...)", 1)])
+    try:
+        spec = ScenarioSpec.model_validate(data)
+    except ValidationError as exc:
+        problems = [_from_pydantic(err, data, raw_lines, file) for err in exc.errors()]
+        raise ScenarioError(problems) from None
+    lines = {dotted(k): v for k, v in raw_lines.items()}
+    scenario = Scenario(spec, source, lines)
+    problems = list(_check_references(scenario, file))
+    if problems:
+        raise ScenarioError(problems)
+    return scenario
+
+
+def _line(scenario: Scenario, key: str) -> int | None:
+    parts = key.split(".")
+    for cut in range(len(parts), 0, -1):
+        line = scenario.lines.get(".".join(parts[:cut]))
+        if line:
+            return line
+    return None
+
+
+def _unknown(name: str, known: Iterable[str], what: str) -> str:
+    known = list(known)
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return f"unknown {what} {name!r}{hint} (known: {', '.join(known)})"
+
+
+def _check_references(scenario: Scenario, file: str) -> Iterator[Problem]:
+    """Registered names, their parameters, the runbook row and the file name."""
+    from rlsguard.gameday.detectors import DETECTORS
+    from rlsguard.gameday.faults import FAULTS
+    from rlsguard.gameday.remediation import REMEDIATIONS
+
+    spec = scenario.spec
+
+    def problem(key: str, reason: str) -> Problem:
+        return Problem(file, key, reason, _line(scenario, key))
+
+    row = QUICK_REFERENCE.get(spec.runbook.incident)
+    if row is None:
+        yield problem(
+            "runbook.incident", _unknown(spec.runbook.incident, QUICK_REFERENCE, "incident")
+        )
+    elif row.severity != spec.runbook.severity:
+        yield problem(
+            "runbook.severity",
+            f"the Quick Reference rates {row.incident!r} {row.severity}, not "
+            f"{spec.runbook.severity} (the Quick Reference wins; write {row.severity})",
+        )
+    if spec.fault.kind not in FAULTS:
+        yield problem("fault.kind", _unknown(spec.fault.kind, FAULTS.names(), "fault"))
+    else:
+        params_model = FAULTS.get(spec.fault.kind).Params
+        try:
+            params_model.model_validate(spec.fault.params)
+        except ValidationError as exc:
+            for err in exc.errors():
+                key = dotted(["fault", "params", *[str(p) for p in err["loc"]]])
+                reason = "required key is missing" if err["type"] == "missing" else err["msg"]
+                yield problem(key, reason)
+    for where in ("expect", "silent"):
+        for i, name in enumerate(getattr(spec.detection, where)):
+            if name not in DETECTORS:
+                yield problem(
+                    f"detection.{where}[{i}]", _unknown(name, DETECTORS.names(), "detector")
+                )
+    for name in spec.detection.settings:
+        if name not in DETECTORS:
+            yield problem(
+                f"detection.settings.{name}", _unknown(name, DETECTORS.names(), "detector")
+            )
+    overlap = set(spec.detection.expect) & set(spec.detection.silent)
+    for name in sorted(overlap):
+        yield problem("detection.silent", f"{name!r} cannot be both expected and silent")
+    for i, step in enumerate(spec.remediation):
+        if step.kind not in REMEDIATIONS:
+            yield problem(
+                f"remediation[{i}].kind", _unknown(step.kind, REMEDIATIONS.names(), "remediation")
+            )
+    if scenario.source is not None and scenario.source.stem != spec.name:
+        yield problem("name", f"must equal the file name {scenario.source.stem!r}")
+
+
+def load_scenarios(paths: Iterable[Path | str]) -> list[Scenario]:
+    """Several files (a folder: its ``*.yaml``), every problem of every file in one error."""
+    scenarios, problems = [], []
+    for raw in paths:
+        path = Path(raw)
+        files = sorted(path.glob("*.yaml")) if path.is_dir() else [path]
+        for file in files:
+            try:
+                scenarios.append(load_scenario(file))
+            except ScenarioError as exc:
+                problems.extend(exc.problems)
+    if problems:
+        raise ScenarioError(problems)
+    return scenarios
+
+
+def json_schema() -> dict[str, Any]:
+    schema = ScenarioSpec.model_json_schema()
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}
+
+
+def json_schema_text() -> str:
+    return json.dumps(json_schema(), indent=2) + "\n"
+
+
+if __name__ == "__main__":
+    print(json_schema_text(), end="")
