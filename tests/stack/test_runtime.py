@@ -186,3 +186,17 @@ def test_a_dead_run_of_an_older_rlsguard_is_still_reaped(tmp_path: Path) -> None
     marker = {"run_id": "0ld0ld00", "owner_pid": pid, "owner_start": start}
     (legacy / MARKER).write_text(json.dumps(marker))
     assert reap_stale([tmp_path]).removed == [legacy]
+
+
+def test_a_run_killed_before_publishing_its_directory(tmp_path: Path) -> None:
+    """Marked staging is provably ours and reaped; unmarked staging is only reported."""
+    pid, start = (int(x) for x in dead_owner_tag().split(":"))
+    marked = tmp_path / ".rlsguard-new-abc123"
+    marked.mkdir()
+    marker = {"tool": "rlsguard", "run_id": "1", "owner_pid": pid, "owner_start": start}
+    (marked / MARKER).write_text(json.dumps(marker))
+    empty = tmp_path / ".rlsguard-new-def456"  # killed before the marker was written
+    empty.mkdir()
+    assert reap_stale([tmp_path]).removed == [marked]
+    assert empty.is_dir()
+    assert foreign_run_dirs([tmp_path]) == [empty]

@@ -360,7 +360,11 @@ def proven_marker(run_dir: Path) -> dict[str, object] | None:
     # Markers of rlsguard before 'tool' existed carry the same run id and owner: as good a proof.
     if marker is None or marker.get("tool", MARKER_TOOL) != MARKER_TOOL:
         return None
-    if run_dir.name != f"{RUN_PREFIX}{marker.get('run_id')}":
+    if run_dir.name.startswith(STAGING_PREFIX):
+        # Killed between marking and publishing: the marker, written first, still proves it.
+        if marker.get("tool") != MARKER_TOOL:
+            return None
+    elif run_dir.name != f"{RUN_PREFIX}{marker.get('run_id')}":
         return None
     pid, start = marker.get("owner_pid"), marker.get("owner_start")
     if not isinstance(pid, int) or not isinstance(start, int):
@@ -375,7 +379,8 @@ def _run_dirs(roots: Iterable[Path]) -> Iterator[Path]:
         except OSError:
             continue
         for entry in entries:
-            if entry.name.startswith(RUN_PREFIX) and entry.is_dir() and not entry.is_symlink():
+            named = entry.name.startswith((RUN_PREFIX, STAGING_PREFIX))
+            if named and entry.is_dir() and not entry.is_symlink():
                 yield entry
 
 
@@ -389,6 +394,7 @@ def foreign_run_dirs(roots: Iterable[Path] | None = None) -> list[Path]:
 
     Includes staging folders (``.rlsguard-new-*``) a run was killed in before
     it could write its marker: they cannot be told from anyone else's.
+    (One killed after writing it is provably ours and reaped like a run directory.)
     """
     roots = list(roots) if roots is not None else run_roots()
     found: list[Path] = []
@@ -398,9 +404,8 @@ def foreign_run_dirs(roots: Iterable[Path] | None = None) -> list[Path]:
         except OSError:
             continue
         for entry in entries:
-            if entry.name.startswith(STAGING_PREFIX) or (
-                entry.name.startswith(RUN_PREFIX) and proven_marker(entry) is None
-            ):
+            named = entry.name.startswith((RUN_PREFIX, STAGING_PREFIX))
+            if named and proven_marker(entry) is None:
                 found.append(entry)
     return found
 
