@@ -183,7 +183,11 @@ print(libc.shmget(0, 56, 0o1600))  # IPC_PRIVATE, IPC_CREAT | 0600: Postgres's i
 
 
 def test_a_segment_no_run_of_ours_names_is_left_alone(rlsguard_stack: Any) -> None:
-    """An orphaned 56-byte segment of the service user is not provably ours: it stays."""
+    """An orphaned 56-byte segment of the service user is not provably ours: it stays.
+
+    Beware on a shared machine: an older rlsguard opening a stack at the same moment
+    sweeps such segments (the bug this guards against) and can remove it under us.
+    """
     from rlsguard.stack.ipc import remove_sysv_segment, sysv_segments
     from rlsguard.stack.runtime import user_can_execute
     from rlsguard.stack.supervisor import Stack
