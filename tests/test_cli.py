@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from rlsguard.cli import app
 from rlsguard.stack.runtime import OWNER_ENV, tagged_processes
+from tests.reliability.clirun import default_signals
 
 runner = CliRunner()
 
@@ -53,6 +54,7 @@ def test_up_serves_until_ctrl_c_and_leaves_nothing(
         stderr=subprocess.PIPE,
         text=True,
         env=env,
+        preexec_fn=default_signals,  # whatever pytest's own SIGINT disposition is
     )
     try:
         assert proc.stdout is not None
@@ -67,7 +69,12 @@ def test_up_serves_until_ctrl_c_and_leaves_nothing(
             assert conn.execute("select count(*) from public.notes").fetchone() == (3,)
     finally:
         proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=30)
+        try:
+            proc.wait(timeout=30)
+        finally:
+            if proc.poll() is None:  # never leak the server: its parent-death signal follows
+                proc.kill()
+                proc.wait()
     assert proc.returncode == 0
     owner = f"{proc.pid}:"
     assert not [p for p, e in tagged_processes().items() if e.get(OWNER_ENV, "").startswith(owner)]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 
@@ -32,7 +31,7 @@ def test_clone_is_dropped_even_when_the_test_fails(notes_engine: Engine) -> None
 
 
 def test_a_worker_attaches_with_the_same_secret_and_cluster(notes_engine: Engine) -> None:
-    state = json.loads(json.dumps(dataclasses.asdict(notes_engine.state())))
+    state = json.loads(json.dumps(notes_engine.state().as_dict()))
     worker = Engine.attach(EngineState(**state))
     try:
         assert worker.stack is None  # owns no process

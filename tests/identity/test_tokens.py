@@ -108,3 +108,18 @@ def test_api_keys_carry_no_sub_and_no_aud(signer: TokenSigner) -> None:
 def test_each_signer_gets_its_own_secret() -> None:
     assert TokenSigner().secret != TokenSigner().secret
     assert len(TokenSigner().secret) >= 32
+
+
+@pytest.mark.parametrize("value", [None, "soon", True, [1], float("inf")])
+def test_non_numeric_time_claims_are_a_decode_error(signer: TokenSigner, value: object) -> None:
+    token = signer.sign({"sub": "x", "exp": value})
+    with pytest.raises(jwt.DecodeError, match="exp claim must be a number"):
+        signer.verify(token)
+
+
+def test_leeway_is_the_callers(signer: TokenSigner, clock: ManualClock) -> None:
+    """PostgREST allows 30 s of skew; GoTrue (the auth service) allows none."""
+    token = signer.sign({"sub": "x", "exp": int(clock.now()) - 10})
+    assert signer.verify(token)["sub"] == "x"
+    with pytest.raises(jwt.ExpiredSignatureError):
+        signer.verify(token, leeway_s=0)

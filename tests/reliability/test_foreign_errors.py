@@ -20,7 +20,7 @@ from tests.pytest.test_matrix import make_project, pytest_in
 LATIN1 = "-- caf\xe9\ncreate table public.t (id int);\n".encode("latin-1")
 
 # The console script, whichever module holds it.
-RLSGUARD = [sys.executable, "-c", "from rlsguard.cli import main; main()"]
+RLSGUARD = [sys.executable, "-c", "from rlsguard.__main__ import main; main()"]
 
 
 def supabase_dir(tmp_path: Path) -> Path:

@@ -14,7 +14,7 @@ from rlsguard.config import load_config
 from rlsguard.errors import ConfigError
 
 # The console script, whichever module holds it.
-RLSGUARD = [sys.executable, "-c", "from rlsguard.cli import main; main()"]
+RLSGUARD = [sys.executable, "-c", "from rlsguard.__main__ import main; main()"]
 
 
 def test_the_configured_timeout_reaches_the_migrations(

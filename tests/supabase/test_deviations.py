@@ -165,6 +165,7 @@ def _auth(sb: SupabaseCluster, dbname: str, tmp: Path) -> None:
             "audit_log_entries",
             "instances",
             "mfa_factors",
+            "mfa_amr_claims",
         }
         assert conn.execute(
             "select count(*) from pg_event_trigger where evtname like 'protect_auth%'"

@@ -7,8 +7,10 @@ The top floor: one module per command group (:mod:`.policy`, :mod:`.audit`,
 from __future__ import annotations
 
 import json
+import logging
 import signal
-from typing import Annotated
+import warnings
+from typing import Annotated, TextIO
 
 import typer
 from rich.console import Console
@@ -20,6 +22,7 @@ from rlsguard.cli import audit as audit_cli
 from rlsguard.cli import gameday as gameday_cli
 from rlsguard.cli import gate as gate_cli
 from rlsguard.cli import policy as policy_cli
+from rlsguard.cli.console import print_error
 from rlsguard.cli.matrix import matrix_app
 from rlsguard.cli.options import NoCacheOption, SupabaseDirOption
 from rlsguard.errors import RlsguardError
@@ -64,7 +67,9 @@ def doctor(
         table.add_column("finding", overflow="fold")
         for check in diagnosis.checks:
             detail = "".join(f"\n  [dim]{escape(d)}[/]" for d in check.details)
-            table.add_row(check.name, _STATUS_STYLE[check.status], escape(check.summary) + detail)
+            table.add_row(
+                escape(check.name), _STATUS_STYLE[check.status], escape(check.summary) + detail
+            )
         console.print(table)
         if not diagnosis.ok:
             err_console.print("[red]Some checks failed: fix those lines first.[/]")
@@ -75,9 +80,16 @@ def doctor(
 def up(
     supabase_dir: SupabaseDirOption = None,
     no_cache: NoCacheOption = False,
+    auth: Annotated[
+        bool, typer.Option("--auth/--no-auth", help="Also start Redis, SMTP and the auth service.")
+    ] = True,
 ) -> None:
-    """Start the project's prepared database and print how to connect; Ctrl-C stops it."""
+    """Start the project's database, Redis, SMTP and the auth service; Ctrl-C stops them."""
     from rlsguard.harness.engine import Engine, EngineOptions
+
+    # Our own handler: started from a script (`rlsguard up &`), SIGINT arrives ignored and
+    # Ctrl-C or `kill -INT` would never stop the server.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
     options = EngineOptions(
         supabase_dir=supabase_dir.resolve() if supabase_dir else None, no_cache=no_cache
@@ -85,7 +97,7 @@ def up(
     try:
         engine = Engine(options=options).open()
     except RlsguardError as exc:
-        err_console.print(f"[red]error:[/] {exc}")
+        print_error(err_console, exc)
         raise typer.Exit(2) from exc
     try:
         prepared = engine.prepared
@@ -93,12 +105,20 @@ def up(
         how = "from the cache" if prepared.cache_hit else "built"
         console.print(
             f"[green]ready[/] ({how} in {prepared.seconds:.2f}s): "
-            f"{prepared.server.binaries.describe()}"
+            f"{escape(prepared.server.binaries.describe())}"
         )
         typer.echo(f"psql '{engine.conninfo('postgres')}'")
         typer.echo(f"url {prepared.server.url()}")
         typer.echo(f"anon key {engine.signer.anon_key}")
         typer.echo(f"service_role key {engine.signer.service_role_key}")
+        if auth:
+            from rlsguard.authservice.up import format_status, start_local_services
+
+            services = start_local_services(engine)
+            typer.echo("\nStarted rlsguard local development setup.\n")
+            typer.echo(format_status(services.lines(engine.signer.secret)))
+            for note in services.notes:
+                err_console.print(f"[yellow]note:[/] {escape(note)}")
         typer.echo("Press Ctrl-C to stop.", err=True)
         signal.pause()
     except KeyboardInterrupt:
@@ -115,8 +135,6 @@ gameday_cli.register(app)  # gameday
 
 def _show_progress() -> None:
     """Progress notes (e.g. a migration still running after a second) go to stderr."""
-    import logging
-
     logger = logging.getLogger("rlsguard.progress")
     if not logger.handlers:
         handler = logging.StreamHandler()  # stderr
@@ -126,13 +144,29 @@ def _show_progress() -> None:
         logger.propagate = False
 
 
-def main() -> None:
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    """A warning as one ``warning: ...`` line: the user needs the message, not our source."""
+    err_console.print(f"[yellow]warning:[/] {escape(str(message))}", soft_wrap=True)
+
+
+def run() -> None:
+    """The application, with rlsguard's own errors as one line and exit code 2."""
+    warnings.showwarning = _show_warning
+    # psycopg logs "error ignored terminating <Pipeline>" after an error we report ourselves.
+    logging.getLogger("psycopg").addHandler(logging.NullHandler())
     _show_progress()
     try:
         app()
     except RlsguardError as exc:
-        err_console.print(f"[red]error:[/] {exc}")
+        print_error(err_console, exc)
         raise SystemExit(2) from exc
     except OSError as exc:  # the environment, not a finding: exit 2 with the file, no traceback
-        err_console.print(f"[red]error:[/] {escape(str(exc))}")
+        print_error(err_console, exc)
         raise SystemExit(2) from exc

@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from rlsguard.cli.console import print_error
 from rlsguard.cli.options import SupabaseDirOption
 from rlsguard.errors import RlsguardError
 
@@ -68,7 +69,7 @@ def _prepared(supabase_dir: Path | None, no_cache: bool) -> Iterator[tuple[Any, 
         with Engine(options=options) as engine, engine.cloned_database() as db:
             yield engine, db
     except RlsguardError as exc:
-        err.print(f"[red]error:[/] {exc}", markup=True, soft_wrap=True)
+        print_error(err, exc)
         raise typer.Exit(2) from exc
 
 
@@ -165,7 +166,7 @@ def probe(
         try:
             report = probe_project(db, engine.context(), personas=persona or None)
         except RlsguardError as exc:
-            err.print(f"[red]error:[/] {exc}", markup=True, soft_wrap=True)
+            print_error(err, exc)
             raise typer.Exit(2) from exc
         default_uri = _default_uri(engine)
     notes = [

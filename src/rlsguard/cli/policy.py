@@ -17,7 +17,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
+from rlsguard.cli.console import print_error
 from rlsguard.cli.options import NoCacheOption, SupabaseDirOption
 from rlsguard.errors import RlsguardError
 
@@ -58,7 +60,7 @@ def _workspace(supabase_dir: Path | None, no_cache: bool) -> Iterator[tuple[Work
         with Workspace(config, EngineOptions(no_cache=no_cache)) as workspace:
             yield workspace, folder
     except RlsguardError as exc:
-        err.print(f"[red]error:[/] {exc}", markup=True, soft_wrap=True)
+        print_error(err, exc)
         raise typer.Exit(2) from exc
 
 
@@ -86,7 +88,7 @@ def snapshot(
     policies = sum(len(t["policies"]) for t in doc["tables"].values())
     if output is not None and str(output) != "-":
         err.print(
-            f"wrote {output}: {len(doc['tables'])} tables, {policies} policies, "
+            f"wrote {escape(str(output))}: {len(doc['tables'])} tables, {policies} policies, "
             f"{len(doc['views'])} views, {len(doc['functions'])} functions",
             soft_wrap=True,
         )
@@ -203,7 +205,7 @@ def rollback(
     if fmt is ReportFormat.json:
         sys.stdout.write(json.dumps(result.as_dict(), indent=2) + "\n")
     if not result.needed:
-        err.print(f"nothing to roll back: the surface already matches {result.target}")
+        err.print(f"nothing to roll back: the surface already matches {escape(result.target)}")
         raise typer.Exit(0)
     written = None
     if result.units:
@@ -214,7 +216,7 @@ def rollback(
             destination = output or folder / "migrations"
             written = result.write(destination)
     for line in _rollback_summary(result, written):
-        err.print(line, soft_wrap=True)
+        err.print(line, soft_wrap=True, markup=False)
     raise typer.Exit(0 if result.restored else 1)
 
 

@@ -11,6 +11,7 @@ processes, so a worker that dies cannot take the cluster with it.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import itertools
 import logging
 import os
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any, Self
 
 import psycopg
+from pydantic import SecretStr
 
 from rlsguard.config import ProjectConfig, load_config
 from rlsguard.context import ProjectContext
@@ -71,7 +73,7 @@ class Endpoint:
     host: str
     port: int
     superuser: str
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)
     major: int = 0
     owned: bool = True
 
@@ -88,17 +90,41 @@ class Endpoint:
         return psycopg.connect(self.conninfo(dbname), **kwargs)
 
 
-@dataclass
+@dataclass(repr=False)
 class EngineState:
-    """What a worker receives from the controller (JSON-serialisable)."""
+    """What a worker receives from the controller (JSON-serialisable through :meth:`as_dict`).
+
+    It carries the JWT signing secret and the superuser's password: its repr (what
+    ``pytest -l`` prints for a test's locals) shows neither.
+    """
 
     endpoint: dict[str, Any]
     template_db: str
-    secret: str
+    secret: SecretStr
     supabase_dir: str | None
     config_source: str | None
     template_key: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.secret, SecretStr):
+            self.secret = SecretStr(str(self.secret))
+
+    def as_dict(self) -> dict[str, Any]:
+        """Everything, secrets in clear: only for the worker hand-over, never for printing."""
+        out = dataclasses.asdict(self)
+        out["secret"] = self.secret.get_secret_value()
+        return out
+
+    def __repr__(self) -> str:
+        endpoint = {
+            k: ("**********" if k == "password" and v else v) for k, v in self.endpoint.items()
+        }
+        return (
+            f"EngineState(endpoint={endpoint!r}, template_db={self.template_db!r}, "
+            f"secret={self.secret!r}, supabase_dir={self.supabase_dir!r}, "
+            f"config_source={self.config_source!r}, template_key={self.template_key!r})"
+        )
 
 
 def load_project(supabase_dir: Path) -> SupabaseProject:
@@ -224,7 +250,7 @@ class Engine:
         engine = cls(config, options)
         engine.endpoint = Endpoint(**state.endpoint)
         engine.template_db = state.template_db
-        engine.signer = TokenSigner(secret=state.secret)
+        engine.signer = TokenSigner(secret=state.secret.get_secret_value())
         engine.personas = Personas(engine.signer, config.personas)
         return engine
 
@@ -234,7 +260,7 @@ class Engine:
         return EngineState(
             endpoint=vars(self.endpoint).copy(),
             template_db=self.template_db,
-            secret=self.signer.secret,
+            secret=SecretStr(self.signer.secret),
             supabase_dir=str(self.supabase_dir) if self.supabase_dir else None,
             config_source=str(self.config.source) if self.config.source else None,
             template_key=self.prepared.key if self.prepared else "",

@@ -9,6 +9,7 @@ when unset), ``is_anonymous`` always present, ``amr`` a list of objects.
 
 from __future__ import annotations
 
+import math
 import secrets
 import uuid
 from collections.abc import Mapping, Sequence
@@ -97,8 +98,12 @@ class TokenSigner:
     def sign(self, claims: Mapping[str, Any]) -> str:
         return jwt.encode(dict(claims), self.secret, algorithm=ALGORITHM)
 
-    def verify(self, token: str, *, audience: str | None = None) -> dict[str, Any]:
+    def verify(
+        self, token: str, *, audience: str | None = None, leeway_s: float = CLOCK_SKEW_S
+    ) -> dict[str, Any]:
         """Verify like PostgREST: signature, exp/nbf/iat with 30 s skew, aud only if asked.
+
+        GoTrue allows no skew: its auth service passes ``leeway_s=0``.
 
         Times are checked against our clock, not the system's, so tests can
         expire a token by advancing a ManualClock.
@@ -116,11 +121,21 @@ class TokenSigner:
             },
         )
         now = self.clock.now()
-        if "exp" in claims and now > float(claims["exp"]) + CLOCK_SKEW_S:
+        if not isinstance(claims, dict):
+            raise jwt.DecodeError("the payload is not a JSON object")
+        for name in ("exp", "nbf", "iat"):
+            value = claims.get(name)
+            if name in claims and (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or not math.isfinite(value)
+            ):
+                raise jwt.DecodeError(f"the {name} claim must be a number")
+        if "exp" in claims and now > float(claims["exp"]) + leeway_s:
             raise jwt.ExpiredSignatureError("Signature has expired")
-        if "nbf" in claims and now < float(claims["nbf"]) - CLOCK_SKEW_S:
+        if "nbf" in claims and now < float(claims["nbf"]) - leeway_s:
             raise jwt.ImmatureSignatureError("The token is not yet valid (nbf)")
-        if "iat" in claims and now < float(claims["iat"]) - CLOCK_SKEW_S:
+        if "iat" in claims and now < float(claims["iat"]) - leeway_s:
             raise jwt.ImmatureSignatureError("The token is not yet valid (iat)")
         return claims
 

@@ -102,3 +102,13 @@ def private_postgres(rlsguard_stack: Any) -> Iterator[Any]:
         yield server
     finally:
         rlsguard_stack.discard(server.name)
+
+
+@pytest.fixture(scope="session")
+def rlsguard_auth(request: pytest.FixtureRequest, rlsguard_stack: Any) -> Iterator[Any]:
+    """The auth API to test: the reference service (started here) or an external one."""
+    from rlsguard.authservice.harness import auth_endpoint
+
+    config = request.config
+    with auth_endpoint(config, rlsguard_stack, lambda: session_engine(config)) as endpoint:
+        yield endpoint

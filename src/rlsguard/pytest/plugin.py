@@ -11,6 +11,8 @@ Fixtures compose from small parts, as in pytest-postgresql:
 - ``rlsguard_clone`` (test): a database of its own, cloned from the template,
   for tests that commit, run DDL or open several connections; dropped after.
 - ``rlsguard_personas`` (session), ``private_postgres`` (test).
+- ``rlsguard_auth`` (session): the auth API under test, the reference service
+  (:mod:`rlsguard.authservice`) or an external Supabase Auth (``--rlsguard-auth-url``).
 
 The project's access matrix (``fixtures/rls_matrix.yaml``, see
 :mod:`rlsguard.pytest.matrix`) becomes one ``rls`` item per persona x table x
@@ -34,6 +36,7 @@ from rlsguard.pytest.fixtures import (  # noqa: F401 -- declared here, where pyt
     _rlsguard_pool,
     _rlsguard_worker_db,
     private_postgres,
+    rlsguard_auth,
     rlsguard_clone,
     rlsguard_db,
     rlsguard_engine,
@@ -85,12 +88,24 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="check this access matrix file (default: the project's matrix, when pytest runs "
         "without path arguments or is given the file or its folder)",
     )
+    group.addoption(
+        "--rlsguard-auth-url",
+        default=None,
+        help="run the black-box auth tests against this Supabase project URL instead of the "
+        "reference auth service (env RLSGUARD_AUTH_URL)",
+    )
+    group.addoption(
+        "--rlsguard-anon-key",
+        default=None,
+        help="the anon key for --rlsguard-auth-url (env RLSGUARD_ANON_KEY)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
     for marker, doc in (
         ("rls", "row level security checks: the access matrix and targeted RLS tests"),
-        ("auth", "auth flows against the reference auth service"),
+        ("auth", "auth flows against the reference auth service (or --rlsguard-auth-url)"),
+        ("auth_internal", "auth tests that need the reference service's database or clock"),
         ("chaos", "injects a fault into a private server and reverts it, even on failure"),
         ("slow", "longer tests, left out of plain pytest; run them with -m slow"),
     ):
@@ -102,6 +117,18 @@ def pytest_configure(config: pytest.Config) -> None:
     project, problem = _project_config(config)  # read once, for both collectors
     configure_matrix(config, project, problem)
     configure_drift(config, project)  # fixtures/policies.snapshot.json: the approved surface
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("auth_internal") is not None:
+        from rlsguard.authservice.harness import external_auth
+
+        target = external_auth(item.config)
+        if target is not None:
+            pytest.skip(
+                f"needs the reference auth service's database, secret or clock; "
+                f"{target.url} is an external Supabase Auth"
+            )
 
 
 def _project_config(config: pytest.Config) -> tuple[Any, RlsguardError | None]:

@@ -6,7 +6,6 @@ a backend that cannot start ends the session once (:func:`fail_session`).
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -119,7 +118,7 @@ class _XdistController:
     def pytest_configure_node(self, node: Any) -> None:
         engines = self.config.stash[engines_key]
         try:
-            state = dataclasses.asdict(engines.get().state())
+            state = engines.get().state().as_dict()
         except RlsguardError as exc:
             # Projects without a supabase/ folder still run their other tests.
             state = {"error": str(exc)}

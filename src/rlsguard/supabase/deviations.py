@@ -63,9 +63,9 @@ DEVIATIONS: tuple[Deviation, ...] = (
     Deviation(
         "reduced-auth-schema",
         "the auth schema is reduced",
-        "auth has users, identities, sessions, refresh_tokens, audit_log_entries, instances and "
-        "mfa_factors with their final columns; the other GoTrue tables (sso_*, saml_*, "
-        "flow_state, one_time_tokens, oauth_*, mfa_challenges, mfa_amr_claims, "
+        "auth has users, identities, sessions, refresh_tokens, audit_log_entries, instances, "
+        "mfa_factors and mfa_amr_claims with their final columns; the other GoTrue tables "
+        "(sso_*, saml_*, flow_state, one_time_tokens, oauth_*, mfa_challenges, "
         "schema_migrations) and the auth DDL-protection event triggers are absent.",
     ),
     Deviation(

@@ -166,6 +166,20 @@ CREATE INDEX factor_id_created_at_idx ON auth.mfa_factors (user_id, created_at);
 COMMENT ON TABLE auth.mfa_factors IS 'auth: stores metadata about factors';
 
 -- RLS on, no policies: nothing but owners and BYPASSRLS roles see a row.
+-- Which methods authenticated a session: the JWT's amr and aal come from here
+-- (migrations/20221003041349_add_mfa_schema.up.sql, id from 20221011041400_add_mfa_indexes).
+CREATE TABLE auth.mfa_amr_claims (
+  session_id uuid NOT NULL REFERENCES auth.sessions (id) ON DELETE CASCADE,
+  created_at timestamptz NOT NULL,
+  updated_at timestamptz NOT NULL,
+  authentication_method text NOT NULL,
+  id uuid NOT NULL PRIMARY KEY,
+  CONSTRAINT mfa_amr_claims_session_id_authentication_method_pkey
+    UNIQUE (session_id, authentication_method)
+);
+COMMENT ON TABLE auth.mfa_amr_claims
+  IS 'auth: stores authenticator method reference claims for multi factor authentication';
+
 ALTER TABLE auth.instances ENABLE ROW LEVEL SECURITY;
 ALTER TABLE auth.users ENABLE ROW LEVEL SECURITY;
 ALTER TABLE auth.identities ENABLE ROW LEVEL SECURITY;
@@ -173,6 +187,7 @@ ALTER TABLE auth.sessions ENABLE ROW LEVEL SECURITY;
 ALTER TABLE auth.refresh_tokens ENABLE ROW LEVEL SECURITY;
 ALTER TABLE auth.audit_log_entries ENABLE ROW LEVEL SECURITY;
 ALTER TABLE auth.mfa_factors ENABLE ROW LEVEL SECURITY;
+ALTER TABLE auth.mfa_amr_claims ENABLE ROW LEVEL SECURITY;
 
 -- GoTrue 20240612123726: postgres may read (and re-grant reading) every auth table.
 GRANT SELECT ON ALL TABLES IN SCHEMA auth TO postgres WITH GRANT OPTION;
