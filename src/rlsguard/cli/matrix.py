@@ -14,7 +14,16 @@ from rich.markup import escape
 from rich.table import Table
 
 from rlsguard.cli.console import print_error
-from rlsguard.cli.options import SupabaseDirOption
+from rlsguard.cli.options import (
+    AllowDestructiveOption,
+    BackendChoice,
+    BackendOption,
+    DsnOption,
+    PgBinOption,
+    StandInOption,
+    SupabaseDirOption,
+    engine_options,
+)
 from rlsguard.errors import RlsguardError
 
 matrix_app = typer.Typer(
@@ -45,19 +54,34 @@ def _errors_exit_2() -> Iterator[None]:
         raise typer.Exit(2) from exc
 
 
-def _engine(supabase_dir: Path | None, no_cache: bool = False) -> Any:
+def _engine(
+    supabase_dir: Path | None,
+    backend: BackendChoice | None = None,
+    dsn: str | None = None,
+    allow_destructive: str | None = None,
+    no_cache: bool = False,
+    stand_in: list[str] | None = None,
+    pg_bin: str | None = None,
+) -> Any:
     """The project's engine: its config is read, nothing is started yet."""
-    from rlsguard.harness.engine import Engine, EngineOptions
+    from rlsguard.harness.engine import Engine
 
-    options = EngineOptions(
-        supabase_dir=supabase_dir.resolve() if supabase_dir else None, no_cache=no_cache
+    options = engine_options(
+        supabase_dir,
+        no_cache=no_cache,
+        backend=backend,
+        dsn=dsn,
+        allow_destructive=allow_destructive,
+        stand_in=stand_in,
+        pg_bin=pg_bin,
     )
     return Engine(options=options)
 
 
 @contextmanager
 def _database(engine: Any) -> Iterator[Any]:
-    """The project's prepared database, cloned for this command and dropped after."""
+    """The project's prepared database, cloned for this command and dropped after (on a
+    live database: the database itself in a transaction that is rolled back)."""
     with engine, engine.cloned_database() as db:
         yield db
 
@@ -69,11 +93,16 @@ def _schemas(engine: Any) -> list[str]:
 @matrix_app.command()
 def check(
     supabase_dir: SupabaseDirOption = None,
+    backend: BackendOption = None,
+    dsn: DsnOption = None,
+    allow_destructive: AllowDestructiveOption = None,
     matrix: MatrixPath = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="List passing cells too.")
     ] = False,
+    stand_in: StandInOption = None,
+    pg_bin: PgBinOption = None,
     allow_empty: Annotated[
         bool,
         typer.Option("--allow-empty", help="Exit 0 even when the matrix has no cells."),
@@ -85,7 +114,7 @@ def check(
     from rlsguard.matrix.report import explain
 
     with _errors_exit_2():
-        engine = _engine(supabase_dir)
+        engine = _engine(supabase_dir, backend, dsn, allow_destructive, False, stand_in, pg_bin)
         # The file first: a mistake in it costs no server start.
         path = matrix or engine.config.matrix
         loaded = load_matrix(path, engine.personas.names)
@@ -160,6 +189,9 @@ def _as_json(run: Any) -> dict[str, Any]:
 @matrix_app.command()
 def record(
     supabase_dir: SupabaseDirOption = None,
+    backend: BackendOption = None,
+    dsn: DsnOption = None,
+    allow_destructive: AllowDestructiveOption = None,
     output: Annotated[
         Path | None,
         typer.Option(
@@ -167,13 +199,15 @@ def record(
         ),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+    stand_in: StandInOption = None,
+    pg_bin: PgBinOption = None,
 ) -> None:
     """Write a starter matrix from what each persona can do today (review it before use)."""
     from rlsguard.matrix.record import record as observe
     from rlsguard.matrix.record import render
 
     with _errors_exit_2():
-        engine = _engine(supabase_dir)
+        engine = _engine(supabase_dir, backend, dsn, allow_destructive, False, stand_in, pg_bin)
         target = output or engine.config.matrix
         if str(target) != "-" and Path(target).exists() and not force:
             raise RlsguardError(

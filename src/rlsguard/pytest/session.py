@@ -88,6 +88,7 @@ def _engine_options(config: pytest.Config) -> Any:
         pg_bin=config.getoption("--rlsguard-pg-bin"),
         no_cache=config.getoption("--rlsguard-no-cache"),
         allow_destructive=config.getoption("--rlsguard-allow-destructive"),
+        stand_ins=tuple(config.getoption("--rlsguard-stand-in") or ()),
     )
 
 
