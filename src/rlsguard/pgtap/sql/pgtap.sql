@@ -28,6 +28,12 @@ $$;
 CREATE FUNCTION @extschema@.diag(msg anyelement) RETURNS text
 LANGUAGE sql AS $$ SELECT @extschema@.diag(msg::text) $$;
 
+CREATE FUNCTION @extschema@.diag(VARIADIC text[]) RETURNS text
+LANGUAGE sql AS $$ SELECT @extschema@.diag(array_to_string($1, '')) $$;
+
+CREATE FUNCTION @extschema@.diag(VARIADIC anyarray) RETURNS text
+LANGUAGE sql AS $$ SELECT @extschema@.diag(array_to_string($1, '')) $$;
+
 CREATE FUNCTION @extschema@.plan(integer) RETURNS text
 LANGUAGE plpgsql STRICT AS $$
 BEGIN
@@ -288,9 +294,17 @@ $$;
 
 CREATE FUNCTION @extschema@.lives_ok(text, text) RETURNS text
 LANGUAGE plpgsql AS $$
+-- The CONTEXT of a failure names the line of the EXECUTE in this body; it is kept on line 14,
+-- where pgTAP's own lives_ok() has it, so the diagnostics read the same under both.
 DECLARE
-  detail text; hint text; context text; schname text; tabname text; colname text;
-  chkname text; typname text;
+  detail  text;
+  hint    text;
+  context text;
+  schname text;
+  tabname text;
+  colname text;
+  chkname text;
+  typname text;
 BEGIN
   EXECUTE @extschema@._tap_query($1);
   RETURN @extschema@.ok(true, $2);
