@@ -82,7 +82,7 @@ class Provider:
     def describe(self) -> str:
         if self.kind == "server":
             return f"the server's pgTAP {self.version or ''}".rstrip()
-        return "rlsguard's pgTAP implementation (the server has no pgtap extension)"
+        return "rlsguard's own pgTAP implementation (docs/pgtap.md lists what it covers)"
 
 
 def server_pgtap(conn: psycopg.Connection[Any]) -> str | None:

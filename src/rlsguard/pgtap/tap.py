@@ -102,8 +102,12 @@ class TapStream:
     def passed(self) -> bool:
         return not self.problems()
 
+    def tap_lines(self) -> list[str]:
+        """The TAP lines only (a SELECT's own output, e.g. a user id, left out)."""
+        return [text for _, text in self.lines if _is_tap(text)]
+
     def text(self) -> str:
-        return "\n".join(text for _, text in self.lines)
+        return "\n".join(self.tap_lines())
 
 
 def parse(lines: Iterable[tuple[int | None, str]]) -> TapStream:
@@ -141,6 +145,13 @@ def parse(lines: Iterable[tuple[int | None, str]]) -> TapStream:
                     stream.diagnostics.append(text)
             # Anything else (a SELECT's own output) is not TAP: TAP::Harness ignores it too.
     return stream
+
+
+def _is_tap(text: str) -> bool:
+    text = text.rstrip()
+    return bool(
+        text.startswith("#") or _PLAN.match(text) or _TEST.match(text) or _BAIL.match(text)
+    )
 
 
 def _is_summary(text: str) -> bool:
