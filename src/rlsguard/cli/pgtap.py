@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 err = Console(stderr=True, highlight=False)
 
 
-def test_db(
+def run_test_db(
     paths: Annotated[
         list[Path] | None,
         typer.Argument(
@@ -56,7 +56,9 @@ def test_db(
     from rlsguard.pgtap.report import junit_report, tap_report
 
     if implementation not in (None, "auto", "server", "rlsguard"):
-        err.print(f"[red]error:[/] --pgtap must be auto, server or rlsguard, not {implementation!r}")
+        err.print(
+            f"[red]error:[/] --pgtap must be auto, server or rlsguard, not {implementation!r}"
+        )
         raise typer.Exit(2)
     try:
         folder_dir = supabase_dir.resolve() if supabase_dir else None
@@ -103,12 +105,12 @@ def test_db(
 
 def _files(paths: list[Path] | None, config: ProjectConfig) -> list[Path]:
     """The files to run: the arguments (files, or folders globbed), else the tests folder."""
-    from rlsguard.pgtap.collect import test_files, tests_folder
+    from rlsguard.pgtap.collect import find_test_files, tests_folder
 
     pattern = config.pgtap.pattern
     if not paths:
         folder = tests_folder(config)
-        found = test_files(folder, pattern)
+        found = find_test_files(folder, pattern)
         if not found:
             raise RlsguardError(
                 f"no pgTAP test files in {folder} ({pattern}); write them there, as for "
@@ -118,7 +120,7 @@ def _files(paths: list[Path] | None, config: ProjectConfig) -> list[Path]:
     out: list[Path] = []
     for path in paths:
         if path.is_dir():
-            out.extend(test_files(path.resolve(), pattern))
+            out.extend(find_test_files(path.resolve(), pattern))
         elif path.is_file():
             out.append(path.resolve())
         else:
@@ -129,4 +131,4 @@ def _files(paths: list[Path] | None, config: ProjectConfig) -> list[Path]:
 
 
 def register(app: typer.Typer) -> None:
-    app.command("test-db")(test_db)
+    app.command("test-db")(run_test_db)

@@ -14,7 +14,7 @@ def tests_folder(config: ProjectConfig) -> Path:
     return Path(folder).resolve()
 
 
-def test_files(folder: Path, pattern: str = "**/*.sql") -> list[Path]:
+def find_test_files(folder: Path, pattern: str = "**/*.sql") -> list[Path]:
     """The test files, in the order ``pg_prove`` runs them (sorted paths)."""
     if not folder.is_dir():
         return []

@@ -87,10 +87,14 @@ class TapStream:
         if self.planned is None:
             out.append("No plan found in TAP output")
         elif self.planned != len(self.assertions):
-            out.append(f"Bad plan.  You planned {self.planned} tests but ran {len(self.assertions)}.")
+            out.append(
+                f"Bad plan.  You planned {self.planned} tests but ran {len(self.assertions)}."
+            )
         for index, assertion in enumerate(self.assertions, 1):
             if assertion.number != index:
-                out.append(f"Tests out of sequence: found test {assertion.number}, expected {index}")
+                out.append(
+                    f"Tests out of sequence: found test {assertion.number}, expected {index}"
+                )
                 break
         failed = self.failed
         if failed:
@@ -149,9 +153,7 @@ def parse(lines: Iterable[tuple[int | None, str]]) -> TapStream:
 
 def _is_tap(text: str) -> bool:
     text = text.rstrip()
-    return bool(
-        text.startswith("#") or _PLAN.match(text) or _TEST.match(text) or _BAIL.match(text)
-    )
+    return bool(text.startswith("#") or _PLAN.match(text) or _TEST.match(text) or _BAIL.match(text))
 
 
 def _is_summary(text: str) -> bool:

@@ -50,10 +50,10 @@ def configure_pgtap(config: pytest.Config, project: ProjectConfig | None) -> Non
     """Collect the project's pgTAP files when the folder exists (see module docs)."""
     if project is None:
         return
-    from rlsguard.pgtap.collect import test_files, tests_folder
+    from rlsguard.pgtap.collect import find_test_files, tests_folder
 
     folder = tests_folder(project)
-    files = test_files(folder, project.pgtap.pattern)
+    files = find_test_files(folder, project.pgtap.pattern)
     if not files:
         return
     implementation = config.getoption("--rlsguard-pgtap", None) or project.pgtap.implementation

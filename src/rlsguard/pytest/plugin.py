@@ -17,8 +17,9 @@ Fixtures compose from small parts, as in pytest-postgresql:
 The project's access matrix (``fixtures/rls_matrix.yaml``, see
 :mod:`rlsguard.pytest.matrix`) becomes one ``rls`` item per persona x table x
 operation; the project's pgTAP files (``supabase/tests/**/*.sql``, see
-:mod:`rlsguard.pytest.pgtap`) become one ``pgtap`` item per file. The engine is opened once per process, on first use, by whoever
-needs it first (a fixture, a matrix item, the xdist controller).
+:mod:`rlsguard.pytest.pgtap`) become one ``pgtap`` item per file. The engine is opened
+once per process, on first use, by whoever needs it first (a fixture, a matrix item,
+the xdist controller).
 
 Under pytest-xdist the controller builds the template once and owns the
 cluster; each worker attaches to it and works in a database of its own.
