@@ -34,6 +34,8 @@ Kind = Literal["sql", "transaction", "create_pgtap", "create_helpers", "drop_ext
 class TestFileError(RlsguardError):
     """A test file rlsguard cannot run as written (it names the file, the line and why)."""
 
+    __test__ = False
+
 
 @dataclass(frozen=True)
 class FileStatement:
