@@ -31,7 +31,8 @@ def test_same_output_as_pgtap_including_failures(
     path = DATA / "parity.sql"
     server = pgtap_databases("server").run(path)
     ours = pgtap_databases("rlsguard").run(path)
-    assert server.error is None and ours.error is None
+    assert server.error is None
+    assert ours.error is None
     diff = "\n".join(
         difflib.unified_diff(server.tap.tap_lines(), ours.tap.tap_lines(), lineterm="")
     )
