@@ -473,5 +473,28 @@ def test_pgtap_section(tmp_path: Path) -> None:
     assert config.pgtap.tests == (tmp_path / "db" / "tests").resolve()
     assert (config.pgtap.implementation, config.pgtap.schema_) == ("rlsguard", "tap")
     (tmp_path / "rlsguard.toml").write_text('[pgtap]\nimplementation = "docker"\n')
-    with pytest.raises(ConfigError, match="pgtap.implementation"):
+    with pytest.raises(ConfigError, match=r"pgtap\.implementation"):
         load_config(tmp_path)
+
+
+def test_stand_ins_is_a_list_or_all(tmp_path: Path) -> None:
+    (tmp_path / "rlsguard.toml").write_text('stand_ins = ["http", "pg_net"]\n')
+    assert load_config(tmp_path).stand_ins == ("http", "pg_net")
+    (tmp_path / "rlsguard.toml").write_text('stand_ins = "all"\n')
+    assert load_config(tmp_path).stand_ins == ("all",)
+    (tmp_path / "rlsguard.toml").write_text('stand_ins = ["pg net"]\n')
+    with pytest.raises(ConfigError, match="stand_ins: 'pg net' is not an extension name"):
+        load_config(tmp_path)
+
+
+def test_an_unknown_stand_in_names_the_file_and_the_closest(tmp_path: Path) -> None:
+    from rlsguard.harness.engine import Engine, EngineOptions
+
+    (tmp_path / "rlsguard.toml").write_text('stand_ins = ["htp"]\n')
+    engine = Engine(load_config(tmp_path), EngineOptions())
+    with pytest.raises(ConfigError) as info:
+        _ = engine.stand_ins
+    assert str(tmp_path / "rlsguard.toml") in str(info.value)
+    assert "stand_ins: no stand-in exists for htp (did you mean 'http'?)" in str(info.value)
+    engine = Engine(ProjectConfig(), EngineOptions(stand_ins=("vector",)))
+    assert engine.stand_ins.extensions == {"vector"}

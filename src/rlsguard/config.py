@@ -80,6 +80,7 @@ RESERVED_GUCS = frozenset(
 _GUC_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
 _PERSONA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_EXTENSION_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 _TOML_POSITION = re.compile(r"\(at line (\d+), column (\d+)\)")
 
@@ -388,10 +389,33 @@ class ProjectConfig(_Section):
         default=PgtapConfig(),
         description="pgTAP test files run as pytest items and by rlsguard test-db.",
     )
+    stand_ins: tuple[str, ...] = Field(
+        default=(),
+        description=(
+            "Extensions the server lacks to replace with rlsguard's stand-ins: a list such as "
+            '["http", "pg_net", "vector"], or "all". Each use is announced; a stand-in never '
+            "fakes a security decision (see docs/supabase-fidelity.md)."
+        ),
+    )
 
     _source: Path | None = PrivateAttr(None)
 
     _resolve = field_validator("supabase_dir", "pg_bin", "redis_bin", "matrix")(_resolve_path)
+
+    @field_validator("stand_ins", mode="before")
+    @classmethod
+    def _check_stand_ins(cls, value: Any) -> Any:
+        # Names are checked against the stand-ins when the engine starts (rlsguard.supabase is
+        # a higher layer); here: a string or a list of extension-like names.
+        names = [value] if isinstance(value, str) else value
+        if not isinstance(names, list | tuple):
+            return value  # pydantic names the type error
+        for name in names:
+            if isinstance(name, str) and not _EXTENSION_NAME.match(name):
+                raise PydanticCustomError(
+                    "stand_in_name", "'{name}' is not an extension name", {"name": name}
+                )
+        return tuple(names)
 
     @field_validator("personas")
     @classmethod
@@ -558,7 +582,7 @@ def _describe(err: Any, prefix: str) -> tuple[str, str]:
             reason += f"; did you mean {close[0]!r}?"
         elif known:
             reason += f"; known keys: {', '.join(sorted(known))}"
-    elif kind.startswith(("persona_", "guc_")):
+    elif kind.startswith(("persona_", "guc_", "stand_in_")):
         reason = err["msg"]
     elif kind in ("model_type", "model_attributes_type", "dict_type"):
         reason = f"must be a table, not {_kind(err.get('input'))}"

@@ -70,6 +70,8 @@ def test_run_dir_is_on_tmpfs_when_available(rlsguard_stack: Stack) -> None:
 
 def test_log_reader_returns_only_new_records(shared_pg: PostgresServer) -> None:
     with shared_pg.connect(autocommit=True) as conn:
+        # Off for every session by default (statements may carry API keys); on for this one.
+        conn.execute("set log_min_error_statement = error")
         with pytest.raises(psycopg.errors.DivisionByZero):
             conn.execute("select 1/0 as before_mark")
         mark = eventually(lambda: shared_pg.log.mark().offset > 0 and shared_pg.log.mark())

@@ -7,8 +7,10 @@ The top floor: one module per command group (:mod:`.policy`, :mod:`.audit`,
 from __future__ import annotations
 
 import json
+import logging
 import signal
-from typing import Annotated
+import warnings
+from typing import Annotated, TextIO
 
 import typer
 from rich.console import Console
@@ -21,8 +23,9 @@ from rlsguard.cli import gameday as gameday_cli
 from rlsguard.cli import gate as gate_cli
 from rlsguard.cli import pgtap as pgtap_cli
 from rlsguard.cli import policy as policy_cli
+from rlsguard.cli.console import print_error
 from rlsguard.cli.matrix import matrix_app
-from rlsguard.cli.options import NoCacheOption, SupabaseDirOption
+from rlsguard.cli.options import NoCacheOption, PgBinOption, StandInOption, SupabaseDirOption
 from rlsguard.errors import RlsguardError
 
 app = typer.Typer(
@@ -65,7 +68,9 @@ def doctor(
         table.add_column("finding", overflow="fold")
         for check in diagnosis.checks:
             detail = "".join(f"\n  [dim]{escape(d)}[/]" for d in check.details)
-            table.add_row(check.name, _STATUS_STYLE[check.status], escape(check.summary) + detail)
+            table.add_row(
+                escape(check.name), _STATUS_STYLE[check.status], escape(check.summary) + detail
+            )
         console.print(table)
         if not diagnosis.ok:
             err_console.print("[red]Some checks failed: fix those lines first.[/]")
@@ -76,6 +81,8 @@ def doctor(
 def up(
     supabase_dir: SupabaseDirOption = None,
     no_cache: NoCacheOption = False,
+    stand_in: StandInOption = None,
+    pg_bin: PgBinOption = None,
     auth: Annotated[
         bool, typer.Option("--auth/--no-auth", help="Also start Redis, SMTP and the auth service.")
     ] = True,
@@ -83,13 +90,20 @@ def up(
     """Start the project's database, Redis, SMTP and the auth service; Ctrl-C stops them."""
     from rlsguard.harness.engine import Engine, EngineOptions
 
+    # Our own handler: started from a script (`rlsguard up &`), SIGINT arrives ignored and
+    # Ctrl-C or `kill -INT` would never stop the server.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
     options = EngineOptions(
-        supabase_dir=supabase_dir.resolve() if supabase_dir else None, no_cache=no_cache
+        supabase_dir=supabase_dir.resolve() if supabase_dir else None,
+        no_cache=no_cache,
+        stand_ins=tuple(stand_in or ()),
+        pg_bin=pg_bin,
     )
     try:
         engine = Engine(options=options).open()
     except RlsguardError as exc:
-        err_console.print(f"[red]error:[/] {exc}")
+        print_error(err_console, exc)
         raise typer.Exit(2) from exc
     try:
         prepared = engine.prepared
@@ -97,7 +111,7 @@ def up(
         how = "from the cache" if prepared.cache_hit else "built"
         console.print(
             f"[green]ready[/] ({how} in {prepared.seconds:.2f}s): "
-            f"{prepared.server.binaries.describe()}"
+            f"{escape(prepared.server.binaries.describe())}"
         )
         typer.echo(f"psql '{engine.conninfo('postgres')}'")
         typer.echo(f"url {prepared.server.url()}")
@@ -126,9 +140,25 @@ gameday_cli.register(app)  # gameday
 pgtap_cli.register(app)  # test-db
 
 
-def main() -> None:
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    """A warning as one ``warning: ...`` line: the user needs the message, not our source."""
+    err_console.print(f"[yellow]warning:[/] {escape(str(message))}", soft_wrap=True)
+
+
+def run() -> None:
+    """The application, with rlsguard's own errors as one line and exit code 2."""
+    warnings.showwarning = _show_warning
+    # psycopg logs "error ignored terminating <Pipeline>" after an error we report ourselves.
+    logging.getLogger("psycopg").addHandler(logging.NullHandler())
     try:
         app()
     except RlsguardError as exc:
-        err_console.print(f"[red]error:[/] {exc}")
+        print_error(err_console, exc)
         raise SystemExit(2) from exc

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
-from rlsguard.cli.options import SupabaseDirOption
+from rlsguard.cli.console import print_error
+from rlsguard.cli.options import PgBinOption, StandInOption, SupabaseDirOption
 from rlsguard.errors import RlsguardError
 
 if TYPE_CHECKING:
@@ -56,18 +57,26 @@ NoCacheOption = Annotated[
 
 
 @contextmanager
-def _prepared(supabase_dir: Path | None, no_cache: bool) -> Iterator[tuple[Any, Any]]:
+def _prepared(
+    supabase_dir: Path | None,
+    no_cache: bool,
+    stand_in: list[str] | None = None,
+    pg_bin: str | None = None,
+) -> Iterator[tuple[Any, Any]]:
     """The engine and a throwaway clone of the project's database; errors exit with 2."""
     from rlsguard.harness.engine import Engine, EngineOptions
 
     options = EngineOptions(
-        supabase_dir=supabase_dir.resolve() if supabase_dir else None, no_cache=no_cache
+        supabase_dir=supabase_dir.resolve() if supabase_dir else None,
+        no_cache=no_cache,
+        stand_ins=tuple(stand_in or ()),
+        pg_bin=pg_bin,
     )
     try:
         with Engine(options=options) as engine, engine.cloned_database() as db:
             yield engine, db
     except RlsguardError as exc:
-        err.print(f"[red]error:[/] {exc}", markup=True, soft_wrap=True)
+        print_error(err, exc)
         raise typer.Exit(2) from exc
 
 
@@ -117,11 +126,13 @@ def lint(
     fail_on: FailOnOption = FailOn.error,
     output: OutputOption = None,
     no_cache: NoCacheOption = False,
+    stand_in: StandInOption = None,
+    pg_bin: PgBinOption = None,
 ) -> None:
     """Lint the security surface the migrations build (splinter's checks and more)."""
     from rlsguard.audit.api import lint_project
 
-    with _prepared(supabase_dir, no_cache) as (engine, db):
+    with _prepared(supabase_dir, no_cache, stand_in, pg_bin) as (engine, db):
         findings = lint_project(db, engine.context())
         default_uri = _default_uri(engine)
     _report(
@@ -146,15 +157,17 @@ def probe(
         ),
     ] = None,
     no_cache: NoCacheOption = False,
+    stand_in: StandInOption = None,
+    pg_bin: PgBinOption = None,
 ) -> None:
     """Try privilege escalation and cross-tenant reads and writes as every persona."""
     from rlsguard.audit.api import probe_project
 
-    with _prepared(supabase_dir, no_cache) as (engine, db):
+    with _prepared(supabase_dir, no_cache, stand_in, pg_bin) as (engine, db):
         try:
             report = probe_project(db, engine.context(), personas=persona or None)
         except RlsguardError as exc:
-            err.print(f"[red]error:[/] {exc}", markup=True, soft_wrap=True)
+            print_error(err, exc)
             raise typer.Exit(2) from exc
         default_uri = _default_uri(engine)
     notes = [

@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from rlsguard.cli.options import NoCacheOption, SupabaseDirOption
+from rlsguard.cli.options import NoCacheOption, PgBinOption, StandInOption, SupabaseDirOption
 from rlsguard.journal.progress import LiveProgress
 
 if TYPE_CHECKING:
@@ -80,6 +80,8 @@ def gate(
         typer.Option("--json", help="Write everything as JSON here (docs/gate.schema.json)."),
     ] = None,
     no_cache: NoCacheOption = False,
+    stand_in: StandInOption = None,
+    pg_bin: PgBinOption = None,
 ) -> None:
     """Gate a change to supabase/: build base and head, diff, lint, probe, check, roll back."""
     from rlsguard.gate.outputs import render_json, render_junit, render_sarif, write
@@ -92,6 +94,8 @@ def gate(
         supabase_dir=supabase_dir,
         fail_on=fail_on.value,  # type: ignore[arg-type]
         no_cache=no_cache,
+        stand_ins=tuple(stand_in or ()),
+        pg_bin=pg_bin,
     )
     progress = LiveProgress(err)
     try:

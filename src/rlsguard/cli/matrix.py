@@ -13,7 +13,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from rlsguard.cli.options import SupabaseDirOption
+from rlsguard.cli.console import print_error
+from rlsguard.cli.options import PgBinOption, StandInOption, SupabaseDirOption
 from rlsguard.errors import RlsguardError
 
 matrix_app = typer.Typer(
@@ -36,15 +37,37 @@ _STATUS = {"pass": "[green]pass[/]", "fail": "[red]FAIL[/]", "error": "[red]ERRO
 
 
 @contextmanager
-def _database(supabase_dir: Path | None, no_cache: bool = False) -> Iterator[Any]:
-    """The project's prepared database, cloned for this command and dropped after."""
+def _errors_exit_2() -> Iterator[None]:
+    try:
+        yield
+    except RlsguardError as exc:
+        print_error(err_console, exc)
+        raise typer.Exit(2) from exc
+
+
+def _engine(
+    supabase_dir: Path | None,
+    no_cache: bool = False,
+    stand_in: list[str] | None = None,
+    pg_bin: str | None = None,
+) -> Any:
+    """The project's engine: its config is read, nothing is started yet."""
     from rlsguard.harness.engine import Engine, EngineOptions
 
     options = EngineOptions(
-        supabase_dir=supabase_dir.resolve() if supabase_dir else None, no_cache=no_cache
+        supabase_dir=supabase_dir.resolve() if supabase_dir else None,
+        no_cache=no_cache,
+        stand_ins=tuple(stand_in or ()),
+        pg_bin=pg_bin,
     )
-    with Engine(options=options) as engine, engine.cloned_database() as db:
-        yield engine, db
+    return Engine(options=options)
+
+
+@contextmanager
+def _database(engine: Any) -> Iterator[Any]:
+    """The project's prepared database, cloned for this command and dropped after."""
+    with engine, engine.cloned_database() as db:
+        yield db
 
 
 def _schemas(engine: Any) -> list[str]:
@@ -59,16 +82,20 @@ def check(
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="List passing cells too.")
     ] = False,
+    stand_in: StandInOption = None,
+    pg_bin: PgBinOption = None,
 ) -> None:
     """Check every cell of the matrix; exit 1 when any cell fails."""
     from rlsguard.matrix.check import Checker
     from rlsguard.matrix.load import load_matrix
     from rlsguard.matrix.report import explain
 
-    with _database(supabase_dir) as (engine, db):
-        path = matrix or engine.config.matrix
-        loaded = load_matrix(path, engine.personas.names)
-        run = Checker(db, loaded, schemas=_schemas(engine)).run()
+    with _errors_exit_2():
+        engine = _engine(supabase_dir, False, stand_in, pg_bin)
+        # The file first: a mistake in it costs no server start.
+        loaded = load_matrix(matrix or engine.config.matrix, engine.personas.names)
+        with _database(engine) as db:
+            run = Checker(db, loaded, schemas=_schemas(engine)).run()
     if as_json:
         typer.echo(json.dumps(_as_json(run), indent=2))
         raise typer.Exit(0 if run.ok else 1)
@@ -80,9 +107,9 @@ def check(
             continue
         cell = result.cell
         table.add_row(
-            cell.persona,
-            cell.table,
-            cell.operation,
+            escape(cell.persona),
+            escape(cell.table),
+            escape(cell.operation),
             _STATUS[result.status],
             escape(result.summary()),
         )
@@ -139,19 +166,23 @@ def record(
         ),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+    stand_in: StandInOption = None,
+    pg_bin: PgBinOption = None,
 ) -> None:
     """Write a starter matrix from what each persona can do today (review it before use)."""
     from rlsguard.matrix.record import record as observe
     from rlsguard.matrix.record import render
 
-    with _database(supabase_dir) as (engine, db):
+    with _errors_exit_2():
+        engine = _engine(supabase_dir, False, stand_in, pg_bin)
         target = output or engine.config.matrix
         if str(target) != "-" and Path(target).exists() and not force:
             raise RlsguardError(
                 f"{target} exists; pass --force to overwrite it or -o to write elsewhere"
             )
-        recording = observe(db, schemas=_schemas(engine))
-        text = render(recording, source=str(engine.supabase_dir))
+        with _database(engine) as db:
+            recording = observe(db, schemas=_schemas(engine))
+            text = render(recording, source=str(engine.supabase_dir))
     if str(target) == "-":
         typer.echo(text, nl=False)
         return

@@ -18,3 +18,20 @@ SupabaseDirOption = Annotated[
 NoCacheOption = Annotated[
     bool, typer.Option("--no-cache", help="Rebuild templates instead of reusing cached ones.")
 ]
+StandInOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--stand-in",
+        metavar="NAME",
+        help="Replace this missing extension with rlsguard's stand-in (repeatable, or 'all'); "
+        "added to stand_ins from rlsguard.toml.",
+    ),
+]
+PgBinOption = Annotated[
+    str | None,
+    typer.Option(
+        "--pg-bin",
+        metavar="DIR",
+        help="Directory of the Postgres server binaries to use (like pg_bin in rlsguard.toml).",
+    ),
+]

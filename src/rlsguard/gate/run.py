@@ -77,6 +77,8 @@ class GateOptions:
     supabase_dir: Path | None = None
     fail_on: FailOn = "error"
     no_cache: bool = False
+    stand_ins: tuple[str, ...] = ()
+    pg_bin: str | None = None
 
 
 @dataclass(frozen=True)
@@ -273,7 +275,11 @@ class _Gate:
         self.report.supabase_dir = folder
         with ExitStack() as stack:
             if workspace is None:
-                options = EngineOptions(no_cache=self.options.no_cache)
+                options = EngineOptions(
+                    no_cache=self.options.no_cache,
+                    stand_ins=self.options.stand_ins,
+                    pg_bin=self.options.pg_bin,
+                )
                 workspace = stack.enter_context(Workspace(config, options))
             ws = workspace
             with self.step("build") as step:

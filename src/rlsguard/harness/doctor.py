@@ -158,6 +158,41 @@ def check_pgtap(config: ProjectConfig) -> Check:
     )
 
 
+def check_extensions(config: ProjectConfig) -> Check:
+    """Per discovered server: which extensions Supabase projects use it has; the stand-ins on."""
+    from rlsguard.stack.pgbin import PgBinaries, discover_pg_binaries, embedded_bindir
+    from rlsguard.supabase.extensions import KNOWN_SERVERS, STAND_INS, StandIns
+
+    supabase = next(s for s in KNOWN_SERVERS if "supabase/postgres" in s.name).extensions
+    servers: list[PgBinaries] = []
+    for pg_bin, prefer in ((config.pg_bin, None), (None, "embedded")):
+        try:
+            found = discover_pg_binaries(pg_bin, prefer=prefer)
+        except RlsguardError:
+            continue
+        if all(found.bindir != s.bindir for s in servers):
+            servers.append(found)
+    details = []
+    for server in servers:
+        has = server.available_extensions()
+        lacks = sorted(supabase - has)
+        chosen = " (used by default)" if server is servers[0] else ""
+        if embedded_bindir() == server.bindir:
+            chosen += f' (choose it: pg_bin = "{server.bindir}")'
+        details.append(f"PostgreSQL {server.version} at {server.bindir}{chosen}:")
+        details.append(f"  has {len(has)}: " + ", ".join(sorted(has)))
+        details.append("  lacks (Supabase has): " + ", ".join(lacks))
+    stand_ins = StandIns.coerce(config.stand_ins)
+    where = f"from {config.source}" if config.source else "none configured"
+    summary = (
+        f"stand_ins = [{', '.join(repr(n) for n in sorted(stand_ins.extensions))}] ({where})"
+        if stand_ins
+        else f"stand_ins: none ({where}); add stand_ins = [...] or pass --stand-in NAME"
+    )
+    details.append("stand-ins available: " + ", ".join(sorted(STAND_INS)) + ', or "all"')
+    return Check("extensions", "ok" if servers else "warn", summary, details)
+
+
 def check_redis(config: ProjectConfig) -> Check:
     from rlsguard.stack.redis import discover_redis_binary
 
@@ -230,6 +265,7 @@ def diagnose(start: Path | None = None, supabase_dir: Path | None = None) -> Dia
         lambda: check_project(config),
         lambda: check_postgres(config),
         lambda: check_pgtap(config),
+        lambda: check_extensions(config),
         lambda: check_redis(config),
         check_run_dir,
         check_user,

@@ -11,6 +11,7 @@ processes, so a worker that dies cannot take the cluster with it.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import itertools
 import logging
 import os
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any, Self
 
 import psycopg
+from pydantic import SecretStr
 
 from rlsguard.config import ProjectConfig, load_config
 from rlsguard.context import ProjectContext
@@ -42,7 +44,8 @@ from rlsguard.identity.tokens import TokenSigner
 from rlsguard.stack.pgbin import PgBinaries
 from rlsguard.stack.supervisor import Stack
 from rlsguard.supabase.apply import apply_project
-from rlsguard.supabase.bootstrap import bootstrap
+from rlsguard.supabase.bootstrap import bootstrap, bootstrap_stand_ins
+from rlsguard.supabase.extensions import StandIns
 from rlsguard.supabase.project import SupabaseProject
 
 log = logging.getLogger("rlsguard.harness.engine")
@@ -62,6 +65,7 @@ class EngineOptions:
     no_cache: bool = False
     allow_destructive: str | None = None
     prefer: str | None = None  # "embedded" forces the pip wheel
+    stand_ins: tuple[str, ...] = ()  # added to the config's stand_ins (--stand-in NAME)
 
 
 @dataclass
@@ -71,7 +75,7 @@ class Endpoint:
     host: str
     port: int
     superuser: str
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)
     major: int = 0
     owned: bool = True
 
@@ -88,17 +92,41 @@ class Endpoint:
         return psycopg.connect(self.conninfo(dbname), **kwargs)
 
 
-@dataclass
+@dataclass(repr=False)
 class EngineState:
-    """What a worker receives from the controller (JSON-serialisable)."""
+    """What a worker receives from the controller (JSON-serialisable through :meth:`as_dict`).
+
+    It carries the JWT signing secret and the superuser's password: its repr (what
+    ``pytest -l`` prints for a test's locals) shows neither.
+    """
 
     endpoint: dict[str, Any]
     template_db: str
-    secret: str
+    secret: SecretStr
     supabase_dir: str | None
     config_source: str | None
     template_key: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.secret, SecretStr):
+            self.secret = SecretStr(str(self.secret))
+
+    def as_dict(self) -> dict[str, Any]:
+        """Everything, secrets in clear: only for the worker hand-over, never for printing."""
+        out = dataclasses.asdict(self)
+        out["secret"] = self.secret.get_secret_value()
+        return out
+
+    def __repr__(self) -> str:
+        endpoint = {
+            k: ("**********" if k == "password" and v else v) for k, v in self.endpoint.items()
+        }
+        return (
+            f"EngineState(endpoint={endpoint!r}, template_db={self.template_db!r}, "
+            f"secret={self.secret!r}, supabase_dir={self.supabase_dir!r}, "
+            f"config_source={self.config_source!r}, template_key={self.template_key!r})"
+        )
 
 
 def load_project(supabase_dir: Path) -> SupabaseProject:
@@ -150,6 +178,14 @@ class Engine:
         self._api: ApiSettings | None = None
         self.timings: dict[str, float] = {}
 
+    @property
+    def stand_ins(self) -> StandIns:
+        """The config's ``stand_ins`` and the command line's, together."""
+        source = str(self.config.source) if self.config.source else "(defaults)"
+        configured = StandIns.coerce(self.config.stand_ins, where=source)
+        given = StandIns.coerce(self.options.stand_ins, where="--stand-in")
+        return StandIns(configured.extensions | given.extensions)
+
     # -- lifecycle -------------------------------------------------------------
     def load_project(self) -> SupabaseProject:
         if self.project is None:
@@ -178,6 +214,7 @@ class Engine:
             binaries = self.stack.pg_binaries(
                 self.options.pg_bin or self.config.pg_bin, prefer=self.options.prefer
             )
+            stand_ins = self.stand_ins
             inputs = TemplateInputs.collect(
                 binaries,
                 files=[(m.display, m.path) for m in (*project.migrations, *project.seeds)],
@@ -185,18 +222,21 @@ class Engine:
                     "bootstrap": package_fingerprint("rlsguard.supabase"),
                     "config": _read(project.supabase_dir / "config.toml"),
                     "auto_expose": str(project.config.auto_expose),
+                    "stand_ins": stand_ins.key(),
                 },
             )
             cache_dir = self.config.cache.dir if self.config.cache.dir else None
             self.prepared = prepare_cluster(
                 self.stack,
                 inputs,
-                lambda server: apply_project(server, project),
+                lambda server: apply_project(server, project, stand_ins=stand_ins),
                 binaries=binaries,
                 name=self._cluster_name,
                 cache=TemplateCache(Path(cache_dir) / "templates" if cache_dir else None),
                 use_cache=self.config.cache.enabled and not self.options.no_cache,
-                base=_bootstrap_layer(binaries, project.config.auto_expose),
+                base=_bootstrap_layer(
+                    binaries, project.config.auto_expose, bootstrap_stand_ins(stand_ins)
+                ),
                 max_connections=self.config.postgres.max_connections,
                 gucs=dict(self.config.postgres.settings),
             )
@@ -220,7 +260,7 @@ class Engine:
         engine = cls(config, options)
         engine.endpoint = Endpoint(**state.endpoint)
         engine.template_db = state.template_db
-        engine.signer = TokenSigner(secret=state.secret)
+        engine.signer = TokenSigner(secret=state.secret.get_secret_value())
         engine.personas = Personas(engine.signer, config.personas)
         return engine
 
@@ -230,7 +270,7 @@ class Engine:
         return EngineState(
             endpoint=vars(self.endpoint).copy(),
             template_db=self.template_db,
-            secret=self.signer.secret,
+            secret=SecretStr(self.signer.secret),
             supabase_dir=str(self.supabase_dir) if self.supabase_dir else None,
             config_source=str(self.config.source) if self.config.source else None,
             template_key=self.prepared.key if self.prepared else "",
@@ -316,7 +356,7 @@ class Engine:
             self.drop(name)
 
 
-def _bootstrap_layer(binaries: PgBinaries, auto_expose: bool) -> Layer:
+def _bootstrap_layer(binaries: PgBinaries, auto_expose: bool, stand_ins: StandIns) -> Layer:
     """initdb + the Supabase bootstrap: shared by every version of every project's migrations."""
     inputs = TemplateInputs.collect(
         binaries,
@@ -324,9 +364,12 @@ def _bootstrap_layer(binaries: PgBinaries, auto_expose: bool) -> Layer:
             "layer": "bootstrap",
             "bootstrap": package_fingerprint("rlsguard.supabase"),
             "auto_expose": str(auto_expose),
+            "stand_ins": stand_ins.key(),
         },
     )
-    return Layer(inputs, lambda server: bootstrap(server, auto_expose=auto_expose))
+    return Layer(
+        inputs, lambda server: bootstrap(server, auto_expose=auto_expose, stand_ins=stand_ins)
+    )
 
 
 def _read(path: Path) -> str:

@@ -65,6 +65,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--rlsguard-pg-bin", default=None, help="directory of the Postgres server binaries"
     )
     group.addoption(
+        "--rlsguard-stand-in",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="replace this missing extension with rlsguard's stand-in (repeatable, or 'all'); "
+        "added to stand_ins from rlsguard.toml",
+    )
+    group.addoption(
         "--rlsguard-no-cache",
         action="store_true",
         default=False,

@@ -17,7 +17,6 @@ import os
 import secrets
 import shutil
 import signal
-import subprocess
 import tarfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -32,7 +31,7 @@ from rlsguard.stack.net import free_port
 from rlsguard.stack.pgbin import PgBinaries
 from rlsguard.stack.pglog import PgLog
 from rlsguard.stack.process import Context, Server
-from rlsguard.stack.runtime import cluster_title, owner_tag
+from rlsguard.stack.runtime import cluster_title, owner_tag, run_tied
 
 DEFAULT_SUPERUSER = "supabase_admin"
 DEFAULT_DATABASE = "postgres"
@@ -54,12 +53,12 @@ def copy_datadir(src: Path, dst: Path) -> None:
     if src.is_file():
         dst.mkdir(mode=0o700)
         if shutil.which("tar"):
-            subprocess.run(["tar", "-xf", str(src), "-C", str(dst)], check=True)
+            run_tied(["tar", "-xf", str(src), "-C", str(dst)], check=True)
         else:
             with tarfile.open(src) as archive:
                 archive.extractall(dst, filter="tar")
     elif shutil.which("cp"):
-        subprocess.run(["cp", "-a", str(src), str(dst)], check=True)
+        run_tied(["cp", "-a", str(src), str(dst)], check=True)
     else:
         shutil.copytree(src, dst, symlinks=True)
     for name in _PROCESS_FILES:
@@ -71,7 +70,7 @@ def archive_datadir(src: Path, archive: Path) -> None:
     archive.parent.mkdir(parents=True, exist_ok=True)
     if shutil.which("tar"):
         excludes = [f"--exclude=./{name}" for name in _PROCESS_FILES]
-        subprocess.run(["tar", "-cf", str(archive), *excludes, "-C", str(src), "."], check=True)
+        run_tied(["tar", "-cf", str(archive), *excludes, "-C", str(src), "."], check=True)
         return
     with tarfile.open(archive, "w") as out:
         out.add(
@@ -133,7 +132,10 @@ class PostgresSettings:
             "log_rotation_size": 0,
             "log_file_mode": "0644",
             "log_min_messages": "warning",
-            "log_min_error_statement": "error",
+            # Never the failing statement's text: the harness's session prologues carry the
+            # service_role key and tokens, and rlsguard reports failing statements itself.
+            # (Bind parameters stay out too: log_parameter_max_length_on_error defaults to 0.)
+            "log_min_error_statement": "panic",
             "lc_messages": "C",
             "timezone": "UTC",
             "max_wal_senders": 0,
@@ -246,7 +248,7 @@ class PostgresServer(Server):
             "--auth-host=scram-sha-256",
             f"--pwfile={pwfile}",
         ]  # fmt: skip
-        proc = subprocess.run(
+        proc = run_tied(
             cmd,
             capture_output=True,
             text=True,
