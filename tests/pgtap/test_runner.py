@@ -11,6 +11,7 @@ import pytest
 
 from rlsguard.harness.engine import Engine
 from rlsguard.pgtap.database import TestDatabase
+from rlsguard.supabase.extensions import StandIns
 
 
 def write(tmp_path: Path, text: str, name: str = "t.sql") -> Path:
@@ -160,3 +161,30 @@ def test_clear_authentication_and_service_role(pgtap_db: TestDatabase, tmp_path:
     )
     result = pgtap_db.run(path)
     assert result.passed, result.tap.text()
+
+
+def test_an_extension_the_server_lacks_uses_the_projects_stand_in(
+    pgtap_databases: Callable[[str], TestDatabase], tmp_path: Path
+) -> None:
+    path = write(
+        tmp_path,
+        "begin;\nselect plan(1);\ncreate extension if not exists pg_net;\n"
+        "select has_function('net'::name, 'http_post'::name);\nrollback;\n",
+    )
+    database = pgtap_databases("rlsguard")
+    if "pg_net" in database.provider.available:
+        pytest.skip("this server ships pg_net: no stand-in is needed")
+    refused = database.run(path)
+    assert refused.error is not None
+    assert refused.error.line == 3
+    assert 'stand_ins = ["pg_net"]' in (refused.error.advice or "")
+    database.stand_ins = StandIns.coerce(["pg_net"])
+    try:
+        result = database.run(path)
+    finally:
+        database.stand_ins = StandIns.none()
+    assert result.passed, result.problems()
+    assert any("stand-in for pg_net" in notice for notice in result.notices)
+    # Rolled back with the file: the next file has no net schema.
+    row = database.conn.execute("select to_regnamespace('net')").fetchone()
+    assert row == (None,)

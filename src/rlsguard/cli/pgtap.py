@@ -77,6 +77,7 @@ def run_test_db(
                     engine.conninfo(name, user="postgres"),
                     implementation=chosen,
                     schema=config.pgtap.schema_,
+                    stand_ins=engine.stand_ins,
                 ) as database:
                     err.print(f"pgTAP: {escape(database.provider.describe())}")
                     results = [database.run(path) for path in files]

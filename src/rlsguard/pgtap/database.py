@@ -16,6 +16,7 @@ import psycopg
 
 from rlsguard.pgtap.provider import DEFAULT_SCHEMA, Implementation, Provider, install
 from rlsguard.pgtap.runner import FileResult, run_file
+from rlsguard.supabase.extensions import StandIns
 
 
 class TestDatabase:
@@ -30,13 +31,15 @@ class TestDatabase:
         *,
         implementation: Implementation = "auto",
         schema: str = DEFAULT_SCHEMA,
+        stand_ins: StandIns | None = None,
     ) -> None:
+        self.stand_ins = stand_ins or StandIns.none()
         with psycopg.connect(admin_conninfo, autocommit=True) as admin:
             self.provider: Provider = install(admin, implementation, schema)
         self.conn: psycopg.Connection[Any] = psycopg.connect(user_conninfo, autocommit=True)
 
     def run(self, path: Path) -> FileResult:
-        return run_file(self.conn, path, self.provider)
+        return run_file(self.conn, path, self.provider, self.stand_ins)
 
     def close(self) -> None:
         self.conn.close()

@@ -80,6 +80,7 @@ class Provider:
     schema: str
     version: str | None = None
     helpers_on_server: bool = False
+    available: frozenset[str] = frozenset()  # the server's extensions (pg_available_extensions)
 
     def describe(self) -> str:
         if self.kind == "server":
@@ -115,12 +116,10 @@ def install(
     ``admin`` is a superuser connection in autocommit mode.
     """
     version = server_pgtap(admin)
-    helpers = bool(
-        admin.execute(
-            "select 1 from pg_available_extensions where name = any(%s)",
-            (["basejump-supabase_test_helpers", "supabase_test_helpers"],),
-        ).fetchone()
+    available = frozenset(
+        name for (name,) in admin.execute("select name from pg_available_extensions").fetchall()
     )
+    helpers = bool(available & {"basejump-supabase_test_helpers", "supabase_test_helpers"})
     if implementation == "server" and version is None:
         major = admin.info.server_version // 10000
         raise PgtapUnavailable(
@@ -135,7 +134,7 @@ def install(
             admin.execute(
                 sql.SQL("CREATE EXTENSION pgtap WITH SCHEMA {}").format(sql.Identifier(schema))
             )
-        return Provider("server", schema, version, helpers)
+        return Provider("server", schema, version, helpers, available)
     if installed:
         raise PgtapUnavailable(
             "the database already has the pgtap extension; rlsguard's implementation cannot "
@@ -143,7 +142,7 @@ def install(
         )
     with admin.transaction():
         admin.execute(own_implementation_sql(schema))  # type: ignore[arg-type]
-    return Provider("rlsguard", schema, None, helpers)
+    return Provider("rlsguard", schema, None, helpers, available)
 
 
 def own_implementation_sql(schema: str) -> str:

@@ -22,6 +22,8 @@ from psycopg.pq import TransactionStatus
 from rlsguard.pgtap.provider import Provider, helpers_sql, unsupported_function
 from rlsguard.pgtap.sqlfile import FileStatement, TestFileError, read_test_file
 from rlsguard.pgtap.tap import TapStream, parse
+from rlsguard.supabase.extensions import StandIns, where_available
+from rlsguard.supabase.supautils import created_extension
 
 
 @dataclass
@@ -70,8 +72,17 @@ class FileResult:
         return not self.problems()
 
 
-def run_file(conn: psycopg.Connection[Any], path: Path, provider: Provider) -> FileResult:
-    """Run ``path`` on ``conn`` (autocommit, idle) and roll everything back."""
+def run_file(
+    conn: psycopg.Connection[Any],
+    path: Path,
+    provider: Provider,
+    stand_ins: StandIns | None = None,
+) -> FileResult:
+    """Run ``path`` on ``conn`` (autocommit, idle) and roll everything back.
+
+    ``stand_ins``: the project's opt-in stand-ins, used for ``create extension`` of an
+    extension the server lacks (as the migration runner does; see docs/pgtap.md).
+    """
     started = time.perf_counter()
     try:
         statements = read_test_file(path)
@@ -90,7 +101,7 @@ def run_file(conn: psycopg.Connection[Any], path: Path, provider: Provider) -> F
     try:
         for item in statements:
             try:
-                _run(conn, item, provider, outputs)
+                _run(conn, item, provider, outputs, stand_ins or StandIns.none(), notices)
             except psycopg.Error as exc:
                 error = _error(item, exc, provider)
                 break
@@ -108,12 +119,23 @@ def _run(
     item: FileStatement,
     provider: Provider,
     outputs: list[tuple[int | None, str]],
+    stand_ins: StandIns,
+    notices: list[str],
 ) -> None:
     if item.kind in ("transaction", "create_pgtap", "drop_extension"):
         return  # the runner owns the transaction; pgTAP is installed; nothing is dropped
     if item.kind == "create_helpers" and not provider.helpers_on_server:
         conn.execute(helpers_sql(provider.schema))
         return
+    if item.kind == "create_extension" and item.extension not in provider.available:
+        stand_in = stand_ins.for_extension(item.extension or "")
+        if stand_in is not None:
+            created = created_extension(item.statement.node)
+            schema = created[1] if created else None
+            for text in stand_in.statements(schema):
+                conn.execute(text, prepare=False)
+            notices.append(f"stand-in for {item.extension} ({stand_in.kind}: {stand_in.provides})")
+            return
     with conn.cursor() as cur:
         cur.execute(item.text, prepare=False)
         while True:
@@ -127,6 +149,12 @@ def _run(
 
 def _error(item: FileStatement, exc: psycopg.Error, provider: Provider) -> StatementError:
     diag = exc.diag
+    advice = unsupported_function(provider, exc)
+    if item.kind == "create_extension" and item.extension not in provider.available:
+        advice = (
+            f"{where_available(item.extension or '')} Or opt into a stand-in: stand_ins = "
+            f'["{item.extension}"] in rlsguard.toml, or --stand-in {item.extension}.'
+        )
     return StatementError(
         line=item.line,
         statement=item.text,
@@ -134,7 +162,7 @@ def _error(item: FileStatement, exc: psycopg.Error, provider: Provider) -> State
         message=diag.message_primary or str(exc),
         detail=diag.message_detail,
         hint=diag.message_hint,
-        advice=unsupported_function(provider, exc),
+        advice=advice,
     )
 
 

@@ -28,7 +28,9 @@ _DISPLAY_COMMANDS = frozenset(
 )
 _META = re.compile(r"^[ \t]*\\([A-Za-z!?]+)")
 
-Kind = Literal["sql", "transaction", "create_pgtap", "create_helpers", "drop_extension"]
+Kind = Literal[
+    "sql", "transaction", "create_pgtap", "create_helpers", "create_extension", "drop_extension"
+]
 
 
 class TestFileError(RlsguardError):
@@ -99,6 +101,7 @@ def _kind(node: object) -> tuple[Kind, str | None]:
             return "create_pgtap", PGTAP
         if node.extname in TEST_HELPERS:
             return "create_helpers", node.extname
+        return "create_extension", node.extname
     if isinstance(node, ast.DropStmt) and node.removeType == ObjectType.OBJECT_EXTENSION:
         names = {getattr(obj, "sval", None) or str(obj) for obj in node.objects or ()}
         if names and names <= {PGTAP, *TEST_HELPERS}:

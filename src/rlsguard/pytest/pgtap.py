@@ -178,6 +178,7 @@ class PgtapPlugin:
                 engine.conninfo(name, user="postgres"),
                 implementation=self.implementation,  # type: ignore[arg-type]
                 schema=self.schema,
+                stand_ins=engine.stand_ins,
             )
         except RlsguardError as exc:
             self.error = exc
