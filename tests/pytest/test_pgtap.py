@@ -55,6 +55,7 @@ def test_plain_pytest_runs_each_file_as_an_item(pgtap_repo: Path, template_cache
     assert "11 passed" in result.stdout
     assert "supabase/tests/05_members_read.sql::pgtap PASSED" in result.stdout
     assert "rlsguard pgtap: supabase/tests (11 file(s))" in result.stdout
+    assert "11 file(s), 55 assertion(s), 0 failed; the server's pgTAP" in result.stdout
 
 
 def test_a_failing_assertion_is_reported_at_its_line(
@@ -70,6 +71,7 @@ def test_a_failing_assertion_is_reported_at_its_line(
     assert "    #     Extra records:\n    #         (red)" in out
     assert "    #     Missing records:\n    #         (blue)" in out
     assert "# Looks like you failed 1 test of 5" in out
+    assert "11 file(s), 55 assertion(s), 1 failed; rlsguard's own pgTAP" in out
 
 
 @pytest.mark.slow
@@ -77,6 +79,7 @@ def test_under_xdist_with_rlsguards_own_pgtap(pgtap_repo: Path, template_cache_d
     result = run(pgtap_repo, "-n", "2", "--rlsguard-pgtap=rlsguard", cache=template_cache_dir)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "11 passed" in result.stdout
+    assert "11 file(s), 55 assertion(s), 0 failed; rlsguard's own pgTAP" in result.stdout
 
 
 @pytest.mark.slow

@@ -89,7 +89,9 @@ class PgtapItem(pytest.Item):
         plugin: PgtapPlugin = self.config.pluginmanager.getplugin(PLUGIN_NAME)
         result = plugin.run(self)
         tap = result.tap
-        self.user_properties.append((ASSERTIONS_PROPERTY, len(tap.assertions)))
+        self.user_properties.append(
+            (ASSERTIONS_PROPERTY, (len(tap.assertions), len(tap.failed), plugin.provider_name))
+        )
         self.add_report_section("call", "tap", tap.text())
         if result.passed and tap.skip_all is not None:
             pytest.skip(f"the file skips all its tests: {tap.skip_all}")
@@ -148,6 +150,12 @@ class PgtapPlugin:
         self._dbname: str | None = None
         self._engine: Any = None
         self.error: BaseException | None = None
+        self.counts = [0, 0, 0]  # files, assertions, failed assertions (from reports: xdist too)
+        self.providers: set[str] = set()
+
+    @property
+    def provider_name(self) -> str:
+        return self._db.provider.describe() if self._db is not None else ""
 
     def pytest_collect_file(self, file_path: Path, parent: pytest.Collector) -> Any:
         if file_path.suffix == ".sql" and file_path.resolve() in self.files:
@@ -192,6 +200,27 @@ class PgtapPlugin:
         if self._engine is not None and self._dbname is not None:
             self._engine.drop(self._dbname)
             self._dbname = None
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when != "call":
+            return
+        for name, value in report.user_properties:
+            if name == ASSERTIONS_PROPERTY:
+                assertions, failed, provider = value
+                self.counts[0] += 1
+                self.counts[1] += assertions
+                self.counts[2] += failed
+                self.providers.add(provider)
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        files, assertions, failed = self.counts
+        if not files:
+            return
+        terminalreporter.section("rlsguard pgtap")
+        terminalreporter.write_line(
+            f"{files} file(s), {assertions} assertion(s), {failed} failed; "
+            + "; ".join(sorted(self.providers))
+        )
 
     def pytest_report_header(self, config: pytest.Config) -> str:
         return f"rlsguard pgtap: {_display(self.folder, config)} ({len(self.files)} file(s))"
