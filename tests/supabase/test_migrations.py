@@ -127,12 +127,26 @@ def test_definer_trigger_on_auth_users_and_seeded_users(sb: SupabaseCluster, fre
 
 
 def test_revoke_on_database_postgres(sb: SupabaseCluster, fresh_db: Any) -> None:
-    applied(sb, fresh_db, "database_revoke")
+    """``database postgres`` is the project's database: the one migrated, whatever its name."""
+    with sb.connect() as conn:
+        before = conn.execute(
+            "select datacl, shobj_description(oid, 'pg_database') from pg_database "
+            "where datname = 'postgres'"
+        ).fetchone()
+    dbname = applied(sb, fresh_db, "database_revoke")
     with sb.connect() as conn:
         acl = conn.execute(
             "select datacl::text[], shobj_description(oid, 'pg_database') from pg_database "
-            "where datname = 'postgres'"
+            "where datname = %s",
+            (dbname,),
         ).fetchone()
+        assert (
+            conn.execute(
+                "select datacl, shobj_description(oid, 'pg_database') from pg_database "
+                "where datname = 'postgres'"
+            ).fetchone()
+            == before
+        )  # the server's own postgres database is left alone
         assert not any(item.startswith("=") and "T" in item.split("/")[0] for item in acl[0])
         assert any(item.startswith("service_role=T") for item in acl[0])
         assert acl[1] == "hardened by migration"

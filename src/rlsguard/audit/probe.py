@@ -640,11 +640,13 @@ def run_probe(
     act instead. ``files``: the migrations, so findings point at the policy to fix.
     """
     conn = db.conn
-    if conn.info.transaction_status != TransactionStatus.IDLE:
-        raise RuntimeError("probe a database on an idle autocommit connection")
+    # Our own transaction, or a savepoint in the caller's (a live database's rolled-back one).
+    own = conn.info.transaction_status == TransactionStatus.IDLE
+    if not own and conn.info.transaction_status != TransactionStatus.INTRANS:
+        raise RuntimeError("probe a database on an autocommit connection")
     report = ProbeReport()
-    conn.execute("BEGIN")
-    with undone(conn, "ROLLBACK"):
+    conn.execute("BEGIN" if own else "SAVEPOINT rlsguard_probe")
+    with undone(conn, "ROLLBACK" if own else "ROLLBACK TO SAVEPOINT rlsguard_probe"):
         catalog = read_catalog(conn, exposed_schemas)
         uid_columns = {
             t.qualified: {

@@ -18,7 +18,16 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from rlsguard.cli.options import NoCacheOption, PgBinOption, StandInOption, SupabaseDirOption
+from rlsguard.cli.options import (
+    AllowDestructiveOption,
+    BackendOption,
+    DsnOption,
+    NoCacheOption,
+    PgBinOption,
+    StandInOption,
+    SupabaseDirOption,
+    engine_options,
+)
 from rlsguard.journal.progress import LiveProgress
 
 if TYPE_CHECKING:
@@ -80,6 +89,9 @@ def gate(
         typer.Option("--json", help="Write everything as JSON here (docs/gate.schema.json)."),
     ] = None,
     no_cache: NoCacheOption = False,
+    backend: BackendOption = None,
+    dsn: DsnOption = None,
+    allow_destructive: AllowDestructiveOption = None,
     stand_in: StandInOption = None,
     pg_bin: PgBinOption = None,
 ) -> None:
@@ -96,6 +108,7 @@ def gate(
         no_cache=no_cache,
         stand_ins=tuple(stand_in or ()),
         pg_bin=pg_bin,
+        engine=engine_options(backend=backend, dsn=dsn, allow_destructive=allow_destructive),
     )
     progress = LiveProgress(err)
     try:

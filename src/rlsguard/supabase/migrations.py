@@ -15,6 +15,7 @@ that statement only.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import time
@@ -43,6 +44,7 @@ from rlsguard.supabase.extensions import (
     where_available,
 )
 from rlsguard.supabase.project import Migration, SqlFile
+from rlsguard.supabase.retarget import retarget
 from rlsguard.supabase.statements import LineIndex, Statement, split
 from rlsguard.supabase.supautils import (
     PRIVILEGED_ROLE,
@@ -132,6 +134,7 @@ class MigrationSession:
         stand_ins: StandIns | bool | str | None = None,
     ) -> None:
         self.stand_ins = StandIns.coerce(stand_ins)
+        self.dbname = dbname
         self._conninfo = target.conninfo(dbname, options=_postgres_options(target, dbname))
         self._notices: list[str] = []
         self.conn = self._connect()
@@ -261,6 +264,9 @@ class MigrationSession:
         self, file: SqlFile, statement: Statement, result: AppliedFile, used: list[StandIn]
     ) -> list[_Step]:
         node = statement.node
+        aimed = retarget(node, self.dbname)  # "database postgres" is the one being migrated
+        if aimed is not None:
+            statement = dataclasses.replace(statement, text=aimed)
         session = session_authorization(node)
         if session == "reset":
             # On Supabase the session user *is* postgres: resetting to it changes nothing.
