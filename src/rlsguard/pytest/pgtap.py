@@ -178,7 +178,11 @@ class PgtapPlugin:
         except RlsguardError as exc:
             fail_session(exc)
         name = f"rlsguard_pgtap_{worker_id(self.config)}_{os.getpid()}"
-        engine.clone(name)
+        try:
+            engine.clone(name)  # refused on a live dsn target: the files need a database
+        except RlsguardError as exc:
+            self.error = exc
+            raise
         self._engine, self._dbname = engine, name
         try:
             self._db = TestDatabase(
