@@ -45,3 +45,9 @@ def test_psql_display_commands_are_blanked_and_lines_kept(tmp_path: Path) -> Non
 def test_other_psql_commands_are_refused_with_their_line() -> None:
     with pytest.raises(TestFileError, match=r"t\.sql:2: the psql command \\i cannot run"):
         strip_psql("begin;\n\\i setup.sql\n", "t.sql")
+
+
+def test_backslash_q_ends_the_file() -> None:
+    text = strip_psql("select plan(1);\nselect pass();\n\\q\nselect fail();\n")
+    assert [s.text for s in classify(text)] == ["select plan(1)", "select pass()"]
+    assert text.count("\n") == 4  # line numbers are kept

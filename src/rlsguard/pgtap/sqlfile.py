@@ -24,7 +24,7 @@ PGTAP = "pgtap"
 TEST_HELPERS = frozenset({"basejump-supabase_test_helpers", "supabase_test_helpers"})
 # psql commands that only change how psql prints: harmless to skip.
 _DISPLAY_COMMANDS = frozenset(
-    {"set", "unset", "pset", "echo", "qecho", "timing", "t", "a", "x", "q", "o", "encoding"}
+    {"set", "unset", "pset", "echo", "qecho", "timing", "t", "a", "x", "o", "encoding"}
 )
 _META = re.compile(r"^[ \t]*\\([A-Za-z!?]+)")
 
@@ -74,6 +74,9 @@ def strip_psql(text: str, path: Path | str = "<sql>") -> str:
             out.append(line)
             continue
         command = match.group(1)
+        if command == "q":  # psql stops reading the file here
+            out.append("\n" * (text.count("\n") - sum(part.count("\n") for part in out)))
+            break
         if command not in _DISPLAY_COMMANDS:
             raise TestFileError(
                 f"{path}:{number}: the psql command \\{command} cannot run outside psql; "
