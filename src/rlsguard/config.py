@@ -315,6 +315,19 @@ class PgtapConfig(_Section):
     _resolve = field_validator("tests")(_resolve_path)
 
 
+class GateConfig(_Section):
+    """``rlsguard gate``: optional steps."""
+
+    squawk: bool = Field(
+        default=False,
+        description=(
+            "Also run squawk (pip install squawk-cli) on the migrations the change adds or "
+            "edits, for locking hazards; its findings join the gate's SARIF and summary. "
+            "Skipped, with the reason, when squawk is not installed."
+        ),
+    )
+
+
 class ProjectConfig(_Section):
     """``[tool.rlsguard]`` in pyproject.toml, or the top level of rlsguard.toml."""
 
@@ -391,6 +404,10 @@ class ProjectConfig(_Section):
     pgtap: PgtapConfig = Field(
         default=PgtapConfig(),
         description="pgTAP test files run as pytest items and by rlsguard test-db.",
+    )
+    gate: GateConfig = Field(
+        default=GateConfig(),
+        description="rlsguard gate: optional steps (squawk).",
     )
     stand_ins: tuple[str, ...] = Field(
         default=(),

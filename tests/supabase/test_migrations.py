@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import shutil
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from rlsguard.supabase import (
     SupabaseProjectWarning,
     apply_project,
 )
+from rlsguard.supabase.project import Migration
 from rlsguard.supabase.statements import split
 from tests.supabase.conftest import PROJECTS, SupabaseCluster, acting_as, sqlstate_of
 
@@ -522,6 +524,21 @@ def test_project_copies_apply_from_anywhere(
         "supabase/migrations/20240501000000_profiles.sql",
         "supabase/seed.sql",
     ]
+
+
+def test_a_failing_batch_leaves_no_psycopg_warning(
+    sb: SupabaseCluster, fresh_db: Any, caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    """Only rlsguard's own error reaches the terminal, not psycopg's pipeline abort."""
+    dbname = fresh_db()
+    caplog.set_level(logging.WARNING, logger="psycopg")
+    # A failure early in a long batch: psycopg reads the error while still sending.
+    text = "select 1/0;\n" + "select 1;\n" * 3000
+    path = tmp_path / "20240101000000_long.sql"
+    migration = Migration(path, path.name, text, "20240101000000", "long")
+    with MigrationSession(sb.server, dbname) as session, pytest.raises(MigrationError):
+        session.run(migration, "migration")
+    assert [r.getMessage() for r in caplog.records if "error ignored" in r.getMessage()] == []
 
 
 def test_a_stand_in_is_created_once_per_database(

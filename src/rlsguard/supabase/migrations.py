@@ -57,6 +57,29 @@ from rlsguard.supabase.supautils import (
 
 log = logging.getLogger("rlsguard.supabase")
 
+
+class _QuietAbortedPipeline(logging.Filter):
+    """Drop psycopg's "error ignored terminating <psycopg.Pipeline>: pipeline aborted".
+
+    When a statement of a batch fails, psycopg raises that error and, leaving the pipeline,
+    logs the abort it causes as a warning; with no logging configured, Python prints it on
+    stderr. The failure itself is raised and reported (file, line, statement): the warning
+    only repeats it, in psycopg's words, in the middle of rlsguard's output.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args if isinstance(record.args, tuple) else ()
+        return not (
+            record.msg == "error ignored terminating %r: %s"
+            and args
+            and type(args[0]).__name__ in ("Pipeline", "AsyncPipeline")
+        )
+
+
+_PSYCOPG_LOG = logging.getLogger("psycopg")
+if not any(isinstance(f, _QuietAbortedPipeline) for f in _PSYCOPG_LOG.filters):
+    _PSYCOPG_LOG.addFilter(_QuietAbortedPipeline())
+
 ENSURE_HISTORY = (
     "CREATE SCHEMA IF NOT EXISTS supabase_migrations",
     "CREATE TABLE IF NOT EXISTS supabase_migrations.schema_migrations "
