@@ -311,6 +311,39 @@ class LintConfig(_Section):
     )
 
 
+class PgtapConfig(_Section):
+    """pgTAP test files (``supabase test db``'s ``supabase/tests``) run as pytest items."""
+
+    tests: Path | None = Field(
+        default=None,
+        description=(
+            "Folder of pgTAP test files, relative to this file; default: the tests/ folder "
+            "of supabase_dir, as the Supabase CLI lays it out."
+        ),
+    )
+    pattern: str = Field(
+        default="**/*.sql",
+        min_length=1,
+        description="Which files under the folder are test files (a glob).",
+    )
+    implementation: Literal["auto", "server", "rlsguard"] = Field(
+        default="auto",
+        description=(
+            "'auto': the server's pgtap extension when it has one, else rlsguard's own "
+            "implementation; 'server' requires the extension; 'rlsguard' always uses "
+            "rlsguard's (docs/pgtap.md lists the functions it covers)."
+        ),
+    )
+    schema_: str = Field(
+        default="extensions",
+        alias="schema",
+        min_length=1,
+        description="The schema pgTAP's functions are created in (Supabase: extensions).",
+    )
+
+    _resolve = field_validator("tests")(_resolve_path)
+
+
 class GateConfig(_Section):
     """``rlsguard gate``: optional steps."""
 
@@ -400,6 +433,10 @@ class ProjectConfig(_Section):
     lint: LintConfig = Field(
         default=LintConfig(),
         description="rlsguard lint and probe: waivers of accepted findings.",
+    )
+    pgtap: PgtapConfig = Field(
+        default=PgtapConfig(),
+        description="pgTAP test files run as pytest items and by rlsguard test-db.",
     )
     gate: GateConfig = Field(
         default=GateConfig(),

@@ -121,6 +121,45 @@ def check_postgres(config: ProjectConfig) -> Check:
     return Check("postgres", "ok", found.describe(), details)
 
 
+def check_pgtap(config: ProjectConfig) -> Check:
+    """Whether the server ships pgTAP (else rlsguard's own runs the files) and how to get it."""
+    from rlsguard.stack.pgbin import discover_pg_binaries
+
+    folder = Path(config.pgtap.tests or Path(config.supabase_dir) / "tests")
+    files = sorted(folder.glob(config.pgtap.pattern)) if folder.is_dir() else []
+    details = [f"test files: {len(files)} in {folder} ({config.pgtap.pattern})"]
+    try:
+        found = discover_pg_binaries(config.pg_bin)
+    except RlsguardError as exc:
+        return Check("pgtap", "warn", f"no server to look in: {exc}", details)
+    get = (
+        f"to use the real pgTAP: apt-get install postgresql-{found.major}-pgtap "
+        "(Debian/Ubuntu) or brew install pgtap (macOS)"
+    )
+    if "pgtap" in found.available_extensions():
+        return Check(
+            "pgtap",
+            "ok",
+            f"PostgreSQL {found.major} has the pgtap extension: test files run on it",
+            [*details, f"implementation: {config.pgtap.implementation}"],
+        )
+    if config.pgtap.implementation == "server":
+        return Check(
+            "pgtap",
+            "fail",
+            f"[pgtap] implementation = 'server', but PostgreSQL {found.major} has no pgtap "
+            "extension",
+            [*details, get],
+        )
+    return Check(
+        "pgtap",
+        "info",
+        f"PostgreSQL {found.major} has no pgtap extension: rlsguard's own implementation of "
+        "the pgTAP functions Supabase suites use runs the test files (docs/pgtap.md)",
+        [*details, get],
+    )
+
+
 def check_extensions(config: ProjectConfig) -> Check:
     """Per discovered server: which extensions Supabase projects use it has; the stand-ins on."""
     from rlsguard.stack.pgbin import PgBinaries, discover_pg_binaries, embedded_bindir
@@ -320,6 +359,7 @@ def diagnose(
     steps: list[Callable[[], Check]] = [
         lambda: check_project(config),
         lambda: check_postgres(config),
+        lambda: check_pgtap(config),
         lambda: check_extensions(config),
         lambda: check_redis(config),
         check_run_dir,
