@@ -207,6 +207,8 @@ def no_matrix_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("no-matrix")
     make_project(root)
     shutil.rmtree(root / "fixtures")
+    config = root / "rlsguard.toml"  # a configured matrix that is missing is an error
+    config.write_text(config.read_text().replace('matrix = "fixtures/rls_matrix.yaml"\n', ""))
     commit(root, "reference without a matrix")
     return root
 
