@@ -20,7 +20,13 @@ plugin can print them as they are, without a traceback. Catch
     ├── BootstrapError              the Supabase bootstrap could not be applied
     ├── MigrationError              a migration or seed statement failed (file, line, column)
     │   └── ExtensionUnavailable    a migration needs an extension this server lacks
+    ├── MigrationNotRecorded        a migration's history row or a seed's record went missing
     ├── UserCreationError           GoTrue's "Database error saving new user"
+    ├── InputFileError              a project file cannot be read (missing, no permission, ...)
+    ├── CacheError                  the template cache cannot be written or read
+    ├── NothingChecked              a check ran but checked nothing (see --allow-empty)
+    ├── PgtapUnavailable            the server's pgTAP was asked for and this server lacks it
+    ├── TestFileError               a pgTAP test file cannot run as written (file, line, why)
     ├── PersonaError                a persona names no user, or an unknown one
     ├── SourceError                 a --base/--head/--to that names no snapshot/folder/commit
     ├── GateError                   the gate cannot run (exit 2)
@@ -29,13 +35,15 @@ plugin can print them as they are, without a traceback. Catch
     ├── MailerError                 the auth service could not hand a message to the mail server
     ├── Unsupported                 no generic value for a column (the probe skips the table)
     ├── CellFailed                  a matrix cell's rows differ from the expectation
+    ├── PgtapFailed                 a pgTAP file's TAP says it failed
     └── SnapshotDrift               the live surface differs from the approved snapshot
 
     RlsguardWarning (a UserWarning) shown as one line: where in your files, what, what to do
     ├── ConfigWarning               a configuration was found but not used
     ├── SupabaseProjectWarning      something in supabase/ is skipped or differs
-    └── FidelityWarning             this database differs from hosted Supabase
-        └── StandInWarning          a missing extension was replaced by a stand-in
+    ├── FidelityWarning             this database differs from hosted Supabase
+    │   └── StandInWarning          a missing extension was replaced by a stand-in
+    └── CacheFullWarning            the template cache's disk is full: the run goes on uncached
 
 Emit warnings with :func:`warn`: it points the warning at the user's file (never at
 rlsguard's own source line), and :func:`format_warning` prints it as one line.
@@ -233,6 +241,14 @@ class MigrationError(RlsguardError):
         return "\n".join(out)
 
 
+class MigrationNotRecorded(RlsguardError):
+    """After applying, a migration's history row or a seed's record is missing.
+
+    Something in the files ended the batch's transaction in a way that lost
+    work silently; a template built from it would check empty tables.
+    """
+
+
 def _excerpt(
     statement: str, first_line: int, error_line: int | None, error_column: int | None
 ) -> list[str]:
@@ -264,6 +280,24 @@ class ExtensionUnavailable(MigrationError):
         super().__init__(**kwargs)
 
 
+def _trigger_hint(problem: SqlProblem) -> str:
+    """What to fix in a signup trigger, by what actually failed (not always its rights)."""
+    state = problem.sqlstate or ""
+    if state in ("42P01", "42501", "42883", "3F000"):  # not found / not allowed as the caller
+        return (
+            "GoTrue inserts as supabase_auth_admin with search_path=auth: the trigger function "
+            "must be SECURITY DEFINER and name its tables with their schema."
+        )
+    if state == "23502":
+        return (
+            "It left a NOT NULL column empty: a value it reads from raw_user_meta_data was "
+            "not sent at sign-up (send it in the user metadata, or give the column a default)."
+        )
+    if state.startswith("23"):
+        return "It wrote a row a constraint refuses: fix the values the trigger derives."
+    return "Fix the trigger function named in the context above."
+
+
 class UserCreationError(RlsguardError):
     """GoTrue's "Database error saving new user": the auth.users insert (or a trigger) failed."""
 
@@ -283,16 +317,43 @@ class UserCreationError(RlsguardError):
             if value:
                 lines.append(f"  {label}: {value}")
         if problem.context and "function" in problem.context:
-            lines.append(
-                "  A trigger on auth.users failed. GoTrue inserts as supabase_auth_admin with "
-                "search_path=auth: the trigger function must be SECURITY DEFINER and name its "
-                "tables with their schema."
-            )
+            lines.append(f"  A trigger on auth.users failed. {_trigger_hint(problem)}")
         super().__init__("\n".join(lines))
 
     @property
     def sqlstate(self) -> str | None:
         return self.problem.sqlstate
+
+
+class InputFileError(RlsguardError):
+    """A file of the user's project cannot be read (missing, dangling link, no permission,
+    not UTF-8); names the file and what to do."""
+
+    def __init__(self, path: str, reason: str, fix: str) -> None:
+        self.path = path
+        super().__init__(f"{path}: {reason}. {fix}")
+
+
+class CacheError(RlsguardError):
+    """The template cache cannot be written or read (full disk, no permission)."""
+
+
+class NothingChecked(RlsguardError):
+    """A check ran but checked nothing (no attempts, no cells, no persona resolved).
+
+    A security check that checked nothing must not look like a pass; the
+    command's ``--allow-empty`` says the user accepts it.
+    """
+
+
+class PgtapUnavailable(RlsguardError):
+    """The server's pgTAP was asked for and this server does not ship it."""
+
+
+class TestFileError(RlsguardError):
+    """A pgTAP test file rlsguard cannot run as written (it names the file, the line and why)."""
+
+    __test__ = False
 
 
 class PersonaError(RlsguardError):
@@ -335,6 +396,19 @@ class CellFailed(RlsguardError):
         self.result: Any = result
 
 
+class _FileResult(Protocol):
+    @property
+    def path(self) -> Path: ...
+
+
+class PgtapFailed(RlsguardError):
+    """A pgTAP file's TAP says it failed (or a statement stopped it); ``result`` says how."""
+
+    def __init__(self, result: _FileResult) -> None:
+        super().__init__(f"{result.path.name}: failed")
+        self.result: Any = result
+
+
 class _Changes(Protocol):
     @property
     def changes(self) -> Sequence[object]: ...
@@ -370,6 +444,10 @@ class FidelityWarning(RlsguardWarning):
 
 class StandInWarning(FidelityWarning):
     """An extension was replaced by a stand-in: the project opted in, but it should know."""
+
+
+class CacheFullWarning(RlsguardWarning):
+    """The disk under the template cache is full: the run goes on uncached."""
 
 
 _NOWHERE = "<rlsguard>"

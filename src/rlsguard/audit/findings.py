@@ -19,6 +19,8 @@ from rlsguard.vocab import LEVELS, FailOn, Level
 Category = Literal["security", "performance"]
 Check = Literal["lint", "probe"]
 
+# Rules a waiver may name that the gate (not lint or probe) judges: a reviewed lock-down.
+LOCKOUT_RULE = "access_lockout"
 _RANK = {"error": 3, "warn": 2, "info": 1, "none": 99}
 
 

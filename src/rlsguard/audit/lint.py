@@ -9,20 +9,20 @@ waivers are applied last.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import psycopg
 
-from rlsguard.audit.findings import Finding, sort_findings
+from rlsguard.audit.findings import LOCKOUT_RULE, Finding, sort_findings
 from rlsguard.audit.locate import Locator, SourceFile
 from rlsguard.audit.probe import PROBE_RULES  # waivers may name probe rules too
 from rlsguard.audit.rules import RULES, Bucket, LintContext
 from rlsguard.audit.waivers import WaiverSpec, apply_waivers
 from rlsguard.catalog import CatalogReader
-from rlsguard.catalog.surface import Catalog
+from rlsguard.catalog.surface import Catalog, Trigger
 from rlsguard.context import ProjectContext
 from rlsguard.errors import InvalidArgument
 
@@ -46,9 +46,17 @@ def lint_catalog(
     locator: Locator | None = None,
     buckets: Iterable[Bucket] = (),
     rules: Iterable[str] | None = None,
+    triggers: Iterable[Trigger] | None = None,
+    comments: Mapping[tuple[str, str], str] | None = None,
 ) -> list[Finding]:
-    """Every finding of the selected rules (default: all), unwaived, most severe first."""
-    context = LintContext(catalog, locator=locator, buckets=buckets)
+    """Every finding of the selected rules (default: all), unwaived, most severe first.
+
+    ``triggers`` and ``comments`` come from the live database; without them (a catalog
+    snapshot) rules that need them say they could not tell.
+    """
+    context = LintContext(
+        catalog, locator=locator, buckets=buckets, triggers=triggers, comments=comments
+    )
     selected = list(rules) if rules is not None else list(RULES)
     unknown = [r for r in selected if r not in RULES]
     if unknown:
@@ -88,7 +96,14 @@ def lint_database(
     """
     reader = reader or CatalogReader(conn)
     catalog = reader.surface(exposed_schemas)
-    findings = lint_catalog(catalog, locator=Locator(files), buckets=reader.buckets(), rules=rules)
+    findings = lint_catalog(
+        catalog,
+        locator=Locator(files),
+        buckets=reader.buckets(),
+        rules=rules,
+        triggers=reader.triggers(),
+        comments=reader.column_comments(),
+    )
     specs = [WaiverSpec(w.rule, w.object, w.reason) for w in waivers]
     ran = list(rules) if rules is not None else list(RULES)
     return sort_findings(
@@ -96,7 +111,7 @@ def lint_database(
             findings,
             specs,
             rules_run=ran,
-            known_rules=[*RULES, *PROBE_RULES],
+            known_rules=[*RULES, *PROBE_RULES, LOCKOUT_RULE],
             source=waiver_source,
         )
     )

@@ -3,10 +3,12 @@
 Every check reads the catalog through this package, typed:
 
 - :mod:`.surface` - the security surface (tables, RLS, policies, grants, views, functions,
-  default privileges, roles): snapshot, diff, lint, probe;
+  default privileges, roles; Storage buckets, BEFORE UPDATE triggers, column comments):
+  snapshot, diff, lint, probe;
 - :mod:`.tables` - the facts a matrix check needs per table (columns, keys, per-role
   updatable columns) and the policies/privileges its explanations cite;
-- :mod:`.shapes` - the data shape the probe builds rows from (types, keys, foreign keys);
+- :mod:`.shapes` - the data shape the probe builds rows from (types, keys, foreign keys,
+  CHECK constraints);
 - :mod:`.state` - what the bootstrap and the migration runner find already there;
 - :mod:`.settings` - ``ALTER ROLE/DATABASE ... SET`` (sessions apply them, clones copy them).
 
@@ -26,7 +28,7 @@ from rlsguard.vocab import API_ROLES
 if TYPE_CHECKING:
     from rlsguard.catalog.shapes import Shapes
     from rlsguard.catalog.state import CatalogState
-    from rlsguard.catalog.surface import Bucket, Catalog
+    from rlsguard.catalog.surface import Bucket, Catalog, Trigger
     from rlsguard.catalog.tables import TableInfo
 
 DEFAULT_EXPOSED = ("public", "graphql_public")
@@ -55,10 +57,25 @@ class CatalogReader:
 
         return self._once(("buckets",), lambda: read_buckets(self.conn))  # type: ignore[no-any-return]
 
+    def triggers(self) -> list[Trigger]:
+        from rlsguard.catalog.surface import read_triggers
+
+        return self._once(("triggers",), lambda: read_triggers(self.conn))  # type: ignore[no-any-return]
+
+    def column_comments(self) -> dict[tuple[str, str], str]:
+        from rlsguard.catalog.surface import read_column_comments
+
+        return self._once(("comments",), lambda: read_column_comments(self.conn))  # type: ignore[no-any-return]
+
     def shapes(self) -> Shapes:
         from rlsguard.catalog.shapes import read_shapes
 
         return self._once(("shapes",), lambda: read_shapes(self.conn))  # type: ignore[no-any-return]
+
+    def check_constraints(self) -> list[tuple[str, str]]:
+        from rlsguard.catalog.shapes import read_check_constraints
+
+        return self._once(("checks",), lambda: read_check_constraints(self.conn))  # type: ignore[no-any-return]
 
     def tables(self, names: Iterable[str], roles: Iterable[str]) -> dict[str, TableInfo | None]:
         from rlsguard.catalog.tables import describe_tables

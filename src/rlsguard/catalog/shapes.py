@@ -136,6 +136,21 @@ class Shapes:
         return out
 
 
+_CHECKS = """
+select n.nspname || '.' || c.relname, pg_get_constraintdef(k.oid)
+from pg_constraint k
+join pg_class c on c.oid = k.conrelid
+join pg_namespace n on n.oid = c.relnamespace
+where k.contype = 'c' and n.nspname not in ('pg_catalog', 'information_schema')
+"""
+
+
+def read_check_constraints(conn: psycopg.Connection[Any]) -> list[tuple[str, str]]:
+    """``(schema.table, definition)`` of every CHECK constraint outside the system schemas:
+    enum-like ones say which values a synthetic row may hold."""
+    return [(str(t), str(d)) for t, d in conn.execute(_CHECKS)]
+
+
 def read_shapes(conn: psycopg.Connection[Any]) -> Shapes:
     """Shapes of all user tables, ``owner_columns`` empty (the probe derives them: see
     :func:`rlsguard.audit.synth.with_owner_columns`). Runs in a rolled-back transaction (a

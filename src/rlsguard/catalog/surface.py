@@ -18,6 +18,7 @@ extension are left out: they are not the project's.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -433,6 +434,58 @@ def read_buckets(conn: psycopg.Connection[Any]) -> list[Bucket]:
     if not exists or not exists[0]:
         return []
     return [Bucket(str(i), bool(p)) for i, p in conn.execute(_BUCKETS).fetchall()]
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """A BEFORE UPDATE row trigger (``pg_trigger``) and the function it runs."""
+
+    table: str  # schema.name
+    name: str
+    function: str  # schema.name
+    language: str
+    body: str
+    when: str | None = None  # the WHEN condition, without parentheses
+
+
+# BEFORE UPDATE row triggers (tgtype bits: 1 row, 2 before, 16 update), enabled, user-made.
+_TRIGGERS = """
+select n.nspname || '.' || c.relname, t.tgname, pn.nspname || '.' || p.proname, l.lanname,
+       p.prosrc, pg_get_triggerdef(t.oid)
+from pg_trigger t
+join pg_class c on c.oid = t.tgrelid
+join pg_namespace n on n.oid = c.relnamespace
+join pg_proc p on p.oid = t.tgfoid
+join pg_namespace pn on pn.oid = p.pronamespace
+join pg_language l on l.oid = p.prolang
+where not t.tgisinternal and t.tgenabled <> 'D'
+  and t.tgtype & 1 = 1 and t.tgtype & 2 = 2 and t.tgtype & 16 = 16
+  and n.nspname not in ('pg_catalog', 'information_schema')
+order by 1, 2
+"""
+_COMMENTS = """
+select n.nspname || '.' || c.relname, a.attname, d.description
+from pg_description d
+join pg_class c on c.oid = d.objoid and d.classoid = 'pg_class'::regclass
+join pg_namespace n on n.oid = c.relnamespace
+join pg_attribute a on a.attrelid = c.oid and a.attnum = d.objsubid
+where d.objsubid > 0 and n.nspname not in ('pg_catalog', 'information_schema')
+"""
+_WHEN = re.compile(r"\bWHEN \((.*)\) EXECUTE (?:FUNCTION|PROCEDURE)\b", re.S)
+
+
+def read_triggers(conn: psycopg.Connection[Any]) -> list[Trigger]:
+    """BEFORE UPDATE row triggers: they may refuse changes an UPDATE policy would allow."""
+    out = []
+    for table, name, function, language, body, definition in conn.execute(_TRIGGERS):
+        when = _WHEN.search(definition)
+        out.append(Trigger(table, name, function, language, body, when.group(1) if when else None))
+    return out
+
+
+def read_column_comments(conn: psycopg.Connection[Any]) -> dict[tuple[str, str], str]:
+    """``{(schema.table, column): comment}``: comments say what a column holds."""
+    return {(t, c): str(d) for t, c, d in conn.execute(_COMMENTS)}
 
 
 def read_catalog(
