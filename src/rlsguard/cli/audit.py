@@ -206,7 +206,7 @@ def probe(
     ]
     if report.attempts == 0 and not allow_empty:
         # A security check that checked nothing must not look like a pass.
-        _report(report.findings, check="probe", fmt=fmt, fail_on=FailOn.none, output=output,
+        _report(report.findings, check="probe", fmt=fmt, fail_on="none", output=output,
                 default_uri=default_uri, notes=notes)  # fmt: skip
         err.print(
             "[red]nothing was checked:[/] the probe made 0 attempts "
