@@ -24,6 +24,8 @@ from rlsguard.gameday.holders import (
     holder_name,
     long_transactions,
     open_transaction,
+    refused_code,
+    refused_message,
     terminate_sql,
 )
 from rlsguard.gameday.rig import Runtime
@@ -34,6 +36,10 @@ def _runtime(ctx: FaultContext) -> Runtime:
     if ctx.runtime is None:
         raise FaultError("this fault acts on live processes: run it through `rlsguard gameday`")
     return ctx.runtime  # type: ignore[no-any-return]
+
+
+def _as(rt: Runtime, name: str, role: str) -> str:
+    return psycopg.conninfo.make_conninfo(rt.target.conninfo(name), user=role)
 
 
 def refusal_message(major: int, superuser_reserved: int, reserved: int = 0) -> str:
@@ -73,7 +79,7 @@ class HoldConnections(Fault):
     def plan(self, params: HoldParams, ctx: FaultContext) -> FaultPlan:
         rt = _runtime(ctx)
         name = holder_name(rt.run_id, "hold")
-        conninfo = psycopg.conninfo.make_conninfo(rt.target.conninfo(name), user=params.role)
+        conninfo = _as(rt, name, params.role)
         limits = _server_limits(rt.admin())
         expected = refusal_message(
             limits["server_version_num"] // 10000,
@@ -89,7 +95,7 @@ class HoldConnections(Fault):
                     f"the server accepted {params.limit} connections without refusing one: "
                     "raise fault.params.limit above max_connections"
                 )
-            got = (holder.refused.sqlstate, str(holder.refused).strip())
+            got = (refused_code(holder.refused), refused_message(holder.refused))
             if got[0] != TOO_MANY:
                 raise FaultError(f"the server refused with {got[0]}, not 53300: {got[1]}")
             return {
@@ -116,6 +122,7 @@ class HoldConnections(Fault):
 
 class LockParams(_Params):
     table: str = "public.classes"
+    role: str = Field(default="postgres", description="Who holds the lock (a batch job's role).")
     lock: Literal["table", "row"] = Field(
         default="table", description="table: ACCESS EXCLUSIVE; row: SELECT ... FOR UPDATE."
     )
@@ -141,7 +148,7 @@ class IdleInTransaction(Fault):
 
         def inject() -> dict[str, Any]:
             holder = open_transaction(
-                rt.target.conninfo(name), name, _lock_sql(params.table, params.lock)
+                _as(rt, name, params.role), name, _lock_sql(params.table, params.lock)
             )
             rt.state["idle"] = holder
             return {"table": params.table, "lock": params.lock, "processes": [backend_of(holder.conns[0])]}
@@ -177,7 +184,7 @@ class LongTransaction(Fault):
         statements = f"{_lock_sql(params.table, params.lock)}; SELECT pg_sleep({params.seconds})"
 
         def inject() -> dict[str, Any]:
-            holder = long_transactions(rt.target.conninfo(name), name, statements, params.sessions)
+            holder = long_transactions(_as(rt, name, params.role), name, statements, params.sessions)
             rt.state["long"] = holder
             return {"table": params.table, "sessions": params.sessions, "processes": holder.backends()}
 
@@ -317,6 +324,7 @@ class CrashServer(Fault):
             if server.is_running:
                 return {"restarted": False}
             server.restart()
+            rt.server_restarted()
             return {"restarted": True}
 
         return FaultPlan(

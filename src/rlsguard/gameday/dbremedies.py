@@ -4,9 +4,12 @@
   ``postgres`` only, so it never ends the ``idle in transaction`` sessions that hold the
   locks, nor sessions of any other database. This one targets both, with a configurable age
   (drills compress time), and reports what the runbook's query would have missed.
-- ``cancel_long_queries``: ``pg_cancel_backend`` first; ``pg_terminate_backend`` only for
-  sessions that still run, or still block others (a cancelled statement inside a
-  transaction keeps its locks until the client rolls back).
+
+Superusers' sessions (the responders') and the drill's own observers are never ended.
+- ``cancel_long_queries``: ``pg_cancel_backend`` first (the error aborts the transaction
+  and releases its locks, the session survives); ``pg_terminate_backend`` only for sessions
+  that still run after a grace period, or still block others (an idle-in-transaction lock
+  holder cannot be cancelled: it runs nothing).
 - ``restart_pooler``: PgBouncer ``RECONNECT`` when the app goes through one, else the app's
   own pool reset.
 - ``restart_server``: start the crashed server, wait for crash recovery, then for the app's
@@ -36,20 +39,32 @@ def _candidates(ctx: RemedyContext, where: str, params: tuple[Any, ...]) -> list
         "cardinality(array(select 1 from pg_stat_activity w where pid = any("
         "select unnest(pg_blocking_pids(w.pid)))) ) "
         "from pg_stat_activity a where backend_type = 'client backend' "
-        "and pid <> pg_backend_pid() and not (application_name like any(%s)) and " + where,
+        "and pid <> pg_backend_pid() and not (application_name like any(%s)) "
+        "and not coalesce((select rolsuper from pg_roles r where r.oid = a.usesysid), false) "
+        "and " + where,
         ([f"{p}%" for p in PROTECTED_APPS], *params),
     )
     keys = ("pid", "datname", "state", "application_name", "state_age_s", "query_age_s", "blocks")
     return [dict(zip(keys, row, strict=True)) for row in cur.fetchall()]
 
 
-def _terminate(ctx: RemedyContext, pids: list[int]) -> int:
+def _terminate(ctx: RemedyContext, pids: list[int], wait_s: float = 5.0) -> int:
+    """Signal every session at once, then wait for them all to be gone (one by one with
+    ``pg_terminate_backend(pid, timeout)`` costs a backend exit each, in series)."""
     conn = ctx.runtime.admin() if ctx.runtime else ctx.conn
     if not pids:
         return 0
     rows = conn.execute(
-        "select pid from unnest(%s::int[]) pid where pg_terminate_backend(pid, 5000)", (pids,)
+        "select pid from unnest(%s::int[]) pid where pg_terminate_backend(pid)", (pids,)
     ).fetchall()
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        left = conn.execute(
+            "select count(*) from pg_stat_activity where pid = any(%s)", (pids,)
+        ).fetchone()
+        if not left or not left[0]:
+            break
+        time.sleep(0.01)
     return len(rows)
 
 
@@ -127,8 +142,7 @@ def cancel_long_queries(ctx: RemedyContext, params: dict[str, Any]) -> list[Reme
             RemedyStep(
                 "sessions terminated",
                 f"pg_terminate_backend on {terminated} session(s) still running or still "
-                f"holding locks {grace:g} s after the cancel (an aborted transaction keeps its "
-                "locks until the client rolls back)",
+                f"blocking others {grace:g} s after the cancel",
                 {"terminated": terminated, "pids": left},
             )
         )
@@ -163,6 +177,7 @@ def restart_server(ctx: RemedyContext, params: dict[str, Any]) -> list[RemedySte
     started = time.perf_counter()
     server.start(wait=True)
     ready = time.perf_counter()
+    rt.server_restarted()
     data: dict[str, Any] = {"restart_ms": round((ready - started) * 1000, 3)}
     crashed_at = rt.state.get("crashed_at")
     if crashed_at is not None:

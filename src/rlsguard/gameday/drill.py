@@ -159,6 +159,7 @@ class Drill:
         self.ledger: Ledger | None = None
         self.plan: Any = None
         self._extra_conns: list[psycopg.Connection[Any]] = []
+        self._epoch = 0
         self.runtime = Runtime(
             target, self.run_id, lambda: self._admin(), server=getattr(target, "server", None)
         )
@@ -247,7 +248,10 @@ class Drill:
 
     def _admin(self) -> psycopg.Connection[Any]:
         """The runner's superuser session, reconnected after the server went away."""
-        if self.conn.closed or self.conn.broken:
+        if self.conn.closed or self.conn.broken or self._epoch != self.runtime.epoch:
+            if self._epoch != self.runtime.epoch:
+                self.platform.engine.janitor.close()  # its session died with the server
+            self._epoch = self.runtime.epoch
             self.conn = self.target.connect(f"{CHAOS_APP}:{self.run_id}")
             self._extra_conns.append(self.conn)
             if self.ledger is not None:
@@ -318,6 +322,8 @@ class Drill:
         self.rig.stop()
         end = self.clock.now()
         series = self.rig.users.timeline(self.app_started, end, self.spec.budgets.tick_s)
+        for point in series:  # on the journal's time axis (seconds since the drill started)
+            point["t"] = round(point["t"] - self.journal.origin, 3)
         total = self.rig.users.window(self.app_started, end)
         self.result.app = {
             "url": self.rig.app.url,

@@ -19,6 +19,26 @@ import psycopg
 from rlsguard.gameday.ledger import CHAOS_APP
 
 TOO_MANY = "53300"
+# A refused connection carries no SQLSTATE client-side (libpq reports the FATAL as text):
+# the texts of 53300 too_many_connections, every version (postinit.c, proc.c).
+TOO_MANY_TEXTS = (
+    "sorry, too many clients already",
+    "remaining connection slots are reserved for",
+)
+
+
+def refused_code(exc: psycopg.OperationalError) -> str | None:
+    """53300 when the server refused the connection for want of slots."""
+    if exc.sqlstate:
+        return exc.sqlstate
+    text = str(exc)
+    return TOO_MANY if any(t in text for t in TOO_MANY_TEXTS) else None
+
+
+def refused_message(exc: psycopg.OperationalError) -> str:
+    """The server's FATAL text, without libpq's "connection to server ... failed:" prefix."""
+    text = str(exc).strip()
+    return text.split("FATAL:", 1)[1].strip() if "FATAL:" in text else text
 
 
 def holder_name(run_id: str, what: str) -> str:
@@ -65,6 +85,10 @@ class Holder:
         """End the held sessions (through ``admin``, since a holder may be blocked in a
         query), then close them; returns how many were ended."""
         ended = 0
+        if not self.threads:  # idle sessions: closing them is enough (and quickest)
+            for conn in self.conns:
+                with contextlib.suppress(Exception):
+                    conn.close()
         if admin is not None:
             with contextlib.suppress(psycopg.Error):
                 ended = len(admin.execute(terminate_sql(self.name)).fetchall())

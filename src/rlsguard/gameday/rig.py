@@ -135,6 +135,10 @@ class Runtime:
     rig: AppRig | None = None
     server: Any = None  # the owned PostgresServer of a local target
     state: dict[str, Any] = field(default_factory=dict)
+    epoch: int = 0  # bumped when the server restarts: every session opened before is dead
+
+    def server_restarted(self) -> None:
+        self.epoch += 1
 
     def wait_for(
         self, condition: Callable[[], bool], timeout: float, poll: float = 0.01
