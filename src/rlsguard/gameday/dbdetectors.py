@@ -55,7 +55,9 @@ class IdleTransactions(Detector):
     defaults: ClassVar[dict[str, Any]] = {"min_age_s": 0.5}
 
     def check(self, obs: Observation) -> Firing | None:
-        old = [s for s in obs.activity.idle_in_transaction if s["age_s"] >= self.settings["min_age_s"]]
+        old = [
+            s for s in obs.activity.idle_in_transaction if s["age_s"] >= self.settings["min_age_s"]
+        ]
         if not old:
             return None
         oldest = max(old, key=lambda s: s["age_s"])
@@ -154,7 +156,9 @@ class PgErrors(_LogWindow):
         for r in seen:
             counts[r.state_code or ""] = counts.get(r.state_code or "", 0) + 1
         messages = sorted({f"{r.severity} {r.state_code}: {r.message}" for r in seen})
-        summary = ", ".join(f"{n} x {c} {NAMES.get(c, '')}".strip() for c, n in sorted(counts.items()))
+        summary = ", ".join(
+            f"{n} x {c} {NAMES.get(c, '')}".strip() for c, n in sorted(counts.items())
+        )
         return Firing(
             self.name,
             f"server log, last {self.settings['window_s']:g} s: {summary}",

@@ -151,7 +151,11 @@ class IdleInTransaction(Fault):
                 _as(rt, name, params.role), name, _lock_sql(params.table, params.lock)
             )
             rt.state["idle"] = holder
-            return {"table": params.table, "lock": params.lock, "processes": [backend_of(holder.conns[0])]}
+            return {
+                "table": params.table,
+                "lock": params.lock,
+                "processes": [backend_of(holder.conns[0])],
+            }
 
         def release(admin: Any) -> dict[str, Any]:
             holder = rt.state.pop("idle", None)
@@ -184,9 +188,15 @@ class LongTransaction(Fault):
         statements = f"{_lock_sql(params.table, params.lock)}; SELECT pg_sleep({params.seconds})"
 
         def inject() -> dict[str, Any]:
-            holder = long_transactions(_as(rt, name, params.role), name, statements, params.sessions)
+            holder = long_transactions(
+                _as(rt, name, params.role), name, statements, params.sessions
+            )
             rt.state["long"] = holder
-            return {"table": params.table, "sessions": params.sessions, "processes": holder.backends()}
+            return {
+                "table": params.table,
+                "sessions": params.sessions,
+                "processes": holder.backends(),
+            }
 
         def release(admin: Any) -> dict[str, Any]:
             holder = rt.state.pop("long", None)
@@ -318,7 +328,10 @@ class CrashServer(Fault):
             rt.state["crashed_at"] = time.perf_counter()
             server.kill()
             rt.state["crashed_pid"] = pid
-            return {"postmaster_pid": pid, "processes": [{"kind": "postmaster", "pid": pid, "start": start}]}
+            return {
+                "postmaster_pid": pid,
+                "processes": [{"kind": "postmaster", "pid": pid, "start": start}],
+            }
 
         def release(admin: Any) -> dict[str, Any]:
             if server.is_running:

@@ -67,8 +67,7 @@ def activity(conn: psycopg.Connection[Any]) -> Activity:
         key = f"{r['datname']}/{r['state'] or 'unknown'}"
         out.by_state[key] = out.by_state.get(key, 0) + 1
         brief = {
-            k: r[k]
-            for k in ("pid", "datname", "state", "application_name", "usename", "query")
+            k: r[k] for k in ("pid", "datname", "state", "application_name", "usename", "query")
         }
         if r["state"].startswith("idle in transaction"):
             out.idle_in_transaction.append({**brief, "age_s": r["state_age_s"] or 0.0})

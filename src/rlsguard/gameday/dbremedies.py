@@ -72,11 +72,17 @@ def _terminate(ctx: RemedyContext, pids: list[int], wait_s: float = 5.0) -> int:
 def kill_idle_connections(ctx: RemedyContext, params: dict[str, Any]) -> list[RemedyStep]:
     min_age = float(params.get("min_age_s", 0.5))
     states = list(params.get("states", IDLE_STATES))
-    found = _candidates(ctx, "state = any(%s) and clock_timestamp() - state_change >= "
-                        "make_interval(secs => %s)", (states, min_age))
+    found = _candidates(
+        ctx,
+        "state = any(%s) and clock_timestamp() - state_change >= make_interval(secs => %s)",
+        (states, min_age),
+    )
     runbook = [
-        s for s in found
-        if s["state"] == "idle" and s["datname"] == "postgres" and (s["query_age_s"] or 0) >= RUNBOOK_AGE_S
+        s
+        for s in found
+        if s["state"] == "idle"
+        and s["datname"] == "postgres"
+        and (s["query_age_s"] or 0) >= RUNBOOK_AGE_S
     ]
     missed: dict[str, int] = {}
     for s in found:
@@ -107,19 +113,29 @@ def cancel_long_queries(ctx: RemedyContext, params: dict[str, Any]) -> list[Reme
     min_age = float(params.get("min_age_s", 1.0))
     grace = float(params.get("grace_s", 1.0))
     conn = ctx.runtime.admin() if ctx.runtime else ctx.conn
-    found = _candidates(ctx, "state = 'active' and clock_timestamp() - query_start >= "
-                        "make_interval(secs => %s)", (min_age,))
+    found = _candidates(
+        ctx,
+        "state = 'active' and clock_timestamp() - query_start >= make_interval(secs => %s)",
+        (min_age,),
+    )
     pids = [s["pid"] for s in found]
-    cancelled = len(conn.execute(
-        "select pid from unnest(%s::int[]) pid where pg_cancel_backend(pid)", (pids,)
-    ).fetchall()) if pids else 0
+    cancelled = (
+        len(
+            conn.execute(
+                "select pid from unnest(%s::int[]) pid where pg_cancel_backend(pid)", (pids,)
+            ).fetchall()
+        )
+        if pids
+        else 0
+    )
 
     def still_bad() -> list[int]:
         if not pids:
             return []
         rows = conn.execute(
             "select a.pid from pg_stat_activity a where a.pid = any(%s) and (a.state = 'active' "
-            "or exists (select 1 from pg_stat_activity w where a.pid = any(pg_blocking_pids(w.pid))))",
+            "or exists (select 1 from pg_stat_activity w "
+            "where a.pid = any(pg_blocking_pids(w.pid))))",
             (pids,),
         ).fetchall()
         return [r[0] for r in rows]

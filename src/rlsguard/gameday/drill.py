@@ -13,6 +13,7 @@ from the journal when the clock is the system's.
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
 from collections.abc import Callable
@@ -43,6 +44,7 @@ from rlsguard.workspace.trial import as_migration
 
 # Cheapest observation first.
 ORDER = ("drift", "auth", "log", "serverlog", "activity", "app", "health", "canaries")
+NO_REQUEST_YET = "the synthetic users sent no request yet"
 CANARY_APP = "rlsguard-canary"  # the synthetic users' sessions (not chaos: they are traffic)
 
 
@@ -191,10 +193,9 @@ class Drill:
         elif need == "serverlog" and tail is not None:
             obs.serverlog = tail.read()
         elif need == "activity":
-            try:
+            # Unreachable server: no observation; the app's detectors say so.
+            with contextlib.suppress(psycopg.Error):
                 obs.activity = dbprobes.activity(self._admin())
-            except psycopg.Error:
-                pass  # the server is unreachable: the app's detectors say so
         elif need == "app" and self.rig is not None:
             obs.app = self.rig.fresh()
         elif need == "health" and self.rig is not None:
@@ -218,7 +219,7 @@ class Drill:
         obs = self._observe(set(probes_wanted), None)
         why = []
         if "app" in probes_wanted:
-            why.extend(self._app_steady(obs.app))
+            why.extend(self._app_steady(self.rig.sent_since_look if self.rig else None))
         if obs.canaries is not None and not obs.canaries.ok:
             why.append(
                 f"{len(obs.canaries.failures)} canary request(s) fail: "
@@ -236,15 +237,36 @@ class Drill:
             )
         return why
 
+    def _settled(self, probes_wanted: list[str]) -> list[str]:
+        """The steady state, judged once the app's users have answers to judge."""
+        why = self._steady(probes_wanted)
+        for _ in range(50):
+            if why != [NO_REQUEST_YET]:
+                break
+            self._tick(self.spec.budgets.tick_s)
+            why = self._steady(probes_wanted)
+        return why
+
     def _app_steady(self, window: Any) -> list[str]:
         """Every synthetic user got answers, and none failed, since the last look."""
         if self.rig is None or window is None:
             return ["no app runs in this drill"]
         if window.requests == 0:
-            return ["the synthetic users sent no request yet"]
+            return [NO_REQUEST_YET]
         if window.errors:
             return [f"{window.errors} of {window.requests} app requests failed {window.by_status}"]
         return []
+
+    def _tick(self, seconds: float) -> None:
+        """Between two looks: with an app, first wait for its users' next answer (an
+        observable condition), so a tick always judges new requests; then the clock's
+        sleep (on the manual clock it only advances time)."""
+        waited = 0.0
+        if self.rig is not None and self.spec.app is not None:
+            started = time.monotonic()
+            self.rig.wait_for_answers(self.spec.app.client_timeout_s + 1.0)
+            waited = time.monotonic() - started
+        self.sleep(max(0.0, seconds - waited) if self.clock is SYSTEM_CLOCK else seconds)
 
     def _admin(self) -> psycopg.Connection[Any]:
         """The runner's superuser session, reconnected after the server went away."""
@@ -297,15 +319,14 @@ class Drill:
                 # a role-in-database setting goes with the drill's database.
                 conn.execute(
                     psycopg.sql.SQL(
-                        "ALTER ROLE authenticator IN DATABASE {} SET log_min_duration_statement = {}"
+                        "ALTER ROLE authenticator IN DATABASE {} "
+                        "SET log_min_duration_statement = {}"
                     ).format(
                         psycopg.sql.Identifier(self.target.dbname),
                         psycopg.sql.Literal(f"{spec.slow_statement_ms}ms"),
                     )
                 )
-            self.rig = start_rig(
-                self.platform.engine, self.target, spec, self.clock, self.sleep
-            )
+            self.rig = start_rig(self.platform.engine, self.target, spec, self.clock, self.sleep)
             self.runtime.rig = self.rig
             self.app_started = self.clock.now()
             step.detail = (
@@ -359,12 +380,7 @@ class Drill:
                     f"reverted {len(previous)} fault(s) left by an earlier run",
                     ids=[p.id for p in previous],
                 )
-            why = self._steady(spec.steady_state)
-            for _ in range(50):  # the users' first answers (an app just started)
-                if not why or why != ["the synthetic users sent no request yet"]:
-                    break
-                self.sleep(spec.budgets.tick_s)
-                why = self._steady(spec.steady_state)
+            why = self._settled(spec.steady_state)
             if why:
                 step.status = "failed"
                 step.detail = why[0]
@@ -470,7 +486,7 @@ class Drill:
                         )
                 if all(n in r.fired or n in r.unavailable for n in spec.detection.expect):
                     break
-                self.sleep(spec.budgets.tick_s)
+                self._tick(spec.budgets.tick_s)
             r.detected = declared
             # Unavailable here (no server log on a DSN target) is reported, not failed.
             r.missing = [
@@ -526,7 +542,7 @@ class Drill:
                         "steady_state.regained", f"{', '.join(spec.verify)} hold again", tick=tick
                     )
                     break
-                self.sleep(spec.budgets.tick_s)
+                self._tick(spec.budgets.tick_s)
             if not r.recovered:
                 step.status = "failed"
                 step.detail = why[0]
@@ -577,7 +593,7 @@ class Drill:
                 if after[t] != self.fingerprints[t]
             ]
             r.data_ok = not r.data_changes
-            why = self._steady(self.spec.steady_state)
+            why = self._settled(self.spec.steady_state)
             if why:
                 r.residue.drift.extend(why)
             if not r.residue.clean or not r.data_ok:

@@ -60,7 +60,8 @@ def app_section(result: DrillResult, chart: str | None) -> list[str]:
         f"- p95 latency over the drill: {a['p95_ms']} ms",
         f"- app log ({a['log_file']}): failed requests by error class: "
         + (", ".join(f"{k}: {v}" for k, v in a["log_errors"].items()) or "none"),
-        f"- connection path: {a['pooler']}" + (f" ({a['pooler_note']})" if a["pooler_note"] else ""),
+        f"- connection path: {a['pooler']}"
+        + (f" ({a['pooler_note']})" if a["pooler_note"] else ""),
     ]
     if worst is not None:
         lines.append(
@@ -275,7 +276,9 @@ def summary_markdown(results: Sequence[DrillResult]) -> str:
     doc = summary_doc(results)
     lines = [
         "# Game day: "
-        + ", ".join(sorted({f"runbook section {r.scenario.spec.runbook.section}" for r in results})),
+        + ", ".join(
+            sorted({f"runbook section {r.scenario.spec.runbook.section}" for r in results})
+        ),
         "",
         "| scenario | verdict | TTD (target) | TTR (target) | detected by | silent (gap) |",
         "|---|---|---|---|---|---|",
@@ -311,7 +314,9 @@ def write_reports(results: Sequence[DrillResult], directory: Path) -> list[Path]
         folder = directory / r.scenario.name
         folder.mkdir(parents=True, exist_ok=True)
         chart = None
-        if r.app and timeline_png(app_timeline(r), folder / CHART, r.scenario.spec.title, _marks(r)):
+        if r.app and timeline_png(
+            app_timeline(r), folder / CHART, r.scenario.spec.title, _marks(r)
+        ):
             chart = CHART
             written.append(folder / CHART)
         files = {

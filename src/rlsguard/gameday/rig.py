@@ -18,9 +18,9 @@ import psycopg
 
 from rlsguard.clock import Clock
 from rlsguard.gameday.target import Target
-from rlsguard.stack.pgbouncer import discover_pgbouncer
 from rlsguard.refapp.server import RefApp, start_refapp
 from rlsguard.refapp.users import Call, SyntheticUsers, Window
+from rlsguard.stack.pgbouncer import discover_pgbouncer
 
 APP_ROLE = "authenticator"
 
@@ -35,7 +35,9 @@ class AppRig:
     pooler: str = "direct"
     pooler_note: str = ""
     started_at: float = 0.0
-    _last: float = 0.0
+    _seen: int = 0  # samples already judged
+    _look: float = 0.0  # time.monotonic() of the previous look
+    sent_since_look: Window | None = None  # requests *sent* after the previous look
 
     def window(self, seconds: float) -> Window:
         now = self.clock.now()
@@ -43,9 +45,19 @@ class AppRig:
 
     def fresh(self) -> Window:
         """What the users saw since the previous call (each tick judges new requests only)."""
+        samples, self._seen = self.users.since_index(self._seen)
         now = self.clock.now()
-        start, self._last = self._last or self.started_at, now
-        return self.users.window(start, now)
+        start = samples[0].t if samples else now
+        # A steady state is judged on requests sent after the last look only: one still in
+        # flight from before a remediation says nothing about the system now.
+        newer = [s for s in samples if s.sent >= self._look]
+        self.sent_since_look = self.users.summarise(newer, start, now)
+        self._look = time.monotonic()
+        return self.users.summarise(samples, start, now)
+
+    def wait_for_answers(self, timeout: float) -> bool:
+        """Until the users have had at least one more answer than they have now."""
+        return self.users.wait_for_samples(len(self.users.samples) + 1, timeout)
 
     def health(self) -> dict[str, Any]:
         try:
@@ -107,7 +119,9 @@ def start_rig(
     with engine.connect(target.dbname, autocommit=True) as conn:
         for persona in spec.personas:
             tokens[persona] = engine.personas.resolve(conn, persona).token
-        class_id = conn.execute("select id::text from public.classes order by id limit 1").fetchone()
+        class_id = conn.execute(
+            "select id::text from public.classes order by id limit 1"
+        ).fetchone()
     calls = [Call(f"/rest/v1/{t}") for t in spec.tables]
     if class_id is not None:
         calls.append(Call("/rest/v1/rpc/class_average", params={"p_class_id": class_id[0]}))
@@ -140,9 +154,7 @@ class Runtime:
     def server_restarted(self) -> None:
         self.epoch += 1
 
-    def wait_for(
-        self, condition: Callable[[], bool], timeout: float, poll: float = 0.01
-    ) -> bool:
+    def wait_for(self, condition: Callable[[], bool], timeout: float, poll: float = 0.01) -> bool:
         """Wait on an observable condition (never a fixed sleep)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

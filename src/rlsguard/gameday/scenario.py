@@ -124,9 +124,7 @@ class ScenarioSpec(_Model):
     fault: FaultSpec
     detection: DetectionSpec
     remediation: list[RemediationSpec] = Field(min_length=1)
-    verify: list[Probe] = Field(
-        min_length=1, description="Probes that prove recovery."
-    )
+    verify: list[Probe] = Field(min_length=1, description="Probes that prove recovery.")
     budgets: Budgets = Field(default=Budgets())
     app: AppSpec | None = Field(
         default=None, description="Run the reference app and synthetic users (section 2)."
@@ -210,10 +208,10 @@ def _unknown(name: str, known: Iterable[str], what: str) -> str:
 
 def _check_references(scenario: Scenario, file: str) -> Iterator[Problem]:
     """Registered names, their parameters, the runbook row and the file name."""
+    from rlsguard.gameday import dbdetectors, dbfaults, dbremedies  # noqa: F401  (register)
     from rlsguard.gameday.detectors import DETECTORS
     from rlsguard.gameday.faults import FAULTS
     from rlsguard.gameday.remediation import REMEDIATIONS
-    from rlsguard.gameday import dbdetectors, dbfaults, dbremedies  # noqa: F401  (register)
 
     spec = scenario.spec
 

@@ -120,8 +120,6 @@ def local_database(engine: Any, name: str) -> Iterator[Target]:
         kind = "local" if log is not None else "scratch"
         # rlsguard created this database: breaking it is allowed wherever it lives.
         owned = server if kind == "local" else None
-        yield Target(
-            f"{kind}:{where}", kind, name, base, destructive=True, log=log, server=owned
-        )
+        yield Target(f"{kind}:{where}", kind, name, base, destructive=True, log=log, server=owned)
     finally:
         engine.drop(name)

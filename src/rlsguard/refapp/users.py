@@ -36,6 +36,7 @@ class Sample:
     path: str
     status: int  # 0: no HTTP answer (connection refused, client timeout)
     latency_s: float
+    sent: float = 0.0  # time.monotonic() when the request was sent (orders it against looks)
 
     @property
     def failed(self) -> bool:
@@ -101,6 +102,7 @@ class SyntheticUsers:
         self.clock = clock
         self.samples: list[Sample] = []
         self._lock = threading.Lock()
+        self._arrived = threading.Condition(self._lock)
         self._stop = threading.Event()
         self._wait = wait or self._stop.wait
         self._threads: list[threading.Thread] = []
@@ -127,16 +129,44 @@ class SyntheticUsers:
         self.stop()
 
     def request(self, client: httpx.Client, persona: str, call: Call) -> Sample:
+        sent = time.monotonic()
         started = time.perf_counter()
         try:
             response = client.request(call.method, self.base_url + call.path, params=call.params)
             status = response.status_code
         except httpx.HTTPError:
             status = 0
-        sample = Sample(self.clock.now(), persona, call.path, status, time.perf_counter() - started)
-        with self._lock:
+        latency = time.perf_counter() - started
+        sample = Sample(self.clock.now(), persona, call.path, status, latency, sent)
+        with self._arrived:
             self.samples.append(sample)
+            self._arrived.notify_all()
         return sample
+
+    def wait_for_samples(self, count: int, timeout: float) -> bool:
+        """Block until at least ``count`` samples exist (an observable condition, not a
+        sleep): a drill's tick waits for the users' next answers before judging them."""
+        with self._arrived:
+            return self._arrived.wait_for(lambda: len(self.samples) >= count, timeout)
+
+    def since_index(self, index: int) -> tuple[list[Sample], int]:
+        """Samples from position ``index`` on, and the next position."""
+        with self._lock:
+            return self.samples[index:], len(self.samples)
+
+    def summarise(self, samples: list[Sample], start: float, end: float) -> Window:
+        by_status: dict[int, int] = {}
+        for s in samples:
+            by_status[s.status] = by_status.get(s.status, 0) + 1
+        value = p95([s.latency_s * 1000 for s in samples])
+        return Window(
+            start,
+            end,
+            len(samples),
+            sum(1 for s in samples if s.failed),
+            by_status,
+            None if value is None else round(value, 3),
+        )
 
     def _user(self, persona: str, token: str | None) -> None:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -157,20 +187,9 @@ class SyntheticUsers:
             return [s for s in self.samples if s.t >= start and (end is None or s.t <= end)]
 
     def window(self, start: float, end: float) -> Window:
-        samples = self.since(start, end)
-        by_status: dict[int, int] = {}
-        for s in samples:
-            by_status[s.status] = by_status.get(s.status, 0) + 1
-        latencies = [s.latency_s * 1000 for s in samples]
-        value = p95(latencies)
-        return Window(
-            start,
-            end,
-            len(samples),
-            sum(1 for s in samples if s.failed),
-            by_status,
-            None if value is None else round(value, 3),
-        )
+        """Samples stamped in ``(start, end]`` on the clock."""
+        samples = [s for s in self.since(start, end) if s.t > start or start == end]
+        return self.summarise(samples, start, end)
 
     def first_success_after(self, t: float) -> Sample | None:
         with self._lock:
