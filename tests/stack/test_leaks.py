@@ -7,12 +7,14 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from rlsguard.stack import Stack
 from rlsguard.stack.runtime import tagged_processes
+from tests.reliability.clirun import default_signals
 from tests.stack.conftest import eventually
 
 CHILD_TEST = """
@@ -24,12 +26,27 @@ def test_hold_servers():
     pg = stack.postgres()
     if os.environ.get("CHILD_FREEZE"):
         pg.freeze()
-    pathlib.Path(os.environ["CHILD_READY"]).write_text(f"{stack.run_id} {stack.path}")
+    ready = pathlib.Path(os.environ["CHILD_READY"])
+    ready.with_suffix(".tmp").write_text(f"{stack.run_id} {stack.path}")
+    ready.with_suffix(".tmp").rename(ready)  # atomic: the parent never reads it half-written
     signal.pause()  # until the parent kills us
 """
 
 
-def start_child_run(tmp_path: Path, *, freeze: bool) -> tuple[subprocess.Popen[bytes], str, Path]:
+@pytest.fixture
+def children() -> Iterator[list[subprocess.Popen[bytes]]]:
+    """Child runs of a test, SIGKILLed at its end whatever happened (their servers follow)."""
+    procs: list[subprocess.Popen[bytes]] = []
+    yield procs
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+
+
+def start_child_run(
+    tmp_path: Path, children: list[subprocess.Popen[bytes]], *, freeze: bool
+) -> tuple[subprocess.Popen[bytes], str, Path]:
     (tmp_path / "test_child.py").write_text(CHILD_TEST)
     ready = tmp_path / "ready"
     env = {**os.environ, "CHILD_READY": str(ready)}
@@ -41,7 +58,11 @@ def start_child_run(tmp_path: Path, *, freeze: bool) -> tuple[subprocess.Popen[b
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        # Explicit dispositions: a pytest started with SIGINT ignored (`cmd &` in a script)
+        # would hand that on, and the child would never see the Ctrl-C sent to it.
+        preexec_fn=default_signals,
     )
+    children.append(proc)
     deadline = time.monotonic() + 60
     while not ready.exists():
         if proc.poll() is not None:
@@ -53,8 +74,10 @@ def start_child_run(tmp_path: Path, *, freeze: bool) -> tuple[subprocess.Popen[b
     return proc, run_id, Path(run_path)
 
 
-def test_sigkilled_pytest_leaves_nothing_after_next_start(tmp_path: Path) -> None:
-    proc, run_id, run_path = start_child_run(tmp_path, freeze=False)
+def test_sigkilled_pytest_leaves_nothing_after_next_start(
+    tmp_path: Path, children: list[subprocess.Popen[bytes]]
+) -> None:
+    proc, run_id, run_path = start_child_run(tmp_path, children, freeze=False)
     proc.kill()
     proc.wait()
     # The parent-death signal takes the postmaster down; its children follow.
@@ -64,9 +87,11 @@ def test_sigkilled_pytest_leaves_nothing_after_next_start(tmp_path: Path) -> Non
     assert not run_path.exists()
 
 
-def test_frozen_servers_of_a_killed_run_are_reaped(tmp_path: Path) -> None:
+def test_frozen_servers_of_a_killed_run_are_reaped(
+    tmp_path: Path, children: list[subprocess.Popen[bytes]]
+) -> None:
     """SIGSTOPped backends cannot notice their postmaster died; the next run kills them."""
-    proc, run_id, run_path = start_child_run(tmp_path, freeze=True)
+    proc, run_id, run_path = start_child_run(tmp_path, children, freeze=True)
     proc.kill()
     proc.wait()
     with Stack() as stack:
@@ -75,16 +100,20 @@ def test_frozen_servers_of_a_killed_run_are_reaped(tmp_path: Path) -> None:
     assert not run_path.exists()
 
 
-def test_sigterm_stops_servers_and_removes_the_run_dir(tmp_path: Path) -> None:
-    proc, run_id, run_path = start_child_run(tmp_path, freeze=False)
+def test_sigterm_stops_servers_and_removes_the_run_dir(
+    tmp_path: Path, children: list[subprocess.Popen[bytes]]
+) -> None:
+    proc, run_id, run_path = start_child_run(tmp_path, children, freeze=False)
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=30) == -signal.SIGTERM
     assert not tagged_processes(run_id=run_id)
     assert not run_path.exists()
 
 
-def test_ctrl_c_stops_servers_and_removes_the_run_dir(tmp_path: Path) -> None:
-    proc, run_id, run_path = start_child_run(tmp_path, freeze=True)
+def test_ctrl_c_stops_servers_and_removes_the_run_dir(
+    tmp_path: Path, children: list[subprocess.Popen[bytes]]
+) -> None:
+    proc, run_id, run_path = start_child_run(tmp_path, children, freeze=True)
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=30) == pytest.ExitCode.INTERRUPTED
     assert not tagged_processes(run_id=run_id)

@@ -127,12 +127,26 @@ def test_definer_trigger_on_auth_users_and_seeded_users(sb: SupabaseCluster, fre
 
 
 def test_revoke_on_database_postgres(sb: SupabaseCluster, fresh_db: Any) -> None:
-    applied(sb, fresh_db, "database_revoke")
+    """``database postgres`` is the project's database: the one migrated, whatever its name."""
+    with sb.connect() as conn:
+        before = conn.execute(
+            "select datacl, shobj_description(oid, 'pg_database') from pg_database "
+            "where datname = 'postgres'"
+        ).fetchone()
+    dbname = applied(sb, fresh_db, "database_revoke")
     with sb.connect() as conn:
         acl = conn.execute(
             "select datacl::text[], shobj_description(oid, 'pg_database') from pg_database "
-            "where datname = 'postgres'"
+            "where datname = %s",
+            (dbname,),
         ).fetchone()
+        assert (
+            conn.execute(
+                "select datacl, shobj_description(oid, 'pg_database') from pg_database "
+                "where datname = 'postgres'"
+            ).fetchone()
+            == before
+        )  # the server's own postgres database is left alone
         assert not any(item.startswith("=") and "T" in item.split("/")[0] for item in acl[0])
         assert any(item.startswith("service_role=T") for item in acl[0])
         assert acl[1] == "hardened by migration"
@@ -360,16 +374,21 @@ def test_a_missing_extension_names_the_server_that_has_it(
 def test_no_op_stand_ins_are_opt_in_and_announced(sb: SupabaseCluster, fresh_db: Any) -> None:
     with pytest.raises(ExtensionUnavailable, match=r'"pg_net" is not available') as info:
         apply_project(sb.server, load("noop_standins"), dbname=fresh_db())
-    assert 'stand_ins=["pg_net"]' in str(info.value)
+    assert 'stand_ins = ["pg_net"]' in str(info.value)
     dbname = fresh_db()
     with pytest.warns(StandInWarning, match=r"http .*pg_graphql .*pg_net") as caught:
         report = apply_project(sb.server, load("noop_standins"), dbname=dbname, stand_ins="all")
-    assert any("no request is ever sent" not in str(w.message) for w in caught)
+    assert any("never send" in str(w.message) for w in caught)
     assert any("stand-in" in line for line in report.migrations[0].elevated)
     with sb.connect(dbname) as conn:
+        # The seed's order was queued by the webhook trigger; a call queues one more; none is sent.
         assert conn.execute(
             "select count(*), (select net.http_get('https://example.com')) from public.orders"
-        ).fetchone() == (1, 0)
+        ).fetchone() == (1, 2)
+        assert conn.execute(
+            "select method, url from net.http_request_queue order by id"
+        ).fetchall() == [("POST", "https://example.com/hook"), ("GET", "https://example.com")]
+        assert conn.execute("select count(*) from net._http_response").fetchone() == (0,)
         assert conn.execute("select to_regnamespace('graphql') is not null").fetchone() == (True,)
 
 
@@ -503,3 +522,80 @@ def test_project_copies_apply_from_anywhere(
         "supabase/migrations/20240501000000_profiles.sql",
         "supabase/seed.sql",
     ]
+
+
+def test_a_stand_in_is_created_once_per_database(
+    sb: SupabaseCluster, fresh_db: Any, tmp_path: Path
+) -> None:
+    folder = tmp_path / "supabase" / "migrations"
+    folder.mkdir(parents=True)
+    for n, schema in enumerate(("", " with schema extensions")):
+        (folder / f"2024010100000{n}_x.sql").write_text(
+            f"create extension if not exists pg_net{schema};\n"
+            f"create extension if not exists vector{schema};\n"
+        )
+    dbname = fresh_db()
+    with pytest.warns(StandInWarning):
+        report = apply_project(
+            sb.server, SupabaseProject.load(tmp_path), dbname=dbname, stand_ins=["pg_net", "vector"]
+        )
+    assert [f.status for f in report.migrations] == ["applied", "applied"]
+    with sb.connect(dbname) as conn:
+        assert conn.execute("select count(*) from pg_type where typname = 'vector'").fetchone() == (
+            1,
+        )
+        assert conn.execute(
+            "select count(*) from pg_proc where proname = 'http_post'"
+        ).fetchone() == (1,)
+
+
+def test_a_language_stand_in_is_remembered_by_the_database(
+    sb: SupabaseCluster, fresh_db: Any, tmp_path: Path
+) -> None:
+    """A later run (a new migration on a cached template) still replaces plv8 functions."""
+    folder = tmp_path / "supabase" / "migrations"
+    folder.mkdir(parents=True)
+    (folder / "20240101000000_ext.sql").write_text("create extension if not exists plv8;\n")
+    dbname = fresh_db()
+    with pytest.warns(StandInWarning):
+        apply_project(sb.server, SupabaseProject.load(tmp_path), dbname=dbname, stand_ins="plv8")
+    (folder / "20240102000000_fn.sql").write_text(
+        "create function public.js() returns int language plv8 as $$ return 1; $$;\n"
+    )
+    with pytest.warns(StandInWarning):
+        report = apply_project(
+            sb.server, SupabaseProject.load(tmp_path), dbname=dbname, stand_ins="plv8"
+        )
+    assert [f.status for f in report.migrations] == ["already applied", "applied"]
+    with sb.connect(dbname) as conn, pytest.raises(psycopg.errors.FeatureNotSupported):
+        conn.execute("select public.js()")
+
+
+def test_a_dump_granting_on_pgvector_functions_applies_on_the_type_stand_in(
+    sb: SupabaseCluster, fresh_db: Any, tmp_path: Path
+) -> None:
+    folder = tmp_path / "supabase" / "migrations"
+    folder.mkdir(parents=True)
+    (folder / "20240101000000_remote_schema.sql").write_text(
+        'CREATE EXTENSION IF NOT EXISTS "vector" WITH SCHEMA "public";\n'
+        'GRANT ALL ON FUNCTION "public"."halfvec_in"("cstring", "oid", integer) TO "anon";\n'
+        'GRANT ALL ON FUNCTION "public"."l2_distance"("public"."vector", "public"."vector") '
+        'TO "anon";\n'
+        'GRANT ALL ON FUNCTION "public"."vector_dims"("public"."vector") TO "authenticated";\n'
+    )
+    dbname = fresh_db()
+    with pytest.warns(StandInWarning):
+        report = apply_project(
+            sb.server, SupabaseProject.load(tmp_path), dbname=dbname, stand_ins=["vector"]
+        )
+    assert sum("grant on pgvector functions" in e for e in report.migrations[0].elevated) == 3
+    assert any("skipped: a pgvector function" in n for n in report.migrations[0].notices)
+    with sb.connect(dbname) as conn:
+        granted = dict(
+            conn.execute(
+                "select proname, array_to_string(proacl, ',') from pg_proc "
+                "where proname in ('l2_distance', 'vector_dims')"
+            ).fetchall()
+        )
+        assert "anon=X/" in granted["l2_distance"]
+        assert "authenticated=X/" in granted["vector_dims"]

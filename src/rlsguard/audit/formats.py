@@ -257,7 +257,7 @@ def print_text(
     active = [f for f in ordered if f.waived is None]
     waived = [f for f in ordered if f.waived is not None]
     if active:
-        table = Table(title=title, show_header=True, header_style="bold", show_lines=True)
+        table = Table(title=escape(title), show_header=True, header_style="bold", show_lines=True)
         table.add_column("level", no_wrap=True)
         table.add_column("rule · object · finding", overflow="fold", ratio=1)
         for f in active:
@@ -279,12 +279,12 @@ def print_text(
         table.add_column("object")
         table.add_column("reason", overflow="fold")
         for f in waived:
-            table.add_row(f.rule, f.object, escape(f.waived or ""))
+            table.add_row(escape(f.rule), escape(f.object), escape(f.waived or ""))
         console.print(table)
     for note in notes:
         console.print(f"[dim]note: {escape(note)}[/]")
     summary = counts(ordered)
     console.print(
-        f"{title}: {summary['error']} error(s), {summary['warn']} warning(s), "
+        f"{escape(title)}: {summary['error']} error(s), {summary['warn']} warning(s), "
         f"{summary['info']} info, {summary['waived']} waived"
     )

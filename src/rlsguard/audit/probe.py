@@ -53,6 +53,7 @@ from rlsguard.database import Database
 from rlsguard.errors import RlsguardError
 from rlsguard.identity.session import Identity, Session, denial_kind
 from rlsguard.policy.catalog import Catalog, Table, read_catalog
+from rlsguard.transactions import undone
 
 SYNTHETIC = ("a", "b")
 SYNTHETIC_DOMAIN = "probe.rlsguard.invalid"
@@ -256,17 +257,13 @@ class _Probe:
         parts.extend(self.session(actor).impersonation())
         parts.append(statement)
         script = sql.SQL("; ").join(parts).as_string(self.conn)
-        try:
-            with self.conn.cursor() as cur:
-                cur.execute(script)
-                while cur.nextset():
-                    pass
-                row = cur.fetchone() if cur.description else None
-                return cur.rowcount, (row[0] if row else None)
-        finally:
-            self.conn.execute(
-                sql.SQL("ROLLBACK TO SAVEPOINT {0}; RELEASE SAVEPOINT {0}").format(savepoint)
-            )
+        undo = sql.SQL("ROLLBACK TO SAVEPOINT {0}; RELEASE SAVEPOINT {0}").format(savepoint)
+        with undone(self.conn, undo), self.conn.cursor() as cur:
+            cur.execute(script)
+            while cur.nextset():
+                pass
+            row = cur.fetchone() if cur.description else None
+            return cur.rowcount, (row[0] if row else None)
 
     def attempt(
         self, actor: Actor, statement: sql.Composable, *, before: sql.Composable | None = None
@@ -643,11 +640,13 @@ def run_probe(
     act instead. ``files``: the migrations, so findings point at the policy to fix.
     """
     conn = db.conn
-    if conn.info.transaction_status != TransactionStatus.IDLE:
-        raise RuntimeError("probe a database on an idle autocommit connection")
+    # Our own transaction, or a savepoint in the caller's (a live database's rolled-back one).
+    own = conn.info.transaction_status == TransactionStatus.IDLE
+    if not own and conn.info.transaction_status != TransactionStatus.INTRANS:
+        raise RuntimeError("probe a database on an autocommit connection")
     report = ProbeReport()
-    conn.execute("BEGIN")
-    try:
+    conn.execute("BEGIN" if own else "SAVEPOINT rlsguard_probe")
+    with undone(conn, "ROLLBACK" if own else "ROLLBACK TO SAVEPOINT rlsguard_probe"):
         catalog = read_catalog(conn, exposed_schemas)
         uid_columns = {
             t.qualified: {
@@ -670,8 +669,6 @@ def run_probe(
             *probe.cross_tenant_write(actors, tables),
             *probe.cross_tenant_read(actors, tables),
         ]
-    finally:
-        conn.execute("ROLLBACK")
     specs = [WaiverSpec(w.rule, w.object, w.reason) for w in waivers]
     report.findings = sort_findings(
         apply_waivers(

@@ -7,8 +7,11 @@ The top floor: one module per command group (:mod:`.policy`, :mod:`.audit`,
 from __future__ import annotations
 
 import json
+import logging
+import shlex
 import signal
-from typing import Annotated
+import warnings
+from typing import Annotated, TextIO
 
 import typer
 from rich.console import Console
@@ -20,8 +23,18 @@ from rlsguard.cli import audit as audit_cli
 from rlsguard.cli import gameday as gameday_cli
 from rlsguard.cli import gate as gate_cli
 from rlsguard.cli import policy as policy_cli
+from rlsguard.cli.console import print_error
 from rlsguard.cli.matrix import matrix_app
-from rlsguard.cli.options import NoCacheOption, SupabaseDirOption
+from rlsguard.cli.options import (
+    AllowDestructiveOption,
+    BackendOption,
+    DsnOption,
+    NoCacheOption,
+    PgBinOption,
+    StandInOption,
+    SupabaseDirOption,
+    engine_options,
+)
 from rlsguard.errors import RlsguardError
 
 app = typer.Typer(
@@ -50,11 +63,17 @@ def version() -> None:
 def doctor(
     supabase_dir: SupabaseDirOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    backend: BackendOption = None,
+    dsn: DsnOption = None,
+    allow_destructive: AllowDestructiveOption = None,
 ) -> None:
     """Show which binaries, backends and settings rlsguard finds here, and why."""
     from rlsguard.harness.doctor import diagnose
 
-    diagnosis = diagnose(supabase_dir=supabase_dir.resolve() if supabase_dir else None)
+    diagnosis = diagnose(
+        supabase_dir=supabase_dir.resolve() if supabase_dir else None,
+        overrides=engine_options(backend=backend, dsn=dsn, allow_destructive=allow_destructive),
+    )
     if as_json:
         typer.echo(json.dumps(diagnosis.as_dict(), indent=2))
     else:
@@ -64,7 +83,9 @@ def doctor(
         table.add_column("finding", overflow="fold")
         for check in diagnosis.checks:
             detail = "".join(f"\n  [dim]{escape(d)}[/]" for d in check.details)
-            table.add_row(check.name, _STATUS_STYLE[check.status], escape(check.summary) + detail)
+            table.add_row(
+                escape(check.name), _STATUS_STYLE[check.status], escape(check.summary) + detail
+            )
         console.print(table)
         if not diagnosis.ok:
             err_console.print("[red]Some checks failed: fix those lines first.[/]")
@@ -75,34 +96,56 @@ def doctor(
 def up(
     supabase_dir: SupabaseDirOption = None,
     no_cache: NoCacheOption = False,
+    backend: BackendOption = None,
+    dsn: DsnOption = None,
+    allow_destructive: AllowDestructiveOption = None,
+    stand_in: StandInOption = None,
+    pg_bin: PgBinOption = None,
     auth: Annotated[
         bool, typer.Option("--auth/--no-auth", help="Also start Redis, SMTP and the auth service.")
     ] = True,
 ) -> None:
     """Start the project's database, Redis, SMTP and the auth service; Ctrl-C stops them."""
-    from rlsguard.harness.engine import Engine, EngineOptions
+    from rlsguard.harness.engine import Engine
 
-    options = EngineOptions(
-        supabase_dir=supabase_dir.resolve() if supabase_dir else None, no_cache=no_cache
-    )
+    # Our own handler: started from a script (`rlsguard up &`), SIGINT arrives ignored and
+    # Ctrl-C or `kill -INT` would never stop the server.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    options = engine_options(
+        supabase_dir, no_cache=no_cache, backend=backend, dsn=dsn,
+        allow_destructive=allow_destructive, stand_in=stand_in, pg_bin=pg_bin,
+    )  # fmt: skip
     try:
         engine = Engine(options=options).open()
     except RlsguardError as exc:
-        err_console.print(f"[red]error:[/] {exc}")
+        print_error(err_console, exc)
         raise typer.Exit(2) from exc
     try:
         prepared = engine.prepared
-        assert prepared is not None
-        how = "from the cache" if prepared.cache_hit else "built"
-        console.print(
-            f"[green]ready[/] ({how} in {prepared.seconds:.2f}s): "
-            f"{prepared.server.binaries.describe()}"
-        )
-        typer.echo(f"psql '{engine.conninfo('postgres')}'")
-        typer.echo(f"url {prepared.server.url()}")
+        if prepared is not None:
+            how = "from the cache" if prepared.cache_hit else "built"
+            console.print(
+                f"[green]ready[/] ({how} in {prepared.seconds:.2f}s): "
+                f"{escape(prepared.server.binaries.describe())}"
+            )
+            typer.echo(f"psql '{engine.conninfo('postgres')}'")
+            typer.echo(f"url {prepared.server.url()}")
+        else:
+            what = {"live": "a live Supabase database, nothing written", "scratch": "migrated"}
+            console.print(
+                f"[green]ready[/] ({engine.backend} backend, {engine.mode}: "
+                f"{what.get(engine.mode, '')}): database {escape(engine.template_db)}"
+            )
+            typer.echo(f"psql {shlex.quote(_redacted(engine.conninfo(engine.template_db)))}")
         typer.echo(f"anon key {engine.signer.anon_key}")
         typer.echo(f"service_role key {engine.signer.service_role_key}")
-        if auth:
+        if auth and engine.mode != "local":
+            err_console.print(
+                "[yellow]note:[/] the auth service starts with the local backend only (it logs "
+                "in as supabase_auth_admin, whose password a dsn target does not give us)"
+            )
+        elif auth:
             from rlsguard.authservice.up import format_status, start_local_services
 
             services = start_local_services(engine)
@@ -118,15 +161,41 @@ def up(
         engine.close()
 
 
+def _redacted(conninfo: str) -> str:
+    """A connection string without its password (the user has it; logs need not)."""
+    import psycopg
+
+    params = psycopg.conninfo.conninfo_to_dict(conninfo)
+    if params.get("password"):
+        params["password"] = "***"
+    return psycopg.conninfo.make_conninfo(**params)
+
+
 policy_cli.register(app)  # snapshot, diff, blame, rollback
 audit_cli.register(app)  # lint, probe
 gate_cli.register(app)  # gate
 gameday_cli.register(app)  # gameday
 
 
-def main() -> None:
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    """A warning as one ``warning: ...`` line: the user needs the message, not our source."""
+    err_console.print(f"[yellow]warning:[/] {escape(str(message))}", soft_wrap=True)
+
+
+def run() -> None:
+    """The application, with rlsguard's own errors as one line and exit code 2."""
+    warnings.showwarning = _show_warning
+    # psycopg logs "error ignored terminating <Pipeline>" after an error we report ourselves.
+    logging.getLogger("psycopg").addHandler(logging.NullHandler())
     try:
         app()
     except RlsguardError as exc:
-        err_console.print(f"[red]error:[/] {exc}")
+        print_error(err_console, exc)
         raise SystemExit(2) from exc

@@ -1,5 +1,9 @@
-"""``python -m rlsguard.cli``: the same as the ``rlsguard`` command."""
+"""``python -m rlsguard.cli``: the same as ``python -m rlsguard`` and the ``rlsguard`` command.
 
-from rlsguard.cli import main
+Run through runpy, not imported: the entry point (:mod:`rlsguard.__main__`) imports this
+package, never the other way round.
+"""
 
-main()
+import runpy
+
+runpy.run_module("rlsguard", run_name="__main__", alter_sys=True)

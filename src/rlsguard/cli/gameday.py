@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from rlsguard.cli.console import print_error
 from rlsguard.errors import RlsguardError
 
 err = Console(stderr=True, highlight=False)
@@ -113,7 +114,7 @@ def gameday(
 
         results = run_gameday(day)
     except RlsguardError as exc:
-        err.print(f"[red]error:[/] {escape(str(exc))}")
+        print_error(err, exc)
         raise typer.Exit(2) from exc
     if report is not None:
         write_reports(results, report)

@@ -18,7 +18,16 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from rlsguard.cli.options import NoCacheOption, SupabaseDirOption
+from rlsguard.cli.options import (
+    AllowDestructiveOption,
+    BackendOption,
+    DsnOption,
+    NoCacheOption,
+    PgBinOption,
+    StandInOption,
+    SupabaseDirOption,
+    engine_options,
+)
 from rlsguard.journal.progress import LiveProgress
 
 if TYPE_CHECKING:
@@ -80,6 +89,11 @@ def gate(
         typer.Option("--json", help="Write everything as JSON here (docs/gate.schema.json)."),
     ] = None,
     no_cache: NoCacheOption = False,
+    backend: BackendOption = None,
+    dsn: DsnOption = None,
+    allow_destructive: AllowDestructiveOption = None,
+    stand_in: StandInOption = None,
+    pg_bin: PgBinOption = None,
 ) -> None:
     """Gate a change to supabase/: build base and head, diff, lint, probe, check, roll back."""
     from rlsguard.gate.outputs import render_json, render_junit, render_sarif, write
@@ -92,6 +106,9 @@ def gate(
         supabase_dir=supabase_dir,
         fail_on=fail_on.value,  # type: ignore[arg-type]
         no_cache=no_cache,
+        stand_ins=tuple(stand_in or ()),
+        pg_bin=pg_bin,
+        engine=engine_options(backend=backend, dsn=dsn, allow_destructive=allow_destructive),
     )
     progress = LiveProgress(err)
     try:

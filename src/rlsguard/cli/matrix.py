@@ -13,7 +13,17 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from rlsguard.cli.options import SupabaseDirOption
+from rlsguard.cli.console import print_error
+from rlsguard.cli.options import (
+    AllowDestructiveOption,
+    BackendChoice,
+    BackendOption,
+    DsnOption,
+    PgBinOption,
+    StandInOption,
+    SupabaseDirOption,
+    engine_options,
+)
 from rlsguard.errors import RlsguardError
 
 matrix_app = typer.Typer(
@@ -36,15 +46,44 @@ _STATUS = {"pass": "[green]pass[/]", "fail": "[red]FAIL[/]", "error": "[red]ERRO
 
 
 @contextmanager
-def _database(supabase_dir: Path | None, no_cache: bool = False) -> Iterator[Any]:
-    """The project's prepared database, cloned for this command and dropped after."""
-    from rlsguard.harness.engine import Engine, EngineOptions
+def _errors_exit_2() -> Iterator[None]:
+    try:
+        yield
+    except RlsguardError as exc:
+        print_error(err_console, exc)
+        raise typer.Exit(2) from exc
 
-    options = EngineOptions(
-        supabase_dir=supabase_dir.resolve() if supabase_dir else None, no_cache=no_cache
+
+def _engine(
+    supabase_dir: Path | None,
+    backend: BackendChoice | None = None,
+    dsn: str | None = None,
+    allow_destructive: str | None = None,
+    no_cache: bool = False,
+    stand_in: list[str] | None = None,
+    pg_bin: str | None = None,
+) -> Any:
+    """The project's engine: its config is read, nothing is started yet."""
+    from rlsguard.harness.engine import Engine
+
+    options = engine_options(
+        supabase_dir,
+        no_cache=no_cache,
+        backend=backend,
+        dsn=dsn,
+        allow_destructive=allow_destructive,
+        stand_in=stand_in,
+        pg_bin=pg_bin,
     )
-    with Engine(options=options) as engine, engine.cloned_database() as db:
-        yield engine, db
+    return Engine(options=options)
+
+
+@contextmanager
+def _database(engine: Any) -> Iterator[Any]:
+    """The project's prepared database, cloned for this command and dropped after (on a
+    live database: the database itself in a transaction that is rolled back)."""
+    with engine, engine.cloned_database() as db:
+        yield db
 
 
 def _schemas(engine: Any) -> list[str]:
@@ -54,21 +93,28 @@ def _schemas(engine: Any) -> list[str]:
 @matrix_app.command()
 def check(
     supabase_dir: SupabaseDirOption = None,
+    backend: BackendOption = None,
+    dsn: DsnOption = None,
+    allow_destructive: AllowDestructiveOption = None,
     matrix: MatrixPath = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="List passing cells too.")
     ] = False,
+    stand_in: StandInOption = None,
+    pg_bin: PgBinOption = None,
 ) -> None:
     """Check every cell of the matrix; exit 1 when any cell fails."""
     from rlsguard.matrix.check import Checker
     from rlsguard.matrix.load import load_matrix
     from rlsguard.matrix.report import explain
 
-    with _database(supabase_dir) as (engine, db):
-        path = matrix or engine.config.matrix
-        loaded = load_matrix(path, engine.personas.names)
-        run = Checker(db, loaded, schemas=_schemas(engine)).run()
+    with _errors_exit_2():
+        engine = _engine(supabase_dir, backend, dsn, allow_destructive, False, stand_in, pg_bin)
+        # The file first: a mistake in it costs no server start.
+        loaded = load_matrix(matrix or engine.config.matrix, engine.personas.names)
+        with _database(engine) as db:
+            run = Checker(db, loaded, schemas=_schemas(engine)).run()
     if as_json:
         typer.echo(json.dumps(_as_json(run), indent=2))
         raise typer.Exit(0 if run.ok else 1)
@@ -80,9 +126,9 @@ def check(
             continue
         cell = result.cell
         table.add_row(
-            cell.persona,
-            cell.table,
-            cell.operation,
+            escape(cell.persona),
+            escape(cell.table),
+            escape(cell.operation),
             _STATUS[result.status],
             escape(result.summary()),
         )
@@ -132,6 +178,9 @@ def _as_json(run: Any) -> dict[str, Any]:
 @matrix_app.command()
 def record(
     supabase_dir: SupabaseDirOption = None,
+    backend: BackendOption = None,
+    dsn: DsnOption = None,
+    allow_destructive: AllowDestructiveOption = None,
     output: Annotated[
         Path | None,
         typer.Option(
@@ -139,19 +188,23 @@ def record(
         ),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+    stand_in: StandInOption = None,
+    pg_bin: PgBinOption = None,
 ) -> None:
     """Write a starter matrix from what each persona can do today (review it before use)."""
     from rlsguard.matrix.record import record as observe
     from rlsguard.matrix.record import render
 
-    with _database(supabase_dir) as (engine, db):
+    with _errors_exit_2():
+        engine = _engine(supabase_dir, backend, dsn, allow_destructive, False, stand_in, pg_bin)
         target = output or engine.config.matrix
         if str(target) != "-" and Path(target).exists() and not force:
             raise RlsguardError(
                 f"{target} exists; pass --force to overwrite it or -o to write elsewhere"
             )
-        recording = observe(db, schemas=_schemas(engine))
-        text = render(recording, source=str(engine.supabase_dir))
+        with _database(engine) as db:
+            recording = observe(db, schemas=_schemas(engine))
+            text = render(recording, source=str(engine.supabase_dir))
     if str(target) == "-":
         typer.echo(text, nl=False)
         return

@@ -272,7 +272,7 @@ class Drill:
         """The runner's superuser session, reconnected after the server went away."""
         if self.conn.closed or self.conn.broken or self._epoch != self.runtime.epoch:
             if self._epoch != self.runtime.epoch:
-                self.platform.engine.janitor.close()  # its session died with the server
+                self.platform.engine.databases.close()  # its session died with the server
             self._epoch = self.runtime.epoch
             self.conn = self.target.connect(f"{CHAOS_APP}:{self.run_id}")
             self._extra_conns.append(self.conn)

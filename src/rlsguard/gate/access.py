@@ -40,6 +40,7 @@ from rlsguard.matrix.check import Checker
 from rlsguard.matrix.load import Cell, Matrix
 from rlsguard.matrix.model import CHANGES, ROW_OPERATIONS, MatrixSpec
 from rlsguard.matrix.results import ACCEPTED, CellResult, Key, MatrixRun, sort_key
+from rlsguard.transactions import undone
 
 if TYPE_CHECKING:
     from rlsguard.harness.engine import Engine
@@ -186,14 +187,12 @@ def _transaction(db: Database) -> Iterator[None]:
         db.conn.execute("BEGIN")
     else:
         db.conn.execute("SAVEPOINT rlsguard_access")
-    try:
+    if own:
+        undo: tuple[str, ...] = ("ROLLBACK",)
+    else:
+        undo = ("ROLLBACK TO SAVEPOINT rlsguard_access", "RELEASE SAVEPOINT rlsguard_access")
+    with undone(db.conn, *undo):
         yield
-    finally:
-        if own:
-            db.conn.execute("ROLLBACK")
-        else:
-            db.conn.execute("ROLLBACK TO SAVEPOINT rlsguard_access")
-            db.conn.execute("RELEASE SAVEPOINT rlsguard_access")
 
 
 # -- observing ------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ not start); else ``pass`` (exit 0).
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import time
 from collections.abc import Iterator
@@ -35,6 +36,7 @@ from typing import TYPE_CHECKING, Literal
 import psycopg
 
 from rlsguard.audit.findings import FailOn, Finding, reaches, sort_findings
+from rlsguard.config import EngineOptions
 from rlsguard.errors import RlsguardError
 from rlsguard.journal import Journal, Reporter, Silent, Step
 from rlsguard.journal import StepStatus as StepStatus  # re-exported: the gate's vocabulary
@@ -77,6 +79,9 @@ class GateOptions:
     supabase_dir: Path | None = None
     fail_on: FailOn = "error"
     no_cache: bool = False
+    stand_ins: tuple[str, ...] = ()
+    pg_bin: str | None = None
+    engine: EngineOptions | None = None  # --backend, --dsn, --allow-destructive
 
 
 @dataclass(frozen=True)
@@ -266,14 +271,18 @@ class _Gate:
 
     # -- the pipeline --------------------------------------------------------------------
     def run(self, workspace: Workspace | None) -> None:
-        from rlsguard.harness.engine import EngineOptions
         from rlsguard.workspace.build import Workspace
 
         config, folder = self._config()
         self.report.supabase_dir = folder
         with ExitStack() as stack:
             if workspace is None:
-                options = EngineOptions(no_cache=self.options.no_cache)
+                options = dataclasses.replace(
+                    self.options.engine or EngineOptions(),
+                    no_cache=self.options.no_cache,
+                    stand_ins=self.options.stand_ins,
+                    pg_bin=self.options.pg_bin,
+                )
                 workspace = stack.enter_context(Workspace(config, options))
             ws = workspace
             with self.step("build") as step:

@@ -25,7 +25,7 @@ _HEADLINE = {
     "blocked": "❌ {title}: blocked",
     "error": "⚠️ {title}: could not run",
 }
-_STATUS = {"passed": "✅", "failed": "❌", "skipped": "⏭️", "error": "⚠️"}
+_STATUS = {"passed": "✅", "failed": "❌", "skipped": "⏭️", "error": "⚠️", "interrupted": "⏹️"}
 
 
 def _cell(text: str) -> str:

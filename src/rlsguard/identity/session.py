@@ -38,7 +38,7 @@ class Identity:
 
     role: str
     claims: Mapping[str, Any]
-    token: str | None = None
+    token: str | None = field(default=None, repr=False)  # the service_role key, for one
     user_id: str | None = None
     name: str | None = None
 
@@ -107,6 +107,19 @@ def prologue_settings(
         ("request.headers", json.dumps(headers, separators=(",", ":"))),
         ("request.cookies", json.dumps(dict(request.cookies), separators=(",", ":"))),
     ]
+
+
+def execute_keyed(conn: psycopg.Connection[Any], text: str) -> None:
+    """Run SQL text that carries API keys and tokens, keeping the text out of a traceback.
+
+    ``pytest -l`` prints every frame's locals: psycopg's ``execute`` frame holds the query.
+    The error is re-raised from here with psycopg's frames cut and the text deleted.
+    """
+    try:
+        conn.execute(text)  # type: ignore[call-overload]
+    except psycopg.Error as exc:
+        del text
+        raise exc.with_traceback(None) from None
 
 
 class Session:
@@ -188,7 +201,7 @@ class Session:
         ):
             # A non-autocommit connection would send its own BEGIN first.
             raise RuntimeError("open sessions on an autocommit connection or inside a transaction")
-        self.conn.execute(self.prologue().as_string(self.conn))
+        execute_keyed(self.conn, self.prologue().as_string(self.conn))
         self._active = True
         return self
 

@@ -17,8 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field
 SCHEMA_ID = "https://rlsguard.dev/schemas/journal.schema.json"
 SCHEMA_VERSION = 1
 
-StepStatus = Literal["passed", "failed", "skipped", "error"]
-STEP_STATUSES: tuple[StepStatus, ...] = ("passed", "failed", "skipped", "error")
+StepStatus = Literal["passed", "failed", "skipped", "error", "interrupted"]
+STEP_STATUSES: tuple[StepStatus, ...] = ("passed", "failed", "skipped", "error", "interrupted")
 
 
 class _Model(BaseModel):
@@ -31,7 +31,8 @@ class StepDoc(_Model):
     name: str
     title: str
     status: StepStatus = Field(
-        description="passed; failed (the run's verdict fails); skipped; error (could not run)."
+        description="passed; failed (the run's verdict fails); skipped; error (could not run); "
+        "interrupted (Ctrl-C while it ran)."
     )
     started: float = Field(description="Seconds since the run started (the run's clock).")
     seconds: float = Field(description="How long the step took.")

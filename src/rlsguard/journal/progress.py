@@ -13,6 +13,7 @@ MARK = {
     "failed": "[red]✗[/]",
     "skipped": "[dim]-[/]",
     "error": "[red]![/]",
+    "interrupted": "[yellow]⏹[/]",
 }
 
 

@@ -90,12 +90,15 @@ class Journal:
     @contextmanager
     def step(self, name: str, title: str) -> Iterator[Step]:
         """Time a step; an exception marks it ``error`` (first line as detail; a step already
-        marked ``failed`` stays failed) and propagates."""
+        marked ``failed`` stays failed), a Ctrl-C ``interrupted``; either propagates."""
         started = self.clock.now()
         self.reporter.started(name, title)
         step = Step(name, title, "passed", started=started - self.origin)
         try:
             yield step
+        except KeyboardInterrupt:  # Ctrl-C: not a pass, not the step's error either
+            step.status, step.detail = "interrupted", "interrupted (Ctrl-C)"
+            raise
         except BaseException as exc:
             if step.status == "passed":
                 step.status = "error"

@@ -35,6 +35,7 @@ from psycopg.pq import TransactionStatus
 
 from rlsguard.identity.session import RLS_VIOLATION, ApiSettings, Identity, Request, Session
 from rlsguard.matrix.params import sql_literal
+from rlsguard.transactions import undo_quietly
 
 HELPER = r"""
 CREATE OR REPLACE FUNCTION pg_temp.rlsguard_try(stmts text[]) RETURNS SETOF jsonb
@@ -187,16 +188,22 @@ class _Base:
         self.round_trips += 1
         return own
 
-    def _end(self, own: bool) -> None:
-        """Undo everything the run did (also after an error part-way through a message)."""
-        if self.conn.info.transaction_status == TransactionStatus.IDLE:
+    def _end(self, own: bool, *, failing: bool = False) -> None:
+        """Undo everything the run did (also after an error part-way through a message).
+
+        ``failing``: an exception (a Ctrl-C included) is unwinding; an undo that fails on the
+        connection it broke must not replace it.
+        """
+        if self.conn.closed or self.conn.info.transaction_status == TransactionStatus.IDLE:
             return
         if own:
-            self.conn.execute("ROLLBACK")
+            statement: sql.Composable = sql.SQL("ROLLBACK")
         else:
-            self.conn.execute(
-                sql.SQL("ROLLBACK TO SAVEPOINT {0}; RELEASE SAVEPOINT {0}").format(_OUTER)
-            )
+            statement = sql.SQL("ROLLBACK TO SAVEPOINT {0}; RELEASE SAVEPOINT {0}").format(_OUTER)
+        if failing:
+            undo_quietly(self.conn, statement)
+        else:
+            self.conn.execute(statement)
         self.round_trips += 1
 
 
@@ -220,9 +227,11 @@ class HelperExecutor(_Base):
                         block.identity, block.method, block.statements[start : start + per_message]
                     )
                     results[-1].extend(self._send([part])[0])
-            return results
-        finally:
-            self._end(own)
+        except BaseException:
+            self._end(own, failing=True)
+            raise
+        self._end(own)
+        return results
 
     def _in_one_message(self, blocks: Sequence[Block]) -> list[list[Outcome]]:
         """Open, create the helper, run every block and roll back: one round trip."""
@@ -237,7 +246,7 @@ class HelperExecutor(_Base):
                 blocks, opening=opening.as_string(self.conn), closing=closing.as_string(self.conn)
             )
         except BaseException:
-            self._end(own)
+            self._end(own, failing=True)
             raise
 
     def script(self, blocks: Sequence[Block]) -> str:
@@ -280,9 +289,12 @@ class PlainExecutor(_Base):
     def run(self, blocks: Sequence[Block], per_message: int | None = None) -> list[list[Outcome]]:
         own = self._begin()
         try:
-            return [[self._one(block, s) for s in block.statements] for block in blocks]
-        finally:
-            self._end(own)
+            outcomes = [[self._one(block, s) for s in block.statements] for block in blocks]
+        except BaseException:
+            self._end(own, failing=True)
+            raise
+        self._end(own)
+        return outcomes
 
     def _one(self, block: Block, statement: Statement) -> Outcome:
         self.conn.execute(f"SAVEPOINT {_BLOCK_NAME};\n{self._prologue(block)}")  # type: ignore[arg-type]

@@ -6,7 +6,6 @@ a backend that cannot start ends the session once (:func:`fail_session`).
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -84,6 +83,7 @@ def _engine_options(config: pytest.Config) -> Any:
         pg_bin=config.getoption("--rlsguard-pg-bin"),
         no_cache=config.getoption("--rlsguard-no-cache"),
         allow_destructive=config.getoption("--rlsguard-allow-destructive"),
+        stand_ins=tuple(config.getoption("--rlsguard-stand-in") or ()),
     )
 
 
@@ -114,7 +114,7 @@ class _XdistController:
     def pytest_configure_node(self, node: Any) -> None:
         engines = self.config.stash[engines_key]
         try:
-            state = dataclasses.asdict(engines.get().state())
+            state = engines.get().state().as_dict()
         except RlsguardError as exc:
             # Projects without a supabase/ folder still run their other tests.
             state = {"error": str(exc)}

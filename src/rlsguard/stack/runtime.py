@@ -23,9 +23,10 @@ import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from rlsguard.errors import ServerError
 
@@ -308,6 +309,16 @@ def death_signal_preexec(parent_pid: int) -> Callable[[], None]:
             os.kill(os.getpid(), signal.SIGKILL)
 
     return preexec
+
+
+def run_tied(cmd: Sequence[str], **kwargs: Any) -> subprocess.CompletedProcess[Any]:
+    """``subprocess.run`` for a helper that dies with us (initdb, tar, cp).
+
+    Killed by SIGKILL, we cannot stop a child ourselves: an orphaned initdb would keep writing
+    into a run directory the next run reaps. initdb's own ``postgres --single`` child reads
+    its commands from initdb's pipe and exits at the EOF initdb's death gives it.
+    """
+    return subprocess.run(cmd, preexec_fn=death_signal_preexec(os.getpid()), **kwargs)
 
 
 class RunDir:

@@ -15,6 +15,7 @@ that statement only.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import time
@@ -24,7 +25,8 @@ from typing import Any, Literal
 
 import psycopg
 from pglast import ast
-from pglast.enums import TransactionStmtKind
+from pglast.enums import ObjectType, TransactionStmtKind
+from pglast.stream import RawStream
 from pglast.visitors import Visitor
 from psycopg import sql
 
@@ -32,19 +34,24 @@ from rlsguard.supabase.bootstrap import DEFAULT_DATABASE, ConnTarget
 from rlsguard.supabase.errors import ExtensionUnavailable, MigrationError, SqlProblem
 from rlsguard.supabase.extensions import (
     EXTENSION_FUNCTIONS,
+    LANGUAGE_MARKER,
+    LANGUAGES,
     STAND_INS,
     StandIn,
     StandIns,
     announce,
+    switch_hint,
     where_available,
 )
 from rlsguard.supabase.project import Migration, SqlFile
+from rlsguard.supabase.retarget import retarget
 from rlsguard.supabase.statements import LineIndex, Statement, split
 from rlsguard.supabase.supautils import (
     PRIVILEGED_ROLE,
     Elevation,
     created_extension,
     elevation,
+    reserved_refusal,
     session_authorization,
 )
 
@@ -70,6 +77,27 @@ UPSERT_SEED = (
 _ELEVATE = "SET SESSION AUTHORIZATION DEFAULT"
 _DEMOTE = f"SET SESSION AUTHORIZATION {PRIVILEGED_ROLE}"
 _UNDEFINED_FUNCTION = re.compile(r"function (?:[\w\"]+\.)?\"?(\w+)\"?\(")
+# Schemas that only an extension creates, so an error naming one names the extension.
+_SERVICE_SCHEMAS = {
+    "vault": "supabase_vault",
+    "net": "pg_net",
+    "cron": "pg_cron",
+    "graphql": "pg_graphql",
+    "pgsodium": "pgsodium",
+}
+_SERVICE_OBJECT = re.compile(
+    r'(?:relation |function |schema )"?(vault|net|cron|graphql|pgsodium)[".]'
+)
+_OWNER_ROLE = re.compile(r'must be (?:a )?(?:member of|able to SET) role "([^"]+)"', re.IGNORECASE)
+_MISSING_LANGUAGE = re.compile(r'language "(\w+)" does not exist')
+# Index methods that only exist through an extension, and the extension that brings them.
+_INDEX_METHODS = {"ivfflat": "vector", "hnsw": "vector", "pgroonga": "pgroonga"}
+_NOOP = "SELECT NULL"
+
+
+def _refuse(message: str) -> str:
+    text = message.replace("'", "''")
+    return f"DO $rlsguard$ BEGIN RAISE EXCEPTION '{text}' USING ERRCODE = '42501'; END $rlsguard$"
 
 
 @dataclass
@@ -106,6 +134,7 @@ class MigrationSession:
         stand_ins: StandIns | bool | str | None = None,
     ) -> None:
         self.stand_ins = StandIns.coerce(stand_ins)
+        self.dbname = dbname
         self._conninfo = target.conninfo(dbname, options=_postgres_options(target, dbname))
         self._notices: list[str] = []
         self.conn = self._connect()
@@ -113,11 +142,17 @@ class MigrationSession:
             row = self.conn.execute(
                 "select current_setting('server_version'), "
                 "array(select name from pg_available_extensions), "
-                "array(select extname from pg_extension)"
+                "array(select extname from pg_extension), "
+                "array(select substr(proname, length(%s) + 1) from pg_proc "
+                "      where pronamespace = 'pg_catalog'::regnamespace "
+                "      and starts_with(proname, %s))",
+                (LANGUAGE_MARKER, LANGUAGE_MARKER),
             ).fetchone()
             assert row is not None
             self.server_version: str = row[0]
             self.available: frozenset[str] = frozenset(row[1])
+            # Languages whose stand-in CREATE EXTENSION already ran in this database.
+            self.languages: set[str] = set(row[3])
             with self.conn.pipeline():
                 for statement in ENSURE_HISTORY:
                     self.conn.execute(statement)
@@ -229,6 +264,9 @@ class MigrationSession:
         self, file: SqlFile, statement: Statement, result: AppliedFile, used: list[StandIn]
     ) -> list[_Step]:
         node = statement.node
+        aimed = retarget(node, self.dbname)  # "database postgres" is the one being migrated
+        if aimed is not None:
+            statement = dataclasses.replace(statement, text=aimed)
         session = session_authorization(node)
         if session == "reset":
             # On Supabase the session user *is* postgres: resetting to it changes nothing.
@@ -236,12 +274,11 @@ class MigrationSession:
         if session == "set":
             target = _session_target(node)
             if target != PRIVILEGED_ROLE:
-                refuse = (
-                    "DO $rlsguard$ BEGIN RAISE EXCEPTION 'permission denied to set session "
-                    "authorization' USING ERRCODE = '42501'; END $rlsguard$"
-                )
-                return [_Step(refuse, statement)]
+                return [_Step(_refuse("permission denied to set session authorization"), statement)]
             return [_Step(_DEMOTE, statement)]
+        refusal = reserved_refusal(node)
+        if refusal is not None:
+            return [_Step(_refuse(refusal), statement)]
         created = created_extension(node)
         if created is not None:
             name, schema, _ = created
@@ -251,13 +288,64 @@ class MigrationSession:
                     raise self._missing_extension(file, statement, name)
                 used.append(stand_in)
                 result.elevated.append(f"line {statement.line}: stand-in for {name}")
+                if stand_in.kind == "language":
+                    self.languages.add(name)
                 body = [_Step(text, statement) for text in stand_in.statements(schema)]
                 return [_Step(_ELEVATE), *body, _Step(_DEMOTE)]
+        rewritten = self._stand_in_rewrite(node, statement, result, used)
+        if rewritten is not None:
+            return [rewritten]
         rule = elevation(node) if node is not None else None
         if rule is None:
             return [_Step(statement.text, statement)]
         result.elevated.append(f"line {statement.line}: {rule.reason}")
         return _elevated(_Step(statement.text, statement), rule)
+
+    def _stood_in(self, extension: str) -> StandIn | None:
+        """The stand-in in use for ``extension`` (it is missing here and was opted into)."""
+        if extension in self.available:
+            return None
+        return self.stand_ins.for_extension(extension)
+
+    def _stand_in_rewrite(
+        self, node: Any, statement: Statement, result: AppliedFile, used: list[StandIn]
+    ) -> _Step | None:
+        """Statements about a stood-in extension, changed so they apply (each one noted)."""
+        note = result.elevated.append
+        if isinstance(node, ast.CommentStmt) and node.objtype == ObjectType.OBJECT_EXTENSION:
+            name = getattr(node.object, "sval", None)
+            if name and self._stood_in(name):
+                note(f"line {statement.line}: comment on stood-in extension {name} skipped")
+                return _Step(_NOOP, statement)
+        if isinstance(node, ast.DropStmt) and node.removeType == ObjectType.OBJECT_EXTENSION:
+            names = [getattr(obj, "sval", None) or str(obj) for obj in node.objects or ()]
+            if names and all(self._stood_in(name) for name in names):
+                note(f"line {statement.line}: drop of stood-in {', '.join(names)} skipped")
+                return _Step(_NOOP, statement)
+        if isinstance(node, ast.IndexStmt) and node.accessMethod in _INDEX_METHODS:
+            stand_in = self._stood_in(_INDEX_METHODS[node.accessMethod])
+            if stand_in is not None and node.options:
+                node.options = None
+                note(f"line {statement.line}: {node.accessMethod} index options dropped (stand-in)")
+                return _Step(RawStream()(node), statement)
+        if (
+            isinstance(node, ast.GrantStmt)
+            and node.objtype in (ObjectType.OBJECT_FUNCTION, ObjectType.OBJECT_ROUTINE)
+            and self._stood_in("vector")
+            and any(_pgvector_function(obj) for obj in node.objects or ())
+        ):
+            # A db pull dump grants on every pgvector function (halfvec_in, ...); the type
+            # stand-in has only some: grant on those, skip the statement for the others.
+            note(f"line {statement.line}: grant on pgvector functions checked (stand-in)")
+            return _Step(_grant_if_present(node, statement.text), statement)
+        if isinstance(node, ast.CreateFunctionStmt):
+            language = _function_language(node)
+            stand_in = self._stood_in(language) if language in LANGUAGES else None
+            if stand_in is not None and language in self.languages:
+                used.append(stand_in)
+                note(f"line {statement.line}: function in {language} replaced by a stand-in")
+                return _Step(RawStream()(_raising_function(node, language)), statement)
+        return None
 
     # -- errors ----------------------------------------------------------------
     def _missing_extension(
@@ -267,9 +355,11 @@ class MigrationSession:
         advice = where_available(name)
         if stand_in is not None:
             advice += (
-                f' Or opt into the {stand_in.kind} stand-in (stand_ins=["{name}"]), which '
-                f"provides {stand_in.provides}."
+                f" Or use rlsguard's {stand_in.kind} stand-in ({stand_in.provides}): "
+                f"{switch_hint(name)}."
             )
+        else:
+            advice += f" rlsguard has no stand-in for {name}."
         return ExtensionUnavailable(
             extension=name,
             file=file.path,
@@ -347,6 +437,63 @@ class MigrationSession:
         if problem.sqlstate == "0A000" and "is not available" in problem.message:
             name = problem.message.split('"')[1] if '"' in problem.message else ""
             return where_available(name) if name else None
+        if problem.sqlstate in ("42P01", "3F000", "42883"):
+            match = _SERVICE_OBJECT.search(problem.message)
+            extension = _SERVICE_SCHEMAS.get(match.group(1)) if match else None
+            if extension and extension not in self.available:
+                default = (
+                    " (Supabase installs it in every project)"
+                    if extension == "supabase_vault"
+                    else ""
+                )
+                return (
+                    f'schema "{match.group(1)}" comes from the "{extension}" extension'  # type: ignore[union-attr]
+                    f"{default}, which this server (PostgreSQL {self.server_version}) does not "
+                    f"have. {where_available(extension)} Or use rlsguard's stand-in: "
+                    f"{switch_hint(extension)}."
+                )
+        if problem.sqlstate == "42704" and (match := _MISSING_LANGUAGE.search(problem.message)):
+            language = match.group(1)
+            create = (
+                f"Supabase needs the extension too: add `create extension if not exists "
+                f"{language};` before this function."
+            )
+            if (
+                language in LANGUAGES
+                and self._stood_in(language)
+                and language not in self.languages
+            ):
+                return f"{language} is opted into, but the project never creates it. {create}"
+            if language in LANGUAGES and self._stood_in(language):
+                return (
+                    f"{language} is stood in, but only functions created by a top-level "
+                    "CREATE FUNCTION statement of a migration or seed are replaced; this one "
+                    "was created another way (dynamic SQL, EXECUTE in a DO block). Write it as "
+                    "a top-level statement, or run the project on a server that has "
+                    f"{language}."
+                )
+            if language in LANGUAGES:
+                return (
+                    f"{where_available(language)} {create} Then use rlsguard's stand-in "
+                    f"(functions apply, calls raise): {switch_hint(language)}."
+                )
+        owner = _OWNER_ROLE.search(problem.message) if problem.sqlstate == "42501" else None
+        if owner is not None:
+            role = owner.group(1)
+            return (
+                f"postgres cannot give objects to {role} on Supabase either (it is not a member "
+                f"of {role}). supabase db pull comments such lines out "
+                f'(-- ALTER ... OWNER TO "{role}";): delete or comment this one.'
+            )
+        if problem.sqlstate == "42501" and problem.message.startswith(
+            "permission denied to set parameter"
+        ):
+            return (
+                "On Supabase postgres may set only the superuser settings supautils' "
+                "privileged_role_allowed_configs lists (pgrst.*, session_replication_role, "
+                "pg_net.*, pgaudit.*, log_min_messages, ...); this one fails there too. "
+                "See docs/supabase-fidelity.md."
+            )
         if problem.sqlstate == "42883":
             match = _UNDEFINED_FUNCTION.search(problem.message)
             extension = EXTENSION_FUNCTIONS.get(match.group(1)) if match else None
@@ -401,6 +548,78 @@ def _locate(node: Any, sqlstate: str | None, message: str) -> int | None:
     finder = _Finder(relation, function)
     finder(node)
     return finder.found if isinstance(finder.found, int) and finder.found >= 0 else None
+
+
+_PGVECTOR_TYPES = frozenset(["vector", "halfvec", "sparsevec"])
+_PGVECTOR_NAME = re.compile(
+    r"^(halfvec|sparsevec|vector|ivfflat|hnsw|array_to_(halfvec|sparsevec|vector)|"
+    r"l1_|l2_|cosine_distance|inner_product|binary_quantize|subvector|"
+    r"(jaccard|hamming)_distance)"
+)
+
+
+def _pgvector_function(obj: Any) -> bool:
+    name = getattr((obj.objname or [None])[-1], "sval", "") or ""
+    types = {getattr(t.names[-1], "sval", "") for t in obj.objargs or ()}
+    return bool(_PGVECTOR_NAME.match(name) or types & _PGVECTOR_TYPES)
+
+
+def _grant_if_present(node: Any, text: str) -> str:
+    """``text`` run only when every function it names exists (else a NOTICE says why not)."""
+    checks = []
+    for obj in node.objects or ():
+        name = ".".join(sql.Identifier(getattr(p, "sval", "")).as_string(None) for p in obj.objname)
+        if obj.args_unspecified or obj.objargs is None:
+            checks.append(f"to_regproc({_literal(name)}) IS NOT NULL")
+        else:
+            args = ", ".join(RawStream()(arg) for arg in obj.objargs)
+            checks.append(f"to_regprocedure({_literal(f'{name}({args})')}) IS NOT NULL")
+    return (
+        "DO $rlsguard_grant$ BEGIN\n"
+        f"  IF {' AND '.join(checks)} THEN\n"
+        f"    EXECUTE {_literal(text)};\n"
+        "  ELSE\n"
+        "    RAISE NOTICE 'skipped: a pgvector function the vector stand-in does not provide';\n"
+        "  END IF;\nEND $rlsguard_grant$"
+    )
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _function_language(node: Any) -> str | None:
+    for option in node.options or ():
+        if option.defname == "language":
+            return getattr(option.arg, "sval", None)
+    return None
+
+
+def _raising_function(node: Any, language: str) -> Any:
+    """``node`` as a PL/pgSQL function that raises; its original body stays in the source."""
+    original = ""
+    options = []
+    for option in node.options or ():
+        if option.defname == "as":
+            original = "".join(getattr(part, "sval", "") or "" for part in option.arg or ())
+            continue
+        if option.defname == "language":
+            continue
+        options.append(option)
+    message = f"{language} is not available here (stand-in)"
+    body = (
+        f"\nBEGIN\n  RAISE EXCEPTION '{message}' USING ERRCODE = '0A000',\n"
+        f"    HINT = 'rlsguard applied this {language} function without its language; run it "
+        "on a server that has it.';\nEND\n/* original body:\n"
+        + original.replace("*/", "* /")
+        + "\n*/\n"
+    )
+    options.append(ast.DefElem(defname="language", arg=ast.String(sval="plpgsql")))
+    options.append(ast.DefElem(defname="as", arg=(ast.String(sval=body),)))
+    node.options = tuple(options)
+    if node.sql_body is not None:
+        node.sql_body = None
+    return node
 
 
 def _elevated(step: _Step, rule: Elevation) -> list[_Step]:

@@ -197,6 +197,7 @@ class SupabaseProject:
         migrations, skipped = (
             _discover_migrations(folder, notes) if config.migrations_enabled else ((), ())
         )
+        _refuse_shared_versions(migrations)
         seeds = _discover_seeds(folder, config.seed_sql_paths, notes) if config.seed_enabled else ()
         for note in notes:
             if note != _NO_DEFAULT_SEED:  # most projects have no seed.sql: no need to shout
@@ -236,6 +237,23 @@ def _discover_migrations(
         skipped.append(SkippedFile(path, reason))
         notes.append(f"Skipping migration {display}... ({reason})")
     return tuple(found), tuple(skipped)
+
+
+def _refuse_shared_versions(migrations: tuple[Migration, ...]) -> None:
+    """Two files with one version: the history table keeps one row per version, so the Supabase
+    CLI fails on the second file with a duplicate key. Say which files, before anything runs."""
+    first: dict[str, Migration] = {}
+    for migration in migrations:
+        earlier = first.setdefault(migration.version, migration)
+        if earlier is not migration:
+            raise ConfigError(
+                migration.display,
+                "",
+                f"version {migration.version} is also the version of {earlier.display}; "
+                "migration versions must be unique (the Supabase CLI fails on the second with "
+                "a duplicate key in supabase_migrations.schema_migrations). Give one of them "
+                "a new timestamp.",
+            )
 
 
 def _discover_seeds(

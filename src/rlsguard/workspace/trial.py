@@ -27,6 +27,7 @@ from rlsguard.policy.snapshot import Snapshot
 from rlsguard.supabase.errors import MigrationError
 from rlsguard.supabase.migrations import MigrationSession
 from rlsguard.supabase.project import Migration
+from rlsguard.transactions import undone
 from rlsguard.workspace.build import connection_target
 
 TRIAL_VERSION = "29991231235959"  # sorts after any real migration; never committed
@@ -83,10 +84,8 @@ def trial(engine: Engine, dbname: str, exposed_schemas: Iterable[str]) -> Iterat
     """A :class:`Trial` on ``dbname`` in ``engine``'s cluster, rolled back when it ends."""
     with MigrationSession(connection_target(engine), dbname) as session:
         session.conn.execute("BEGIN")
-        try:
+        with undone(session.conn, "ROLLBACK"):
             yield Trial(session, exposed_schemas)
-        finally:
-            session.conn.execute("ROLLBACK")
 
 
 def surface_with(
