@@ -23,7 +23,6 @@ import os
 import statistics
 import tempfile
 import threading
-import time
 from pathlib import Path
 from typing import Any
 

@@ -93,8 +93,14 @@ def test_a_crash_is_refused_on_a_server_rlsguard_did_not_start() -> None:
         CrashServer().plan(CrashParams(), ctx)
 
 
-def test_the_section_2_scenarios_are_valid() -> None:
-    names = {s.name for s in load_scenarios([ROOT / "fixtures" / "gameday"])}
+def test_every_section_2_fault_has_a_scenario() -> None:
+    scenarios = load_scenarios([ROOT / "fixtures" / "gameday"])
+    kinds = {s.spec.fault.kind for s in scenarios if s.spec.app is not None}
+    assert kinds == {
+        "hold_connections", "leak_pool", "idle_in_transaction", "long_transaction",
+        "slow_function", "crash_server",
+    }  # fmt: skip
+    names = {s.name for s in scenarios}
     assert {
         "connection-exhaustion",
         "pool-leak",
