@@ -84,6 +84,7 @@ class GameDay:
     sleep: Callable[[float], None] = time.sleep
     reporter_for: Callable[[Scenario], Reporter | None] = lambda s: None
     on_result: Callable[[DrillResult], None] = lambda r: None
+    on_skip: Callable[[Scenario, str], None] = lambda s, why: None
 
 
 @contextlib.contextmanager
@@ -106,6 +107,13 @@ def run_gameday(day: GameDay) -> list[DrillResult]:
     with _targets(day) as (engine, target_for):
         platform = platform_for(engine, day.config)
         for scenario in day.scenarios:
+            if scenario.spec.app is not None and day.dsn is not None:
+                day.on_skip(
+                    scenario,
+                    "a database drill runs the reference app against a server rlsguard "
+                    "started; run it without --dsn (a private local cluster)",
+                )
+                continue
             with target_for(scenario.name) as target:
                 artifacts = day.report_dir / scenario.name if day.report_dir else None
                 drill = Drill(
