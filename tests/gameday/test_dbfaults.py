@@ -110,3 +110,22 @@ def test_every_section_2_fault_has_a_scenario() -> None:
         "statement-timeout",
         "server-crash",
     } <= names
+
+
+def test_database_drills_are_skipped_on_a_dsn_target(tmp_path: Path) -> None:
+    from rlsguard.config import load_config
+    from rlsguard.gameday.run import GameDay, run_gameday
+    from rlsguard.gameday.scenario import load_scenario
+
+    skipped: list[tuple[str, str]] = []
+    day = GameDay(
+        load_config(ROOT),
+        [load_scenario(ROOT / "fixtures" / "gameday" / "pool-leak.yaml")],
+        dsn="host=127.0.0.1 port=1 dbname=app",
+        target_name="127.0.0.1:1/app",
+        ledger=tmp_path / "l.jsonl",
+        on_skip=lambda s, why: skipped.append((s.name, why)),
+    )
+    assert run_gameday(day) == []
+    assert skipped == [("pool-leak", skipped[0][1])]
+    assert "without --dsn" in skipped[0][1]
