@@ -152,3 +152,22 @@ def test_a_steady_state_that_does_not_hold_stops_the_drill_before_any_fault(
     assert not (tmp_path / "l.jsonl").exists()  # nothing was ledgered: nothing was injected
     assert rls == (False,)  # the drill did not "fix" what it did not break
     assert still == (1,)
+
+
+def test_the_report_says_what_the_runbooks_kill_query_would_have_missed(
+    private: tuple[Any, Platform], tmp_path: Path
+) -> None:
+    result, _ = drill(private, ROOT / "fixtures" / "gameday" / "idle-in-transaction.yaml", tmp_path)
+    (step,) = [s for s in result.remedy_steps if "runbook_missed" in s]
+    assert step["runbook_would_end"] == 0
+    assert step["ended"] >= 1
+    assert any(k.endswith("/idle in transaction") for k in step["runbook_missed"])
+    assert "kill-idle-misses-idle-in-transaction" in summary_doc([result])["defects"]
+    # what the users saw, from the journal: 504s (lock timeout) in the app's own log too
+    assert result.app["errors"] >= 1
+    assert result.app["log_errors"].get("lock_timeout", 0) >= 1
+    text = postmortem(result)
+    assert "## What the app's users saw" in text
+    series = result.journal.first("app.timeline")
+    assert series is not None
+    assert any(p["errors"] for p in series.data["series"])
