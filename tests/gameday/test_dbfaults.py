@@ -98,7 +98,7 @@ def test_every_section_2_fault_has_a_scenario() -> None:
     kinds = {s.spec.fault.kind for s in scenarios if s.spec.app is not None}
     assert kinds == {
         "hold_connections", "leak_pool", "idle_in_transaction", "long_transaction",
-        "slow_function", "crash_server",
+        "slow_function", "crash_server", "pgbouncer_down",
     }  # fmt: skip
     names = {s.name for s in scenarios}
     assert {

@@ -20,6 +20,7 @@ from rlsguard.gameday.report import postmortem, resolved_message, summary_doc
 from rlsguard.gameday.run import platform_for
 from rlsguard.gameday.scenario import load_scenario
 from rlsguard.gameday.target import local_cluster, local_database
+from rlsguard.stack.pgbouncer import discover_pgbouncer
 
 ROOT = Path(__file__).parents[2]
 SCENARIOS = sorted((ROOT / "fixtures" / "gameday").glob("*.yaml"))
@@ -49,6 +50,8 @@ def drill(private: tuple[Any, Platform], path: Path, tmp_path: Path) -> tuple[Dr
     """The drill's result and its artifacts folder (a scenario runs once per worker)."""
     if path in _RESULTS:
         return _RESULTS[path]
+    if path.stem.startswith("pgbouncer-") and discover_pgbouncer() is None:
+        pytest.skip("pgbouncer is not installed (rlsguard doctor; apt-get install pgbouncer)")
     engine, platform = private
     clock = ManualClock()
     scenario = load_scenario(path)

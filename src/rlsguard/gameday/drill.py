@@ -364,9 +364,9 @@ class Drill:
             series=series,
         )
         self.journal.summary["app"] = self.result.app
-        server = self.rig.app.server
-        if server is not None:
-            self.platform.engine.stack.discard(server.name)
+        for server in (self.rig.app.server, self.rig.bouncer):
+            if server is not None:
+                self.platform.engine.stack.discard(server.name)
 
     def _run(self, ledger: Ledger) -> None:
         spec, j, r = self.spec, self.journal, self.result

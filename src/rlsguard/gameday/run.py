@@ -24,6 +24,7 @@ from rlsguard.gameday.revert import Reverted, revert_outstanding
 from rlsguard.gameday.scenario import Scenario
 from rlsguard.gameday.target import Target, dsn_target, local_cluster, local_database
 from rlsguard.journal import Reporter
+from rlsguard.stack.pgbouncer import discover_pgbouncer
 
 SEEDED_SCHEMAS = ("public",)
 
@@ -112,6 +113,13 @@ def run_gameday(day: GameDay) -> list[DrillResult]:
                     scenario,
                     "a database drill runs the reference app against a server rlsguard "
                     "started; run it without --dsn (a private local cluster)",
+                )
+                continue
+            if scenario.spec.fault.kind == "pgbouncer_down" and discover_pgbouncer() is None:
+                day.on_skip(
+                    scenario,
+                    "pgbouncer is not installed (rlsguard doctor): this drill needs the pooler; "
+                    "the other database drills run the app direct",
                 )
                 continue
             with target_for(scenario.name) as target:
