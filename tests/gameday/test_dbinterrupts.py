@@ -25,6 +25,7 @@ from rlsguard.config import load_config
 from rlsguard.gameday.ledger import CHANNEL, DbLedger, FileLedger
 from rlsguard.gameday.probes import database_settings
 from rlsguard.gameday.target import dsn_name, local_cluster
+from rlsguard.stack.pgbouncer import discover_pgbouncer
 from rlsguard.stack.process import process_state
 
 ROOT = Path(__file__).parents[2]
@@ -171,15 +172,35 @@ def _run_processes(run_dir: str) -> list[int]:
     return out
 
 
+FREEZE_STALL = (
+    CRASH_STALL.replace("stall-crash", "stall-freeze")
+    .replace("personas: [teacher]}", "personas: [teacher], pooler: pgbouncer}")
+    .replace("{kind: crash_server}", "{kind: pgbouncer_down, params: {how: freeze}}")
+    .replace("restart_server", "restart_pooler")
+)
+NO_PGBOUNCER = pytest.mark.skipif(
+    discover_pgbouncer() is None, reason="pgbouncer is not installed (rlsguard doctor)"
+)
+
+
 @pytest.mark.slow
-def test_sigkill_after_a_crash_leaves_no_process_and_cleanup_closes_the_entry(
-    tmp_path: Path,
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        pytest.param(CRASH_STALL, "postmaster", id="crashed-server"),
+        pytest.param(FREEZE_STALL, "pgbouncer", id="frozen-pgbouncer", marks=NO_PGBOUNCER),
+    ],
+)
+def test_sigkill_after_a_process_fault_leaves_no_process_and_cleanup_closes_the_entry(
+    tmp_path: Path, text: str, kind: str
 ) -> None:
-    """On a private cluster the run owns everything: killed after the crash (before the
-    restart), its app and any server process go with it; --cleanup closes the ledger."""
-    (tmp_path / "stall-crash.yaml").write_text(CRASH_STALL, encoding="utf-8")
+    """On a private cluster the run owns everything: killed after the fault (a crashed
+    server not yet restarted, a SIGSTOPped pooler), its app and every server process go with
+    it - a stopped process too, SIGKILL needs no SIGCONT; --cleanup closes the ledger."""
+    name = text.split("\n", 1)[0].removeprefix("name: ")
+    (tmp_path / f"{name}.yaml").write_text(text, encoding="utf-8")
     ledger = tmp_path / "ledger.jsonl"
-    proc = run([str(tmp_path / "stall-crash.yaml"), "--ledger", str(ledger)], tmp_path)
+    proc = run([str(tmp_path / f"{name}.yaml"), "--ledger", str(ledger)], tmp_path)
 
     def crashed() -> bool:
         entries = FileLedger(ledger).entries().values()
@@ -202,5 +223,5 @@ def test_sigkill_after_a_crash_leaves_no_process_and_cleanup_closes_the_entry(
     assert cleanup.returncode == 0, cleanup.stderr
     assert "went with its private cluster" in cleanup.stderr
     assert FileLedger(ledger).outstanding() == []
-    assert json.dumps(entry["processes"])  # the postmaster was recorded before it was killed
-    assert entry["processes"][0]["kind"] == "postmaster"
+    assert json.dumps(entry["processes"])  # the process was recorded when the fault hit it
+    assert entry["processes"][0]["kind"] == kind
