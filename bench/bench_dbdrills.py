@@ -10,7 +10,8 @@ stack: Postgres (every process of the cluster), the reference app (uvicorn) and 
 Targets: crash drill ``kill -9`` -> the server serving again <= 100 ms (restart_ms: the
 restart with crash recovery) and the app's first successful request <= 1 s after the restart
 began; exhaustion drills (connections, pool) TTD <= 2 s and TTR <= 5 s; the whole stack
-< 300 MB. ``--quick`` runs the pool and crash drills once.
+< 300 MB. ``--quick`` runs the pool and crash drills once. The PgBouncer drills run when the
+binary is installed (``RLSGUARD_PGBOUNCER`` names another), and are listed as skipped if not.
 
     python bench/bench_dbdrills.py [--quick] [--runs N]
 """
@@ -30,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 FOLDER = ROOT / "fixtures" / "gameday"
 ALL = [
     "connection-exhaustion", "pool-leak", "idle-in-transaction", "long-transaction",
-    "slow-function", "statement-timeout", "server-crash",
+    "slow-function", "statement-timeout", "server-crash", "pgbouncer-killed", "pgbouncer-frozen",
 ]  # fmt: skip
 QUICK = ["pool-leak", "server-crash"]
 EXHAUSTION = {"connection-exhaustion", "pool-leak"}
@@ -105,8 +106,13 @@ def main() -> None:
     from rlsguard.gameday.run import platform_for
     from rlsguard.gameday.scenario import load_scenario
     from rlsguard.gameday.target import local_cluster, local_database
+    from rlsguard.stack.pgbouncer import discover_pgbouncer
 
     names = QUICK if args.quick else ALL
+    skipped = []
+    if discover_pgbouncer() is None:
+        skipped = [n for n in names if n.startswith("pgbouncer-")]
+        names = [n for n in names if n not in skipped]
     runs = 1 if args.quick else args.runs
     config = load_config(ROOT)
     per: dict[str, dict[str, list[float]]] = {}
@@ -150,6 +156,7 @@ def main() -> None:
         "drills": drills,
         "stack_peak_pss_mb": peak_mb,
         "redis": "not part of these drills",
+        "skipped": dict.fromkeys(skipped, "pgbouncer is not installed"),
         "targets": TARGETS,
         "met": {
             "restart_ms": bool(crash.get("restart_ms"))
