@@ -326,7 +326,7 @@ class Drill:
                         psycopg.sql.Literal(f"{spec.slow_statement_ms}ms"),
                     )
                 )
-            self.rig = start_rig(self.platform.engine, self.target, spec, self.clock, self.sleep)
+            self.rig = start_rig(self.platform.engine, self.target, spec, self.clock)
             self.runtime.rig = self.rig
             self.app_started = self.clock.now()
             step.detail = (

@@ -17,6 +17,7 @@ import httpx
 import psycopg
 
 from rlsguard.clock import Clock
+from rlsguard.gameday.faults import FaultError
 from rlsguard.gameday.target import Target
 from rlsguard.refapp.server import RefApp, start_refapp
 from rlsguard.refapp.users import Call, SyntheticUsers, Window
@@ -89,13 +90,10 @@ def start_rig(
     target: Target,
     spec: Any,
     clock: Clock,
-    sleep: Callable[[float], None],
 ) -> AppRig:
     """Start the app for ``target``'s database and one synthetic user per persona."""
     stack = engine.stack
     if stack is None or target.kind != "local":
-        from rlsguard.gameday.faults import FaultError
-
         raise FaultError(
             "database drills run the reference app against a cluster rlsguard started: "
             "run them without --dsn (a private local cluster)"
