@@ -177,6 +177,17 @@ gate_cli.register(app)  # gate
 gameday_cli.register(app)  # gameday
 
 
+def _show_progress() -> None:
+    """Progress notes (e.g. a migration still running after a second) go to stderr."""
+    logger = logging.getLogger("rlsguard.progress")
+    if not logger.handlers:
+        handler = logging.StreamHandler()  # stderr
+        handler.setFormatter(logging.Formatter("rlsguard: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+
+
 def _show_warning(
     message: Warning | str,
     category: type[Warning],
@@ -194,8 +205,12 @@ def run() -> None:
     warnings.showwarning = _show_warning
     # psycopg logs "error ignored terminating <Pipeline>" after an error we report ourselves.
     logging.getLogger("psycopg").addHandler(logging.NullHandler())
+    _show_progress()
     try:
         app()
     except RlsguardError as exc:
+        print_error(err_console, exc)
+        raise SystemExit(2) from exc
+    except OSError as exc:  # the environment, not a finding: exit 2 with the file, no traceback
         print_error(err_console, exc)
         raise SystemExit(2) from exc

@@ -90,6 +90,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="allow destructive actions on this one database of a server rlsguard did not start",
     )
     group.addoption(
+        "--rlsguard-allow-empty",
+        action="store_true",
+        default=False,
+        help="accept a configured access matrix with no cells (by default that fails: "
+        "nothing would be checked)",
+    )
+    group.addoption(
         "--rlsguard-matrix",
         default=None,
         metavar="PATH",
@@ -140,10 +147,16 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 
 def _project_config(config: pytest.Config) -> tuple[Any, RlsguardError | None]:
-    """The project's config, or why it cannot be read (reported when a test needs it)."""
+    """The project's config, or why it cannot be read (the session then fails once)."""
     from rlsguard.config import load_config
+    from rlsguard.errors import ConfigError
 
     supabase_dir = config.getoption("--supabase-dir", None)
+    if supabase_dir and not Path(supabase_dir).expanduser().is_dir():
+        folder = (config.invocation_params.dir / Path(supabase_dir).expanduser()).resolve()
+        return None, ConfigError(
+            "--supabase-dir", "", f"no such folder: {folder}. Point it at the project's supabase/"
+        )
     try:
         return load_config(
             supabase_dir=Path(supabase_dir).resolve() if supabase_dir else None
