@@ -41,6 +41,7 @@ QUICK_REFERENCE: dict[str, QuickReference] = {
 }
 
 SECTION_1 = "1. RLS/Auth Failure"
+SECTION_2 = "2. Database Query Failure"
 DETECTION_WINDOW_S = 2 * 60  # "Detection (0-2 min)"
 
 CONFLICTS: dict[str, str] = {
