@@ -40,6 +40,9 @@ ENV_BCRYPT_COST = "RLSGUARD_AUTH_BCRYPT_COST"
 ENV_RATE_LIMIT_HEADER = "RLSGUARD_AUTH_RATE_LIMIT_HEADER"
 ENV_OVERRIDES = "RLSGUARD_AUTH_SETTINGS"  # JSON: rlsguard's own settings (not config.toml keys)
 ENV_SMTP_TIMEOUT = "RLSGUARD_AUTH_SMTP_TIMEOUT"
+# The secret the gateway's API keys were made with (Kong keeps its own copy of the keys): by
+# default the JWT secret. A drill rotates the JWT secret alone to break only the tokens.
+ENV_GATEWAY_SECRET = "RLSGUARD_AUTH_GATEWAY_SECRET"
 POOL_MAX = 4
 
 
@@ -51,8 +54,10 @@ def create_app(
     issuer: str,
     clock: Clock = SYSTEM_CLOCK,
     mailer: Mailer | None = None,
+    gateway_secret: str | None = None,
 ) -> Starlette:
     signer = TokenSigner(secret=secret, issuer=issuer, expiry_s=settings.jwt_expiry, clock=clock)
+    gateway = TokenSigner(secret=gateway_secret) if gateway_secret else signer
     pool: ConnectionPool[Any] = ConnectionPool(
         dsn, min_size=1, max_size=POOL_MAX, kwargs={"autocommit": True}, open=False
     )
@@ -76,7 +81,8 @@ def create_app(
             sender.stop()
             pool.close()
 
-    app = build_app(service, ApiKeys(signer.anon_key, signer.service_role_key), lifespan=lifespan)
+    keys = ApiKeys(gateway.anon_key, gateway.service_role_key)
+    app = build_app(service, keys, lifespan=lifespan)
     app.state.service = service
     return app
 
@@ -128,4 +134,5 @@ def app_from_env() -> Starlette:
         issuer=_require(ENV_ISSUER),
         clock=OffsetFileClock(clock_file) if clock_file else SYSTEM_CLOCK,
         mailer=mailer,
+        gateway_secret=os.environ.get(ENV_GATEWAY_SECRET) or None,
     )
