@@ -33,6 +33,7 @@ from rlsguard.gameday.ledger import PROTECTED_APPS
 PASSWORD = "drill-password-1"
 # Generous limits: the synthetic users are nowhere near them (see premature_429).
 RIG_LIMITS = {"token_refresh": 3000, "sign_in_sign_ups": 3000, "email_sent": 100000}
+IN_FLIGHT_S = 1.0
 LONGEST_BUCKET_S = 3600.0 + 1.0  # the hourly email bucket's refill time, plus the slack
 
 
@@ -278,7 +279,13 @@ class AuthRig:
     def delivery(self) -> dict[str, Any]:
         """Every queued message against what the sink recorded, by Message-ID."""
         with psycopg.connect(self.engine.conninfo(self.dbname), autocommit=True) as conn:
-            queued = {r[0]: r[1] for r in conn.execute(f"SELECT message_id, status FROM {OUTBOX}")}
+            rows = conn.execute(
+                f"SELECT message_id, status, extract(epoch from now() - created_at)::float8 "
+                f"FROM {OUTBOX}"
+            ).fetchall()
+        queued = {r[0]: r[1] for r in rows}
+        # In flight: queued less than IN_FLIGHT_S ago (the request's own attempt is under way).
+        overdue = sum(1 for r in rows if r[1] == "pending" and r[2] > IN_FLIGHT_S)
         copies: dict[str, int] = {}
         for m in self.smtp.messages():
             mid = m.header("Message-ID")
@@ -292,6 +299,7 @@ class AuthRig:
             ),
             "duplicates": sum(max(0, n - 1) for n in copies.values()),
             "pending": sum(1 for st in queued.values() if st == "pending"),
+            "overdue": overdue,
         }
 
     def observe(self) -> AuthView:
@@ -324,8 +332,8 @@ class AuthRig:
         if view.stuck_keys:
             why.append(f"{len(view.stuck_keys)} ratelimit key(s) without a usable TTL")
         d = view.delivery
-        if d["pending"]:
-            why.append(f"{d['pending']} OTP message(s) still queued")
+        if d["overdue"]:
+            why.append(f"{d['overdue']} OTP message(s) queued for over {IN_FLIGHT_S:g}s")
         if d["missing"]:
             why.append(f"{len(d['missing'])} message(s) marked sent but not at the SMTP server")
         if d["duplicates"]:
