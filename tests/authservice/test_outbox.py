@@ -118,16 +118,16 @@ def test_an_outage_delays_then_each_message_goes_exactly_once(
         smtp.fail_with(550, "5.7.1 relay denied", stage="rcpt")
     else:
         smtp.stall()
-    assert out.run_once() == 0  # one failed attempt; the rest waits for the next tick
-    assert out.run_once() == 0  # the failed one is backing off; the next fails too
+    assert out.run_once() == 0  # three failures in a row: the round stops
+    assert out.run_once() == 0  # all three are backing off: nothing is tried
     pending = status(pool, clock)
     assert pending["pending"] == 3
-    assert pending["failures"] == 2
-    assert pending["bounces"] == (2 if outage == "bounce_550" else 0)
+    assert pending["failures"] == 3
+    assert pending["bounces"] == (3 if outage == "bounce_550" else 0)
     smtp.accept()
-    assert out.run_once() == 1  # the one never tried is due; the other two back off
+    assert out.run_once() == 0  # still backing off (1 s after the first failure)
     clock.advance(1.0)
-    assert out.run_once() == 2
+    assert out.run_once() == 3
     assert delivered(smtp) == dict.fromkeys(ids, 1)
     assert status(pool, clock)["pending"] == 0
 

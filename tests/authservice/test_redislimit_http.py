@@ -90,6 +90,7 @@ def test_fail_closed_answers_503_while_redis_is_down(
         assert attempts(endpoint, address, 1)[0].status_code == 400
 
 
+@pytest.mark.slow
 def test_two_workers_fail_open_within_the_documented_bound(
     rlsguard_stack: Any, rlsguard_engine: Any, live_redis: Any
 ) -> None:

@@ -61,6 +61,7 @@ CREATE INDEX IF NOT EXISTS mail_outbox_due ON {TABLE} (next_attempt_at) WHERE st
 REVOKE ALL ON {TABLE} FROM PUBLIC;
 """
 MESSAGE_ID_DOMAIN = "rlsguard.outbox"
+MAX_FAILURES_IN_A_ROW = 3  # then stop this round (a stalled server costs 3 timeouts, not N)
 
 
 def ts(seconds: float) -> datetime:
@@ -202,11 +203,14 @@ class OutboxSender:
     def run_once(self, limit: int = 1000) -> int:
         """Send what is due now; returns how many went out."""
         self.ensure_table()
-        sent = 0
+        sent = failed_in_a_row = 0
         for _ in range(limit):
             outcome = self.send_one()
-            if outcome is None or outcome == "failed":
-                break  # after a failure the server is likely down: the rest waits a tick
+            if outcome is None:
+                break
+            failed_in_a_row = failed_in_a_row + 1 if outcome == "failed" else 0
+            if failed_in_a_row >= MAX_FAILURES_IN_A_ROW:
+                break  # the server is down, not one message unlucky: the rest waits a tick
             sent += outcome == "sent"
         return sent
 
