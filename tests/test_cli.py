@@ -30,7 +30,7 @@ def test_doctor_json_reports_every_check(notes_project: Path) -> None:
     assert names == [
         "rlsguard", "config", "supabase project", "postgres", "extensions", "redis",
         "run directory",
-        "server user", "docker backend", "template cache",
+        "server user", "docker backend", "backend", "template cache",
     ]  # fmt: skip
     by_name = {c["name"]: c for c in report["checks"]}
     assert "1 migration(s), 1 seed file(s)" in by_name["supabase project"]["summary"]

@@ -483,3 +483,36 @@ def test_an_unknown_stand_in_names_the_file_and_the_closest(tmp_path: Path) -> N
     assert "stand_ins: no stand-in exists for htp (did you mean 'http'?)" in str(info.value)
     engine = Engine(ProjectConfig(), EngineOptions(stand_ins=("vector",)))
     assert engine.stand_ins.extensions == {"vector"}
+
+
+# -- the one merge: command line over environment over the file ---------------------------
+
+
+def test_overrides_command_line_over_environment_over_file(tmp_path: Path) -> None:
+    from rlsguard.config import EngineOptions
+
+    (tmp_path / "rlsguard.toml").write_text(
+        'backend = "dsn"\ndsn = "postgresql://file/db"\nallow_destructive = "file:5432/db"\n'
+    )
+    config = load_config(tmp_path)
+    env = {"RLSGUARD_DSN": "postgresql://env/db", "RLSGUARD_ALLOW_DESTRUCTIVE": "env:5432/db"}
+    merged = EngineOptions().apply(config, env=env)
+    assert (merged.backend, merged.dsn, merged.allow_destructive) == (
+        "dsn", "postgresql://env/db", "env:5432/db",
+    )  # fmt: skip
+    merged = EngineOptions(backend="local", dsn="postgresql://cli/db", no_cache=True).apply(
+        config, env={**env, "RLSGUARD_BACKEND": "docker"}
+    )
+    assert (merged.backend, merged.dsn, merged.allow_destructive) == (
+        "local", "postgresql://cli/db", "env:5432/db",
+    )  # fmt: skip
+    assert merged.cache.enabled is False
+    assert merged.source == config.source  # errors still name the file
+    assert EngineOptions().apply(config, env={}) is config
+
+
+def test_a_bad_backend_from_the_environment_names_the_variable(tmp_path: Path) -> None:
+    from rlsguard.config import EngineOptions
+
+    with pytest.raises(ConfigError, match="RLSGUARD_BACKEND: backend: 'dokcer' is not a backend"):
+        EngineOptions().apply(load_config(tmp_path), env={"RLSGUARD_BACKEND": "dokcer"})

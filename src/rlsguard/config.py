@@ -28,13 +28,16 @@ How it fails
 from __future__ import annotations
 
 import difflib
+import os
 import re
 import tomllib
 import types
 import typing
 import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Literal, Self, get_args
 
 from pydantic import (
     BaseModel,
@@ -279,6 +282,19 @@ class LintConfig(_Section):
     )
 
 
+class GateConfig(_Section):
+    """``rlsguard gate``: optional steps."""
+
+    squawk: bool = Field(
+        default=False,
+        description=(
+            "Also run squawk (pip install squawk-cli) on the migrations the change adds or "
+            "edits, for locking hazards; its findings join the gate's SARIF and summary. "
+            "Skipped, with the reason, when squawk is not installed."
+        ),
+    )
+
+
 class ProjectConfig(_Section):
     """``[tool.rlsguard]`` in pyproject.toml, or the top level of rlsguard.toml."""
 
@@ -351,6 +367,10 @@ class ProjectConfig(_Section):
     lint: LintConfig = Field(
         default=LintConfig(),
         description="rlsguard lint and probe: waivers of accepted findings.",
+    )
+    gate: GateConfig = Field(
+        default=GateConfig(),
+        description="rlsguard gate: optional steps (squawk).",
     )
     stand_ins: tuple[str, ...] = Field(
         default=(),
@@ -439,6 +459,60 @@ def load_config(
         config = config.model_copy(update={"supabase_dir": explicit_supabase})
         config._source = source
     return config
+
+
+# Environment variables between the config file and the command line (see EngineOptions.apply).
+ENV_OVERRIDES = {
+    "backend": "RLSGUARD_BACKEND",
+    "dsn": "RLSGUARD_DSN",
+    "allow_destructive": "RLSGUARD_ALLOW_DESTRUCTIVE",
+}
+
+
+@dataclass
+class EngineOptions:
+    """Command-line overrides of the project config (pytest options, CLI flags).
+
+    :meth:`apply` is the one place they meet the config file and the environment.
+    """
+
+    supabase_dir: Path | None = None
+    backend: str | None = None
+    dsn: str | None = None
+    pg_bin: str | None = None
+    no_cache: bool = False
+    allow_destructive: str | None = None
+    prefer: str | None = None  # "embedded" forces the pip wheel
+    stand_ins: tuple[str, ...] = ()  # added to the config's stand_ins (--stand-in NAME)
+
+    def apply(self, config: ProjectConfig, env: Mapping[str, str] | None = None) -> ProjectConfig:
+        """``config`` with the environment (``RLSGUARD_BACKEND``, ``RLSGUARD_DSN``,
+        ``RLSGUARD_ALLOW_DESTRUCTIVE``) over the file and these options over both."""
+        env = os.environ if env is None else env
+        update: dict[str, Any] = {}
+        for key, var in ENV_OVERRIDES.items():
+            given = getattr(self, key)
+            if given:
+                update[key] = given
+            elif env.get(var):
+                update[key] = env[var]
+        backend = update.get("backend")
+        if backend is not None and backend not in get_args(Backend):
+            where = "--rlsguard-backend" if self.backend else ENV_OVERRIDES["backend"]
+            raise ConfigError(
+                where, "backend", f"{backend!r} is not a backend: choose local, dsn or docker"
+            )
+        if self.supabase_dir is not None:
+            update["supabase_dir"] = Path(self.supabase_dir).resolve()
+        if self.pg_bin:
+            update["pg_bin"] = Path(self.pg_bin)
+        if self.no_cache:
+            update["cache"] = config.cache.model_copy(update={"enabled": False})
+        if not update:
+            return config
+        merged = config.model_copy(update=update)
+        merged._source = config.source
+        return merged
 
 
 def _named_file(path: Path) -> tuple[Path, dict[str, Any] | None]:

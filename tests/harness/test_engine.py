@@ -29,7 +29,7 @@ def test_clone_is_dropped_even_when_the_test_fails(notes_engine: Engine) -> None
     name = "rlsguard_failing_clone"
     with pytest.raises(RuntimeError), notes_engine.cloned_database(name):
         raise RuntimeError("the test failed")
-    assert not notes_engine.janitor.exists(name)
+    assert not notes_engine.databases.exists(name)
 
 
 def test_a_worker_attaches_with_the_same_secret_and_cluster(notes_engine: Engine) -> None:

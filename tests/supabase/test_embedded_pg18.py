@@ -39,7 +39,8 @@ REAL_PROJECTS = {
     "realtime_publication": "select count(*) = 2 from pg_publication_tables"
     " where pubname = 'supabase_realtime'",
     "auth_user_trigger": "select count(*) = 1 from public.profiles",
-    "database_revoke": "select has_database_privilege('service_role', 'postgres', 'TEMPORARY')",
+    "database_revoke": "select has_database_privilege("
+    "'service_role', current_database(), 'TEMPORARY')",
     "default_privileges": "select not has_function_privilege("
     "'anon', 'public.is_admin()', 'EXECUTE')",
 }

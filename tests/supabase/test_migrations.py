@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import shutil
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from rlsguard.supabase import (
     SupabaseProjectWarning,
     apply_project,
 )
+from rlsguard.supabase.project import Migration
 from rlsguard.supabase.statements import split
 from tests.supabase.conftest import PROJECTS, SupabaseCluster, acting_as, sqlstate_of
 
@@ -127,12 +129,26 @@ def test_definer_trigger_on_auth_users_and_seeded_users(sb: SupabaseCluster, fre
 
 
 def test_revoke_on_database_postgres(sb: SupabaseCluster, fresh_db: Any) -> None:
-    applied(sb, fresh_db, "database_revoke")
+    """``database postgres`` is the project's database: the one migrated, whatever its name."""
+    with sb.connect() as conn:
+        before = conn.execute(
+            "select datacl, shobj_description(oid, 'pg_database') from pg_database "
+            "where datname = 'postgres'"
+        ).fetchone()
+    dbname = applied(sb, fresh_db, "database_revoke")
     with sb.connect() as conn:
         acl = conn.execute(
             "select datacl::text[], shobj_description(oid, 'pg_database') from pg_database "
-            "where datname = 'postgres'"
+            "where datname = %s",
+            (dbname,),
         ).fetchone()
+        assert (
+            conn.execute(
+                "select datacl, shobj_description(oid, 'pg_database') from pg_database "
+                "where datname = 'postgres'"
+            ).fetchone()
+            == before
+        )  # the server's own postgres database is left alone
         assert not any(item.startswith("=") and "T" in item.split("/")[0] for item in acl[0])
         assert any(item.startswith("service_role=T") for item in acl[0])
         assert acl[1] == "hardened by migration"
@@ -508,6 +524,21 @@ def test_project_copies_apply_from_anywhere(
         "supabase/migrations/20240501000000_profiles.sql",
         "supabase/seed.sql",
     ]
+
+
+def test_a_failing_batch_leaves_no_psycopg_warning(
+    sb: SupabaseCluster, fresh_db: Any, caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    """Only rlsguard's own error reaches the terminal, not psycopg's pipeline abort."""
+    dbname = fresh_db()
+    caplog.set_level(logging.WARNING, logger="psycopg")
+    # A failure early in a long batch: psycopg reads the error while still sending.
+    text = "select 1/0;\n" + "select 1;\n" * 3000
+    path = tmp_path / "20240101000000_long.sql"
+    migration = Migration(path, path.name, text, "20240101000000", "long")
+    with MigrationSession(sb.server, dbname) as session, pytest.raises(MigrationError):
+        session.run(migration, "migration")
+    assert [r.getMessage() for r in caplog.records if "error ignored" in r.getMessage()] == []
 
 
 def test_a_stand_in_is_created_once_per_database(

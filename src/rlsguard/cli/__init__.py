@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shlex
 import signal
 import warnings
 from typing import Annotated, TextIO
@@ -24,7 +25,16 @@ from rlsguard.cli import gate as gate_cli
 from rlsguard.cli import policy as policy_cli
 from rlsguard.cli.console import print_error
 from rlsguard.cli.matrix import matrix_app
-from rlsguard.cli.options import NoCacheOption, PgBinOption, StandInOption, SupabaseDirOption
+from rlsguard.cli.options import (
+    AllowDestructiveOption,
+    BackendOption,
+    DsnOption,
+    NoCacheOption,
+    PgBinOption,
+    StandInOption,
+    SupabaseDirOption,
+    engine_options,
+)
 from rlsguard.errors import RlsguardError
 
 app = typer.Typer(
@@ -53,11 +63,17 @@ def version() -> None:
 def doctor(
     supabase_dir: SupabaseDirOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    backend: BackendOption = None,
+    dsn: DsnOption = None,
+    allow_destructive: AllowDestructiveOption = None,
 ) -> None:
     """Show which binaries, backends and settings rlsguard finds here, and why."""
     from rlsguard.harness.doctor import diagnose
 
-    diagnosis = diagnose(supabase_dir=supabase_dir.resolve() if supabase_dir else None)
+    diagnosis = diagnose(
+        supabase_dir=supabase_dir.resolve() if supabase_dir else None,
+        overrides=engine_options(backend=backend, dsn=dsn, allow_destructive=allow_destructive),
+    )
     if as_json:
         typer.echo(json.dumps(diagnosis.as_dict(), indent=2))
     else:
@@ -80,6 +96,9 @@ def doctor(
 def up(
     supabase_dir: SupabaseDirOption = None,
     no_cache: NoCacheOption = False,
+    backend: BackendOption = None,
+    dsn: DsnOption = None,
+    allow_destructive: AllowDestructiveOption = None,
     stand_in: StandInOption = None,
     pg_bin: PgBinOption = None,
     auth: Annotated[
@@ -87,18 +106,16 @@ def up(
     ] = True,
 ) -> None:
     """Start the project's database, Redis, SMTP and the auth service; Ctrl-C stops them."""
-    from rlsguard.harness.engine import Engine, EngineOptions
+    from rlsguard.harness.engine import Engine
 
     # Our own handler: started from a script (`rlsguard up &`), SIGINT arrives ignored and
     # Ctrl-C or `kill -INT` would never stop the server.
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
-    options = EngineOptions(
-        supabase_dir=supabase_dir.resolve() if supabase_dir else None,
-        no_cache=no_cache,
-        stand_ins=tuple(stand_in or ()),
-        pg_bin=pg_bin,
-    )
+    options = engine_options(
+        supabase_dir, no_cache=no_cache, backend=backend, dsn=dsn,
+        allow_destructive=allow_destructive, stand_in=stand_in, pg_bin=pg_bin,
+    )  # fmt: skip
     try:
         engine = Engine(options=options).open()
     except RlsguardError as exc:
@@ -106,17 +123,29 @@ def up(
         raise typer.Exit(2) from exc
     try:
         prepared = engine.prepared
-        assert prepared is not None
-        how = "from the cache" if prepared.cache_hit else "built"
-        console.print(
-            f"[green]ready[/] ({how} in {prepared.seconds:.2f}s): "
-            f"{escape(prepared.server.binaries.describe())}"
-        )
-        typer.echo(f"psql '{engine.conninfo('postgres')}'")
-        typer.echo(f"url {prepared.server.url()}")
+        if prepared is not None:
+            how = "from the cache" if prepared.cache_hit else "built"
+            console.print(
+                f"[green]ready[/] ({how} in {prepared.seconds:.2f}s): "
+                f"{escape(prepared.server.binaries.describe())}"
+            )
+            typer.echo(f"psql '{engine.conninfo('postgres')}'")
+            typer.echo(f"url {prepared.server.url()}")
+        else:
+            what = {"live": "a live Supabase database, nothing written", "scratch": "migrated"}
+            console.print(
+                f"[green]ready[/] ({engine.backend} backend, {engine.mode}: "
+                f"{what.get(engine.mode, '')}): database {escape(engine.template_db)}"
+            )
+            typer.echo(f"psql {shlex.quote(_redacted(engine.conninfo(engine.template_db)))}")
         typer.echo(f"anon key {engine.signer.anon_key}")
         typer.echo(f"service_role key {engine.signer.service_role_key}")
-        if auth:
+        if auth and engine.mode != "local":
+            err_console.print(
+                "[yellow]note:[/] the auth service starts with the local backend only (it logs "
+                "in as supabase_auth_admin, whose password a dsn target does not give us)"
+            )
+        elif auth:
             from rlsguard.authservice.up import format_status, start_local_services
 
             services = start_local_services(engine)
@@ -130,6 +159,16 @@ def up(
         pass
     finally:
         engine.close()
+
+
+def _redacted(conninfo: str) -> str:
+    """A connection string without its password (the user has it; logs need not)."""
+    import psycopg
+
+    params = psycopg.conninfo.conninfo_to_dict(conninfo)
+    if params.get("password"):
+        params["password"] = "***"
+    return psycopg.conninfo.make_conninfo(**params)
 
 
 policy_cli.register(app)  # snapshot, diff, blame, rollback

@@ -17,7 +17,16 @@ import typer
 from rich.console import Console
 
 from rlsguard.cli.console import print_error
-from rlsguard.cli.options import PgBinOption, StandInOption, SupabaseDirOption
+from rlsguard.cli.options import (
+    AllowDestructiveOption,
+    BackendChoice,
+    BackendOption,
+    DsnOption,
+    PgBinOption,
+    StandInOption,
+    SupabaseDirOption,
+    engine_options,
+)
 from rlsguard.errors import RlsguardError
 
 if TYPE_CHECKING:
@@ -60,20 +69,24 @@ NoCacheOption = Annotated[
 def _prepared(
     supabase_dir: Path | None,
     no_cache: bool,
+    backend: BackendChoice | None = None,
+    dsn: str | None = None,
+    allow_destructive: str | None = None,
     stand_in: list[str] | None = None,
     pg_bin: str | None = None,
+    *,
+    read_only: bool = False,
 ) -> Iterator[tuple[Any, Any]]:
-    """The engine and a throwaway clone of the project's database; errors exit with 2."""
-    from rlsguard.harness.engine import Engine, EngineOptions
+    """The engine and a throwaway database (a clone, or the live database in a transaction
+    rolled back); errors exit with 2."""
+    from rlsguard.harness.engine import Engine
 
-    options = EngineOptions(
-        supabase_dir=supabase_dir.resolve() if supabase_dir else None,
-        no_cache=no_cache,
-        stand_ins=tuple(stand_in or ()),
-        pg_bin=pg_bin,
-    )
+    options = engine_options(
+        supabase_dir, no_cache=no_cache, backend=backend, dsn=dsn,
+        allow_destructive=allow_destructive, stand_in=stand_in, pg_bin=pg_bin,
+    )  # fmt: skip
     try:
-        with Engine(options=options) as engine, engine.cloned_database() as db:
+        with Engine(options=options) as engine, engine.cloned_database(read_only=read_only) as db:
             yield engine, db
     except RlsguardError as exc:
         print_error(err, exc)
@@ -126,13 +139,18 @@ def lint(
     fail_on: FailOnOption = FailOn.error,
     output: OutputOption = None,
     no_cache: NoCacheOption = False,
+    backend: BackendOption = None,
+    dsn: DsnOption = None,
+    allow_destructive: AllowDestructiveOption = None,
     stand_in: StandInOption = None,
     pg_bin: PgBinOption = None,
 ) -> None:
     """Lint the security surface the migrations build (splinter's checks and more)."""
     from rlsguard.audit.api import lint_project
 
-    with _prepared(supabase_dir, no_cache, stand_in, pg_bin) as (engine, db):
+    with _prepared(
+        supabase_dir, no_cache, backend, dsn, allow_destructive, stand_in, pg_bin, read_only=True
+    ) as (engine, db):
         findings = lint_project(db, engine.context())
         default_uri = _default_uri(engine)
     _report(
@@ -157,13 +175,19 @@ def probe(
         ),
     ] = None,
     no_cache: NoCacheOption = False,
+    backend: BackendOption = None,
+    dsn: DsnOption = None,
+    allow_destructive: AllowDestructiveOption = None,
     stand_in: StandInOption = None,
     pg_bin: PgBinOption = None,
 ) -> None:
     """Try privilege escalation and cross-tenant reads and writes as every persona."""
     from rlsguard.audit.api import probe_project
 
-    with _prepared(supabase_dir, no_cache, stand_in, pg_bin) as (engine, db):
+    with _prepared(supabase_dir, no_cache, backend, dsn, allow_destructive, stand_in, pg_bin) as (
+        engine,
+        db,
+    ):
         try:
             report = probe_project(db, engine.context(), personas=persona or None)
         except RlsguardError as exc:

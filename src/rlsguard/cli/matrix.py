@@ -14,7 +14,16 @@ from rich.markup import escape
 from rich.table import Table
 
 from rlsguard.cli.console import print_error
-from rlsguard.cli.options import PgBinOption, StandInOption, SupabaseDirOption
+from rlsguard.cli.options import (
+    AllowDestructiveOption,
+    BackendChoice,
+    BackendOption,
+    DsnOption,
+    PgBinOption,
+    StandInOption,
+    SupabaseDirOption,
+    engine_options,
+)
 from rlsguard.errors import RlsguardError
 
 matrix_app = typer.Typer(
@@ -47,17 +56,23 @@ def _errors_exit_2() -> Iterator[None]:
 
 def _engine(
     supabase_dir: Path | None,
+    backend: BackendChoice | None = None,
+    dsn: str | None = None,
+    allow_destructive: str | None = None,
     no_cache: bool = False,
     stand_in: list[str] | None = None,
     pg_bin: str | None = None,
 ) -> Any:
     """The project's engine: its config is read, nothing is started yet."""
-    from rlsguard.harness.engine import Engine, EngineOptions
+    from rlsguard.harness.engine import Engine
 
-    options = EngineOptions(
-        supabase_dir=supabase_dir.resolve() if supabase_dir else None,
+    options = engine_options(
+        supabase_dir,
         no_cache=no_cache,
-        stand_ins=tuple(stand_in or ()),
+        backend=backend,
+        dsn=dsn,
+        allow_destructive=allow_destructive,
+        stand_in=stand_in,
         pg_bin=pg_bin,
     )
     return Engine(options=options)
@@ -65,7 +80,8 @@ def _engine(
 
 @contextmanager
 def _database(engine: Any) -> Iterator[Any]:
-    """The project's prepared database, cloned for this command and dropped after."""
+    """The project's prepared database, cloned for this command and dropped after (on a
+    live database: the database itself in a transaction that is rolled back)."""
     with engine, engine.cloned_database() as db:
         yield db
 
@@ -77,6 +93,9 @@ def _schemas(engine: Any) -> list[str]:
 @matrix_app.command()
 def check(
     supabase_dir: SupabaseDirOption = None,
+    backend: BackendOption = None,
+    dsn: DsnOption = None,
+    allow_destructive: AllowDestructiveOption = None,
     matrix: MatrixPath = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
     verbose: Annotated[
@@ -91,14 +110,24 @@ def check(
     from rlsguard.matrix.report import explain
 
     with _errors_exit_2():
-        engine = _engine(supabase_dir, False, stand_in, pg_bin)
+        engine = _engine(supabase_dir, backend, dsn, allow_destructive, False, stand_in, pg_bin)
         # The file first: a mistake in it costs no server start.
         loaded = load_matrix(matrix or engine.config.matrix, engine.personas.names)
         with _database(engine) as db:
             run = Checker(db, loaded, schemas=_schemas(engine)).run()
+    problems = run.problems
     if as_json:
         typer.echo(json.dumps(_as_json(run), indent=2))
-        raise typer.Exit(0 if run.ok else 1)
+        raise typer.Exit(2 if problems else 0 if run.ok else 1)
+    if problems:
+        # The file is wrong, not the policies: say each thing once, like a load error.
+        for problem in problems:
+            err_console.print(f"[red]error[/]: {escape(str(problem))}")
+        err_console.print(
+            f"[red]{len(problems)} problem(s) in the matrix file[/]; fix it and run again "
+            "(no cell was judged against a file the database does not match)."
+        )
+        raise typer.Exit(2)
     table = Table(show_header=True, header_style="bold", box=None, padding=(0, 1))
     for column in ("persona", "table", "operation", "", "rows"):
         table.add_column(column, overflow="fold")
@@ -128,7 +157,23 @@ def check(
     )
     for line in run.untested.lines():
         console.print(f"[yellow]untested[/]: {escape(line)}")
+    for line in run.warnings:
+        console.print(f"[yellow]warning[/]: {escape(line)}")
     raise typer.Exit(0 if run.ok else 1)
+
+
+def _candidate(candidate: Any) -> dict[str, Any]:
+    """What happened to one insert candidate or change, as a person reads it."""
+    return {
+        "index": candidate.index,
+        "name": candidate.name,
+        "label": candidate.label,
+        "expected": "accepted" if candidate.expected else "refused",
+        "outcome": candidate.outcome,
+        "sqlstate": candidate.sqlstate,
+        "message": candidate.message,
+        "values": dict(candidate.values),
+    }
 
 
 def _as_json(run: Any) -> dict[str, Any]:
@@ -146,9 +191,16 @@ def _as_json(run: Any) -> dict[str, Any]:
                 "summary": r.summary(),
                 "unexpected": sorted(list(k) for k in r.unexpected),
                 "missing": sorted(list(k) for k in r.missing),
+                **(
+                    {"candidates": [_candidate(c) for c in r.candidates]}
+                    if r.cell.operation in ("insert", "changes")
+                    else {}
+                ),
             }
             for r in run.results.values()
         ],
+        "problems": [str(p) for p in run.problems],
+        "warnings": run.warnings,
         "untested": run.untested.as_dict(),
         "statements": run.statements,
         "round_trips": run.round_trips,
@@ -159,6 +211,9 @@ def _as_json(run: Any) -> dict[str, Any]:
 @matrix_app.command()
 def record(
     supabase_dir: SupabaseDirOption = None,
+    backend: BackendOption = None,
+    dsn: DsnOption = None,
+    allow_destructive: AllowDestructiveOption = None,
     output: Annotated[
         Path | None,
         typer.Option(
@@ -174,7 +229,7 @@ def record(
     from rlsguard.matrix.record import render
 
     with _errors_exit_2():
-        engine = _engine(supabase_dir, False, stand_in, pg_bin)
+        engine = _engine(supabase_dir, backend, dsn, allow_destructive, False, stand_in, pg_bin)
         target = output or engine.config.matrix
         if str(target) != "-" and Path(target).exists() and not force:
             raise RlsguardError(

@@ -1,8 +1,9 @@
 """What a new user runs first: which servers, backends and settings rlsguard found, and why.
 
 Each check is a small function returning a :class:`Check`; none starts a
-server or touches a database, so the doctor is safe and takes well under a
-second. The CLI renders the checks; tests call them directly.
+server or writes to a database (the dsn backend's check connects and reads two
+catalog rows), so the doctor is safe and takes well under a second. The CLI
+renders the checks; tests call them directly.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from rlsguard import __version__
-from rlsguard.config import ProjectConfig, load_config
+from rlsguard.config import EngineOptions, ProjectConfig, load_config
 from rlsguard.errors import RlsguardError
 
 Status = Literal["ok", "warn", "fail", "info"]
@@ -222,6 +223,43 @@ def check_docker() -> Check:
     return Check("docker backend", "info", f"unavailable: {reason}", ["the local backend is used"])
 
 
+def check_backend(config: ProjectConfig, timeout: float = 5.0) -> Check:
+    """The backend the merged config chooses and, for dsn, what kind of target it names."""
+    from rlsguard.stack.backends import expand_env
+    from rlsguard.stack.external import ExternalPostgres
+
+    if config.backend == "local":
+        return Check("backend", "ok", "local: a throwaway cluster from the binaries above")
+    if config.backend == "docker":
+        return Check("backend", "ok", f"docker: a {config.docker.image} container")
+    if not config.dsn:
+        return Check("backend", "fail", "dsn: no connection URL (set dsn, RLSGUARD_DSN or --dsn)")
+    try:
+        server = ExternalPostgres(
+            expand_env(config.dsn), allow_destructive=config.allow_destructive
+        )
+        server.wait_ready(timeout=timeout)
+        live = server.is_live_supabase()
+    except RlsguardError as exc:
+        return Check("backend", "fail", f"dsn: {exc}")
+    opt_in = (
+        f"destructive actions allowed on {server.target} only"
+        if server.opted_in
+        else f"destructive actions refused (opt in with --allow-destructive {server.target})"
+    )
+    if live:
+        summary = f"dsn: {server.target} is a live Supabase database: checked read-only"
+        details = ["never bootstrapped or migrated; every check is rolled back", opt_in]
+    else:
+        summary = f"dsn: {server.target} is a scratch server"
+        details = [
+            "rlsguard creates, migrates and drops databases of its own there "
+            "(rlsguard_<run>_..., marked with a comment naming the run)",
+            opt_in,
+        ]
+    return Check("backend", "ok", summary, details)
+
+
 def check_cache(config: ProjectConfig) -> Check:
     from rlsguard.harness.templates import TemplateCache, default_cache_dir
 
@@ -232,10 +270,18 @@ def check_cache(config: ProjectConfig) -> Check:
     return Check("template cache", "ok", f"{root} ({state}, {len(entries)} template(s) cached)")
 
 
-def diagnose(start: Path | None = None, supabase_dir: Path | None = None) -> Diagnosis:
+def diagnose(
+    start: Path | None = None,
+    supabase_dir: Path | None = None,
+    overrides: EngineOptions | None = None,
+) -> Diagnosis:
     checks: list[Check] = [check_python()]
     config_check, config = check_config(start, supabase_dir)
     checks.append(config_check)
+    try:
+        config = (overrides or EngineOptions()).apply(config)
+    except RlsguardError as exc:
+        checks.append(Check("backend", "fail", str(exc)))
     steps: list[Callable[[], Check]] = [
         lambda: check_project(config),
         lambda: check_postgres(config),
@@ -245,6 +291,7 @@ def diagnose(start: Path | None = None, supabase_dir: Path | None = None) -> Dia
         check_run_dir,
         check_user,
         check_docker,
+        lambda: check_backend(config),
         lambda: check_cache(config),
     ]
     for step in steps:

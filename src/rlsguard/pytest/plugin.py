@@ -56,9 +56,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--rlsguard-backend",
         choices=("local", "dsn", "docker"),
         default=None,
-        help="where Postgres comes from (default: local server binaries)",
+        help="where Postgres comes from (default: RLSGUARD_BACKEND, else the config's, else "
+        "local server binaries)",
     )
-    group.addoption("--rlsguard-dsn", default=None, help="the server URL for the dsn backend")
+    group.addoption(
+        "--rlsguard-dsn",
+        default=None,
+        metavar="URL",
+        help="the server URL for the dsn backend: a scratch server (rlsguard works in databases "
+        "of its own there) or a live Supabase database (checked in rolled-back transactions)",
+    )
     group.addoption(
         "--rlsguard-pg-bin", default=None, help="directory of the Postgres server binaries"
     )
@@ -79,8 +86,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--rlsguard-allow-destructive",
         default=None,
-        metavar="TARGET",
-        help="allow destructive faults on this exact target (a server rlsguard did not start)",
+        metavar="HOST:PORT/DB",
+        help="allow destructive actions on this one database of a server rlsguard did not start",
     )
     group.addoption(
         "--rlsguard-matrix",

@@ -27,6 +27,7 @@ import psycopg
 from psycopg import conninfo, sql
 
 from rlsguard.errors import ServerError
+from rlsguard.stack.databases import Databases
 from rlsguard.stack.net import free_port
 from rlsguard.stack.pgbin import PgBinaries
 from rlsguard.stack.pglog import PgLog
@@ -76,20 +77,6 @@ def archive_datadir(src: Path, archive: Path) -> None:
         out.add(
             src, arcname=".", filter=lambda t: None if Path(t.name).name in _PROCESS_FILES else t
         )
-
-
-def create_database_sql(name: str, template: str | None, major: int) -> sql.Composed:
-    """``CREATE DATABASE``, cloning with FILE_COPY where it exists (6-7 ms on tmpfs vs 9-10)."""
-    stmt = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
-    if template:
-        stmt += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
-        if major >= 15:
-            stmt += sql.SQL(" STRATEGY FILE_COPY")
-    return stmt
-
-
-def drop_database_sql(name: str) -> sql.Composed:
-    return sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
 
 
 @dataclass
@@ -338,12 +325,12 @@ class PostgresServer(Server):
         return self
 
     def create_database(self, name: str, *, template: str | None = None) -> None:
-        with self.connect(autocommit=True) as conn:
-            conn.execute(create_database_sql(name, template, self.binaries.major))
+        with contextlib.closing(Databases(self.connect, maintenance_db=DEFAULT_DATABASE)) as dbs:
+            dbs.create(name, template=template)
 
     def drop_database(self, name: str) -> None:
-        with self.connect(autocommit=True) as conn:
-            conn.execute(drop_database_sql(name))
+        with contextlib.closing(Databases(self.connect, maintenance_db=DEFAULT_DATABASE)) as dbs:
+            dbs.drop(name)
 
     def remove(self) -> None:
         """Stop and delete the cluster's files."""

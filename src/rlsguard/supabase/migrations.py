@@ -15,6 +15,7 @@ that statement only.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import time
@@ -43,6 +44,7 @@ from rlsguard.supabase.extensions import (
     where_available,
 )
 from rlsguard.supabase.project import Migration, SqlFile
+from rlsguard.supabase.retarget import retarget
 from rlsguard.supabase.statements import LineIndex, Statement, split
 from rlsguard.supabase.supautils import (
     PRIVILEGED_ROLE,
@@ -54,6 +56,29 @@ from rlsguard.supabase.supautils import (
 )
 
 log = logging.getLogger("rlsguard.supabase")
+
+
+class _QuietAbortedPipeline(logging.Filter):
+    """Drop psycopg's "error ignored terminating <psycopg.Pipeline>: pipeline aborted".
+
+    When a statement of a batch fails, psycopg raises that error and, leaving the pipeline,
+    logs the abort it causes as a warning; with no logging configured, Python prints it on
+    stderr. The failure itself is raised and reported (file, line, statement): the warning
+    only repeats it, in psycopg's words, in the middle of rlsguard's output.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args if isinstance(record.args, tuple) else ()
+        return not (
+            record.msg == "error ignored terminating %r: %s"
+            and args
+            and type(args[0]).__name__ in ("Pipeline", "AsyncPipeline")
+        )
+
+
+_PSYCOPG_LOG = logging.getLogger("psycopg")
+if not any(isinstance(f, _QuietAbortedPipeline) for f in _PSYCOPG_LOG.filters):
+    _PSYCOPG_LOG.addFilter(_QuietAbortedPipeline())
 
 ENSURE_HISTORY = (
     "CREATE SCHEMA IF NOT EXISTS supabase_migrations",
@@ -132,6 +157,7 @@ class MigrationSession:
         stand_ins: StandIns | bool | str | None = None,
     ) -> None:
         self.stand_ins = StandIns.coerce(stand_ins)
+        self.dbname = dbname
         self._conninfo = target.conninfo(dbname, options=_postgres_options(target, dbname))
         self._notices: list[str] = []
         self.conn = self._connect()
@@ -261,6 +287,9 @@ class MigrationSession:
         self, file: SqlFile, statement: Statement, result: AppliedFile, used: list[StandIn]
     ) -> list[_Step]:
         node = statement.node
+        aimed = retarget(node, self.dbname)  # "database postgres" is the one being migrated
+        if aimed is not None:
+            statement = dataclasses.replace(statement, text=aimed)
         session = session_authorization(node)
         if session == "reset":
             # On Supabase the session user *is* postgres: resetting to it changes nothing.
