@@ -93,8 +93,14 @@ def test_a_crash_is_refused_on_a_server_rlsguard_did_not_start() -> None:
         CrashServer().plan(CrashParams(), ctx)
 
 
-def test_the_section_2_scenarios_are_valid() -> None:
-    names = {s.name for s in load_scenarios([ROOT / "fixtures" / "gameday"])}
+def test_every_section_2_fault_has_a_scenario() -> None:
+    scenarios = load_scenarios([ROOT / "fixtures" / "gameday"])
+    kinds = {s.spec.fault.kind for s in scenarios if s.spec.app is not None}
+    assert kinds == {
+        "hold_connections", "leak_pool", "idle_in_transaction", "long_transaction",
+        "slow_function", "crash_server", "pgbouncer_down",
+    }  # fmt: skip
+    names = {s.name for s in scenarios}
     assert {
         "connection-exhaustion",
         "pool-leak",
@@ -104,3 +110,22 @@ def test_the_section_2_scenarios_are_valid() -> None:
         "statement-timeout",
         "server-crash",
     } <= names
+
+
+def test_database_drills_are_skipped_on_a_dsn_target(tmp_path: Path) -> None:
+    from rlsguard.config import load_config
+    from rlsguard.gameday.run import GameDay, run_gameday
+    from rlsguard.gameday.scenario import load_scenario
+
+    skipped: list[tuple[str, str]] = []
+    day = GameDay(
+        load_config(ROOT),
+        [load_scenario(ROOT / "fixtures" / "gameday" / "pool-leak.yaml")],
+        dsn="host=127.0.0.1 port=1 dbname=app",
+        target_name="127.0.0.1:1/app",
+        ledger=tmp_path / "l.jsonl",
+        on_skip=lambda s, why: skipped.append((s.name, why)),
+    )
+    assert run_gameday(day) == []
+    assert skipped == [("pool-leak", skipped[0][1])]
+    assert "without --dsn" in skipped[0][1]

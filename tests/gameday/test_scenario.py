@@ -45,11 +45,12 @@ def test_the_committed_schema_is_the_models() -> None:
 
 
 def test_the_reference_platform_ships_one_scenario_per_section_1_fault() -> None:
-    scenarios = load_scenarios([SCENARIOS])
-    # The database section's own (no app, no auth rig): sections 2-5 have their drills too.
-    kinds = {
-        s.spec.fault.kind for s in scenarios if s.spec.app is None and s.spec.auth_service is None
-    }
+    scenarios = [
+        s
+        for s in load_scenarios([SCENARIOS])
+        if s.spec.runbook.section == "1. RLS/Auth Failure" and s.spec.auth_service is None
+    ]
+    kinds = {s.spec.fault.kind for s in scenarios}
     assert kinds == SECTION_1_FAULTS
     using = {
         s.spec.fault.params.get("using") for s in scenarios if s.spec.fault.kind == "replace_policy"

@@ -76,6 +76,22 @@ def test_reads_run_as_the_signed_in_user(stack: tuple[Any, RefApp, dict[str, str
     assert "Bearer" not in json.dumps(log_lines(app))
 
 
+def test_a_write_denied_by_rls_is_a_403(stack: tuple[Any, RefApp, dict[str, str]]) -> None:
+    engine, app, tokens = stack
+    with engine.connect(DB, autocommit=True) as conn:
+        before = conn.execute("select count(*) from public.classes").fetchone()
+    response = httpx.post(
+        app.url + "/rest/v1/classes",
+        params={"row": json.dumps({"name": "Hacked", "subject": "x"})},
+        headers={"Authorization": f"Bearer {tokens['student']}", "Prefer": "tx=rollback"},
+        timeout=10,
+    )
+    assert response.status_code == 403, response.text
+    assert response.json() == {"code": "42501", "error": "denied"}
+    with engine.connect(DB, autocommit=True) as conn:
+        assert conn.execute("select count(*) from public.classes").fetchone() == before
+
+
 def test_the_auth_service_is_mounted(stack: tuple[Any, RefApp, dict[str, str]]) -> None:
     engine, app, _ = stack
     anon = engine.signer.anon_key

@@ -303,6 +303,57 @@ class LeakPool(Fault):
         )
 
 
+class BouncerParams(_Params):
+    how: Literal["kill", "freeze"] = Field(
+        default="kill", description="kill: SIGKILL; freeze: SIGSTOP (a hung pooler)."
+    )
+
+
+@FAULTS.register("pgbouncer_down")
+class PgBouncerDown(Fault):
+    """The pooler in front of Postgres killed (SIGKILL) or hung (SIGSTOP): the app's
+    connections fail or hang, the database itself is fine."""
+
+    Params = BouncerParams
+
+    def plan(self, params: BouncerParams, ctx: FaultContext) -> FaultPlan:
+        rt = _runtime(ctx)
+        bouncer = rt.rig.bouncer if rt.rig is not None else None
+        if bouncer is None:
+            raise FaultError(
+                "no PgBouncer runs in front of the app (set app.pooler: pgbouncer; the "
+                "binary must be installed: rlsguard doctor)"
+            )
+
+        def inject() -> dict[str, Any]:
+            pid = bouncer.pid
+            start = _start_time(pid)
+            if params.how == "kill":
+                bouncer.kill()
+            else:
+                bouncer.freeze()
+            return {
+                "processes": [{"kind": "pgbouncer", "pid": pid, "start": start, "how": params.how}]
+            }
+
+        def release(admin: Any) -> dict[str, Any]:
+            if bouncer.state.value == "frozen":
+                bouncer.thaw()
+                return {"thawed": True}
+            if not bouncer.is_running:
+                bouncer.restart()
+                return {"restarted": True}
+            return {}
+
+        return FaultPlan(
+            f"pgbouncer {'killed (SIGKILL)' if params.how == 'kill' else 'frozen (SIGSTOP)'}",
+            revert=[],  # the pooler is the run's: it ends (or is thawed) with it
+            objects=[bouncer.name],
+            inject=inject,
+            release=release,
+        )
+
+
 class CrashParams(_Params):
     signal: Literal["SIGKILL"] = "SIGKILL"
 

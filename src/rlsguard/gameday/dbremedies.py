@@ -170,6 +170,24 @@ def restart_pooler(ctx: RemedyContext, params: dict[str, Any]) -> list[RemedySte
     rig = ctx.runtime.rig if ctx.runtime else None
     if rig is None:
         return [RemedyStep("pooler restart skipped", "no app and no PgBouncer in this drill")]
+    if rig.bouncer is not None:
+        bouncer = rig.bouncer
+        started = time.perf_counter()
+        if bouncer.is_running:  # RUNNING: the console answers; RECONNECT closes server conns
+            bouncer.admin("RECONNECT")
+            how = "RECONNECT on its admin console"
+        else:  # killed or frozen: a restart (stop thaws a frozen one first)
+            bouncer.stop()
+            bouncer.start()
+            how = "restarted"
+        ms = round((time.perf_counter() - started) * 1000, 3)
+        return [
+            RemedyStep(
+                "connection pooler restarted",
+                f"PgBouncer {how} in {ms:.0f} ms",
+                {"pooler": "pgbouncer", "how": how, "ms": ms},
+            )
+        ]
     done = rig.app.admin("/_admin/pool/reset")
     how = rig.pooler_note or "the app talks to Postgres directly"
     return [

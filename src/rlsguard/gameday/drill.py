@@ -299,7 +299,7 @@ class Drill:
         """The runner's superuser session, reconnected after the server went away."""
         if self.conn.closed or self.conn.broken or self._epoch != self.runtime.epoch:
             if self._epoch != self.runtime.epoch:
-                self.platform.engine.janitor.close()  # its session died with the server
+                self.platform.engine.databases.close()  # its session died with the server
             self._epoch = self.runtime.epoch
             self.conn = self.target.connect(f"{CHAOS_APP}:{self.run_id}")
             self._extra_conns.append(self.conn)
@@ -356,7 +356,7 @@ class Drill:
                         psycopg.sql.Literal(f"{spec.slow_statement_ms}ms"),
                     )
                 )
-            self.rig = start_rig(self.platform.engine, self.target, spec, self.clock, self.sleep)
+            self.rig = start_rig(self.platform.engine, self.target, spec, self.clock)
             self.runtime.rig = self.rig
             self.app_started = self.clock.now()
             step.detail = (
@@ -466,9 +466,9 @@ class Drill:
             series=series,
         )
         self.journal.summary["app"] = self.result.app
-        server = self.rig.app.server
-        if server is not None:
-            self.platform.engine.stack.discard(server.name)
+        for server in (self.rig.app.server, self.rig.bouncer):
+            if server is not None:
+                self.platform.engine.stack.discard(server.name)
 
     def _run(self, ledger: Ledger) -> None:
         spec, j, r = self.spec, self.journal, self.result

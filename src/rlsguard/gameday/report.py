@@ -126,6 +126,11 @@ def confirmed_defects(result: DrillResult) -> list[str]:
         keys.append("rollback-policy-is-row-role-confusion")
     if spec.fault.kind == "revoke_grant" and "drift" in result.fired:
         keys.append("grants-not-checked")
+    for step in result.remedy_steps:
+        if step.get("runbook_missed") and result.recovered:
+            keys.append("kill-idle-misses-idle-in-transaction")
+    if spec.fault.kind in ("hold_connections", "idle_in_transaction") and result.recovered:
+        keys.append("pooler-restart-is-not-a-fix")
     return list(dict.fromkeys(keys))
 
 

@@ -17,10 +17,11 @@ import httpx
 import psycopg
 
 from rlsguard.clock import Clock
+from rlsguard.gameday.faults import FaultError
 from rlsguard.gameday.target import Target
 from rlsguard.refapp.server import RefApp, start_refapp
 from rlsguard.refapp.users import Call, SyntheticUsers, Window
-from rlsguard.stack.pgbouncer import discover_pgbouncer
+from rlsguard.stack.pgbouncer import PgBouncerServer, discover_pgbouncer
 
 APP_ROLE = "authenticator"
 
@@ -34,6 +35,7 @@ class AppRig:
     clock: Clock
     pooler: str = "direct"
     pooler_note: str = ""
+    bouncer: Any = None  # the PgBouncerServer in front of Postgres, when there is one
     started_at: float = 0.0
     _seen: int = 0  # samples already judged
     _look: float = 0.0  # time.monotonic() of the previous look
@@ -88,24 +90,34 @@ def start_rig(
     target: Target,
     spec: Any,
     clock: Clock,
-    sleep: Callable[[float], None],
 ) -> AppRig:
     """Start the app for ``target``'s database and one synthetic user per persona."""
     stack = engine.stack
     if stack is None or target.kind != "local":
-        from rlsguard.gameday.faults import FaultError
-
         raise FaultError(
             "database drills run the reference app against a cluster rlsguard started: "
             "run them without --dsn (a private local cluster)"
         )
     dsn = engine.conninfo(target.dbname, user=APP_ROLE)
-    pooler, note = "direct", ""
+    pooler, note, bouncer = "direct", "", None
     if spec.pooler == "pgbouncer":
-        if discover_pgbouncer() is None:
+        binary = discover_pgbouncer()
+        if binary is None or target.server is None:
             note = "pgbouncer is not installed here: the app went direct to Postgres"
         else:
-            note = "pgbouncer present; this build runs the direct variant (see docs/gameday.md)"
+            bouncer = stack.add(
+                PgBouncerServer(
+                    stack.unique_name("pgbouncer"),
+                    stack.context,
+                    binary,
+                    pg_socket_dir=target.server.socket_dir,
+                    pg_port=target.server.port,
+                    users=(APP_ROLE,),
+                    pool_size=spec.pool_max,
+                )
+            )
+            dsn = bouncer.conninfo(target.dbname, APP_ROLE)
+            pooler = "pgbouncer"
     app = start_refapp(
         stack,
         dsn=dsn,
@@ -114,6 +126,7 @@ def start_rig(
         acquire_timeout_s=spec.acquire_timeout_s,
         statement_timeout_ms=spec.statement_timeout_ms,
         lock_timeout_ms=spec.lock_timeout_ms,
+        pooled=bouncer is not None,
     )
     tokens: dict[str, str | None] = {}
     with engine.connect(target.dbname, autocommit=True) as conn:
@@ -134,7 +147,7 @@ def start_rig(
         timeout_s=spec.client_timeout_s,
         clock=clock,
     )
-    rig = AppRig(app, users, clock, pooler, note, started_at=clock.now())
+    rig = AppRig(app, users, clock, pooler, note, started_at=clock.now(), bouncer=bouncer)
     users.start()
     return rig
 

@@ -130,6 +130,19 @@ DEFECTS: dict[str, Defect] = {
             "the rollback from the approved snapshot and verifies it (drift + canaries).",
         ),
         Defect(
+            "kill-idle-misses-idle-in-transaction",
+            "Section 2's 'Kill Idle Connections' matches state = 'idle' in database "
+            "'postgres' only: it never ends an 'idle in transaction' session (the ones that "
+            "hold locks) nor any session of another database (the app's). The drill's "
+            "remediation targets both and counts what the runbook's query would have missed.",
+        ),
+        Defect(
+            "pooler-restart-is-not-a-fix",
+            "Section 2's first fix, 'Restart Connection Pooler', frees nothing when the "
+            "connections are held at the server or by a lock holder: only ending those "
+            "sessions (or the lock holder) does.",
+        ),
+        Defect(
             "grants-not-checked",
             "Nothing in section 1 checks table grants: a revoked grant shows as 'permission "
             "denied' only once traffic hits it, and the diagnosis queries never list grants.",

@@ -89,7 +89,13 @@ class PoolHolder:
             min_size=s.pool_min,
             max_size=s.pool_max,
             timeout=s.acquire_timeout_s,
-            kwargs={"autocommit": True, "application_name": APP_NAME},
+            kwargs={
+                "autocommit": True,
+                "application_name": APP_NAME,
+                # Transaction pooling hands each transaction any server connection: a
+                # statement prepared on one is unknown on the next.
+                **({"prepare_threshold": None} if s.pooled else {}),
+            },
             check=ConnectionPool.check_connection,  # a crash leaves broken connections
             reconnect_timeout=3600,
             max_idle=60,

@@ -30,6 +30,9 @@ class RefAppSettings(BaseModel):
     tables: tuple[str, ...] = ("classes", "assignments", "enrollments")
     functions: tuple[str, ...] = ("class_average",)
     schema_name: str = "public"
+    pooled: bool = Field(
+        default=False, description="Through PgBouncer (transaction mode): no prepared statements."
+    )
     log_file: str | None = None
     admin_token: str | None = Field(default=None, repr=False)
 
