@@ -143,15 +143,21 @@ class OutboxSender:
         if only is not None:
             where += " AND message_id = %s"
             args += (only,)
+        # A named message (the request's own) waits for a sender that holds it, so the request
+        # answers after its mail went out either way; the background sender skips held rows.
+        lock = "FOR UPDATE" if only is not None else "FOR UPDATE SKIP LOCKED"
         sql = (
             f"SELECT id, message_id, recipient, subject, body, attempts, expires_at FROM {TABLE} "
-            f"WHERE {where} ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED"
+            f"WHERE {where} ORDER BY id LIMIT 1 {lock}"
         )
         return sql, args
 
     def send_one(self, only: str | None = None) -> str | None:
         """Try the oldest due message (or the one named); its outcome, None when none is due."""
         with self.pool.connection() as conn, conn.transaction():
+            if only is not None:
+                wait_ms = int((getattr(self.transport, "timeout_s", 5.0) + 1.0) * 1000)
+                conn.execute(f"SET LOCAL lock_timeout = {wait_ms}")
             row = conn.execute(*self._claim_sql(only)).fetchone()
             if row is None:
                 return None
