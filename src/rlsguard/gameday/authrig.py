@@ -416,8 +416,8 @@ def start_auth_rig(engine: Any, dbname: str, spec: Any) -> AuthRig:
 
 def stop_auth_rig(rig: AuthRig) -> dict[str, Any]:
     rig.stop()
-    total = AuthWindow(rig.samples, 0.0)
     signins = [s for s in rig.samples if s.kind == "signin"]
+    total = AuthWindow(signins, 0.0)
     summary = {
         "url": rig.endpoint.url,
         "signins": len(signins),
