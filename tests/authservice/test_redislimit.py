@@ -36,7 +36,7 @@ def redis_server(rlsguard_stack: Any) -> Iterator[Any]:
 def client(redis_server: Any) -> Iterator[Any]:
     if not redis_server.is_running:
         redis_server.restart()
-    c = redis_client(redis_server.url, timeout_ms=200)
+    c = redis_client(redis_server.url, timeout_ms=1000)  # a loaded machine is slow, not down
     c.flushdb()
     yield c
     c.close()
@@ -134,7 +134,7 @@ def test_a_frozen_redis_costs_one_timeout_not_a_hang(client: Any, redis_server: 
         waited = time.monotonic() - started
     finally:
         redis_server.thaw()
-    assert waited < 3.0, f"a frozen Redis held the limiter {waited:.1f}s (timeout is 0.2 s)"
+    assert waited < 3.0, f"a frozen Redis held the limiter {waited:.1f}s (timeout is 1 s)"
     assert lim.stats.redis_errors == 1
 
 

@@ -77,12 +77,12 @@ class LoginLatency(_AuthDetector):
 
 @DETECTORS.register("redis_ping")
 class RedisPing(_AuthDetector):
-    """§4 ``redis-cli ping``, with a 200 ms timeout (a frozen Redis never answers)."""
+    """§4 ``redis-cli ping``, with a 500 ms timeout (a frozen Redis never answers)."""
 
     def check(self, obs: Observation) -> Firing | None:
         if obs.authsvc.redis_ping:
             return None
-        return Firing("redis_ping", "Redis does not answer PING within 200 ms")
+        return Firing("redis_ping", "Redis does not answer PING within 500 ms")
 
 
 @DETECTORS.register("limiter_errors")
