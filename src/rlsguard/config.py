@@ -278,6 +278,39 @@ class LintConfig(_Section):
     )
 
 
+class MutantWaiver(_Section):
+    """A mutant the checks cannot kill and the project accepts; reports show the reason."""
+
+    mutant: str = Field(
+        min_length=1,
+        description=(
+            "The mutant's id as `rlsguard mutate` prints it; * and ? match any characters "
+            "(e.g. 'private.*()/drop_search_path')."
+        ),
+    )
+    reason: str = Field(
+        min_length=1, description="Why no check can or should kill it; shown in every report."
+    )
+
+
+class MutateConfig(_Section):
+    """``rlsguard mutate``: the mutation score of the project's checks."""
+
+    waivers: tuple[MutantWaiver, ...] = Field(
+        default=(),
+        description=(
+            "Mutants accepted on purpose ([[mutate.waivers]] with mutant, reason). They are "
+            "left out of the score and listed, with their reason, in every report."
+        ),
+    )
+    min_score: float | None = Field(
+        default=None,
+        ge=0,
+        le=100,
+        description="The default of --min-score: below it `rlsguard mutate` exits 1.",
+    )
+
+
 class ProjectConfig(_Section):
     """``[tool.rlsguard]`` in pyproject.toml, or the top level of rlsguard.toml."""
 
@@ -350,6 +383,10 @@ class ProjectConfig(_Section):
     lint: LintConfig = Field(
         default=LintConfig(),
         description="rlsguard lint and probe: waivers of accepted findings.",
+    )
+    mutate: MutateConfig = Field(
+        default=MutateConfig(),
+        description="rlsguard mutate: waived mutants and the minimum score.",
     )
 
     _source: Path | None = PrivateAttr(None)
