@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -13,6 +15,7 @@ import psycopg
 from typer.testing import CliRunner
 
 from rlsguard.cli import app
+from rlsguard.harness.templates import TemplateCache
 from rlsguard.stack.runtime import OWNER_ENV, tagged_processes
 from tests.reliability.clirun import default_signals
 
@@ -25,13 +28,19 @@ def test_doctor_json_reports_every_check(notes_project: Path) -> None:
     report = json.loads(result.output)
     names = [c["name"] for c in report["checks"]]
     assert names == [
-        "rlsguard", "config", "supabase project", "postgres", "redis", "run directory",
-        "server user", "docker backend", "template cache",
+        "rlsguard", "config", "supabase project", "postgres", "pgtap", "extensions", "redis",
+        "run directory",
+        "server user", "docker backend", "backend", "template cache", "leftovers",
     ]  # fmt: skip
     by_name = {c["name"]: c for c in report["checks"]}
     assert "1 migration(s), 1 seed file(s)" in by_name["supabase project"]["summary"]
     assert "personas: alice, alice_mfa, bob, ghost" in by_name["config"]["details"]
     assert by_name["postgres"]["status"] == "ok"
+    extensions = by_name["extensions"]
+    assert extensions["summary"].startswith("stand_ins: none")
+    servers = [d for d in extensions["details"] if d.startswith("PostgreSQL ")]
+    assert servers  # every discovered server, with what it has and lacks
+    assert any(d.strip().startswith("has ") and "plpgsql" in d for d in extensions["details"])
     # This machine has the docker CLI but no engine: the reason must say so.
     assert by_name["docker backend"]["status"] in ("ok", "info")
 
@@ -78,3 +87,42 @@ def test_up_serves_until_ctrl_c_and_leaves_nothing(
     assert proc.returncode == 0
     owner = f"{proc.pid}:"
     assert not [p for p, e in tagged_processes().items() if e.get(OWNER_ENV, "").startswith(owner)]
+
+
+PUBLIC = Path(__file__).parent / "projects" / "public"
+
+
+def test_doctor_shows_the_configured_stand_ins(tmp_path: Path) -> None:
+    shutil.copytree(PUBLIC / "vault_webhooks", tmp_path / "p")
+    result = runner.invoke(
+        app, ["doctor", "--supabase-dir", str(tmp_path / "p" / "supabase"), "--json"]
+    )
+    checks = {c["name"]: c for c in json.loads(result.output)["checks"]}
+    assert "stand_ins = ['pg_net', 'supabase_vault']" in checks["extensions"]["summary"]
+
+
+def test_the_stand_in_option_the_error_names_applies_the_project(
+    tmp_path: Path, template_cache_dir: Path
+) -> None:
+    """rlsguard snapshot on a pgvector project: the error names --stand-in; following it works."""
+    shutil.copytree(PUBLIC / "rag_vector", tmp_path / "p")
+    (tmp_path / "p" / "rlsguard.toml").unlink()
+    folder = str(tmp_path / "p" / "supabase")
+    env = {"RLSGUARD_CACHE_DIR": str(template_cache_dir), "COLUMNS": "400"}
+    failed = runner.invoke(app, ["snapshot", "--supabase-dir", folder], env=env)
+    assert failed.exit_code != 0
+    text = str(failed.exception) + failed.output
+    hint = re.search(r"pass (--stand-in [\w-]+) to rlsguard", text)
+    assert hint, text
+    option = hint.group(1).split()
+    done = runner.invoke(app, ["snapshot", "--supabase-dir", folder, *option], env=env)
+    assert done.exit_code == 0, str(done.exception) + done.output
+    assert "document_sections" in done.output
+    # Another set of stand-ins is another template (the stand-ins are part of the cache key).
+    cache = TemplateCache(template_cache_dir / "templates")
+    before = len(cache.entries())
+    more = runner.invoke(
+        app, ["snapshot", "--supabase-dir", folder, *option, "--stand-in", "http"], env=env
+    )
+    assert more.exit_code == 0, str(more.exception) + more.output
+    assert len(cache.entries()) == before + 1

@@ -460,3 +460,74 @@ def test_lint_waiver_unknown_key_suggests(tmp_path: Path) -> None:
         """,
     )
     assert "did you mean 'object'" in error.reason
+
+
+# -- [pgtap] -----------------------------------------------------------------------
+
+
+def test_pgtap_section(tmp_path: Path) -> None:
+    (tmp_path / "rlsguard.toml").write_text(
+        '[pgtap]\ntests = "db/tests"\nimplementation = "rlsguard"\nschema = "tap"\n'
+    )
+    config = load_config(tmp_path)
+    assert config.pgtap.tests == (tmp_path / "db" / "tests").resolve()
+    assert (config.pgtap.implementation, config.pgtap.schema_) == ("rlsguard", "tap")
+    (tmp_path / "rlsguard.toml").write_text('[pgtap]\nimplementation = "docker"\n')
+    with pytest.raises(ConfigError, match=r"pgtap\.implementation"):
+        load_config(tmp_path)
+
+
+def test_stand_ins_is_a_list_or_all(tmp_path: Path) -> None:
+    (tmp_path / "rlsguard.toml").write_text('stand_ins = ["http", "pg_net"]\n')
+    assert load_config(tmp_path).stand_ins == ("http", "pg_net")
+    (tmp_path / "rlsguard.toml").write_text('stand_ins = "all"\n')
+    assert load_config(tmp_path).stand_ins == ("all",)
+    (tmp_path / "rlsguard.toml").write_text('stand_ins = ["pg net"]\n')
+    with pytest.raises(ConfigError, match="stand_ins: 'pg net' is not an extension name"):
+        load_config(tmp_path)
+
+
+def test_an_unknown_stand_in_names_the_file_and_the_closest(tmp_path: Path) -> None:
+    from rlsguard.harness.engine import Engine, EngineOptions
+
+    (tmp_path / "rlsguard.toml").write_text('stand_ins = ["htp"]\n')
+    engine = Engine(load_config(tmp_path), EngineOptions())
+    with pytest.raises(ConfigError) as info:
+        _ = engine.stand_ins
+    assert str(tmp_path / "rlsguard.toml") in str(info.value)
+    assert "stand_ins: no stand-in exists for htp (did you mean 'http'?)" in str(info.value)
+    engine = Engine(ProjectConfig(), EngineOptions(stand_ins=("vector",)))
+    assert engine.stand_ins.extensions == {"vector"}
+
+
+# -- the one merge: command line over environment over the file ---------------------------
+
+
+def test_overrides_command_line_over_environment_over_file(tmp_path: Path) -> None:
+    from rlsguard.config import EngineOptions
+
+    (tmp_path / "rlsguard.toml").write_text(
+        'backend = "dsn"\ndsn = "postgresql://file/db"\nallow_destructive = "file:5432/db"\n'
+    )
+    config = load_config(tmp_path)
+    env = {"RLSGUARD_DSN": "postgresql://env/db", "RLSGUARD_ALLOW_DESTRUCTIVE": "env:5432/db"}
+    merged = EngineOptions().apply(config, env=env)
+    assert (merged.backend, merged.dsn, merged.allow_destructive) == (
+        "dsn", "postgresql://env/db", "env:5432/db",
+    )  # fmt: skip
+    merged = EngineOptions(backend="local", dsn="postgresql://cli/db", no_cache=True).apply(
+        config, env={**env, "RLSGUARD_BACKEND": "docker"}
+    )
+    assert (merged.backend, merged.dsn, merged.allow_destructive) == (
+        "local", "postgresql://cli/db", "env:5432/db",
+    )  # fmt: skip
+    assert merged.cache.enabled is False
+    assert merged.source == config.source  # errors still name the file
+    assert EngineOptions().apply(config, env={}) is config
+
+
+def test_a_bad_backend_from_the_environment_names_the_variable(tmp_path: Path) -> None:
+    from rlsguard.config import EngineOptions
+
+    with pytest.raises(ConfigError, match="RLSGUARD_BACKEND: backend: 'dokcer' is not a backend"):
+        EngineOptions().apply(load_config(tmp_path), env={"RLSGUARD_BACKEND": "dokcer"})

@@ -28,13 +28,16 @@ How it fails
 from __future__ import annotations
 
 import difflib
+import os
 import re
 import tomllib
 import types
 import typing
 import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Literal, Self, get_args
 
 from pydantic import (
     BaseModel,
@@ -80,6 +83,7 @@ RESERVED_GUCS = frozenset(
 _GUC_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
 _PERSONA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_EXTENSION_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 _TOML_POSITION = re.compile(r"\(at line (\d+), column (\d+)\)")
 
@@ -190,6 +194,35 @@ class CacheConfig(_Section):
     )
 
     _resolve = field_validator("dir")(_resolve_path)
+
+
+_DURATION = re.compile(r"^\s*\d+(\.\d+)?\s*(us|ms|s|min|h|d)?\s*$")
+
+
+class MigrationsConfig(_Section):
+    """How migrations and seed files are applied."""
+
+    statement_timeout: str = Field(
+        default="0",
+        description=(
+            "Postgres statement_timeout for each migration and seed statement, e.g. '30s' "
+            "or '5min' (a number alone is milliseconds); '0', the default, waits forever. "
+            "A statement that runs longer fails with its file and line."
+        ),
+    )
+
+    @field_validator("statement_timeout", mode="before")
+    @classmethod
+    def _check_duration(cls, value: object) -> object:
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        if not isinstance(value, str) or not _DURATION.match(value):
+            raise PydanticCustomError(
+                "duration",
+                "'{value}' is not a duration: use a number of milliseconds or e.g. '30s', '5min'",
+                {"value": value},
+            )
+        return value.strip()
 
 
 class Persona(_Section):
@@ -311,6 +344,52 @@ class MutateConfig(_Section):
     )
 
 
+class PgtapConfig(_Section):
+    """pgTAP test files (``supabase test db``'s ``supabase/tests``) run as pytest items."""
+
+    tests: Path | None = Field(
+        default=None,
+        description=(
+            "Folder of pgTAP test files, relative to this file; default: the tests/ folder "
+            "of supabase_dir, as the Supabase CLI lays it out."
+        ),
+    )
+    pattern: str = Field(
+        default="**/*.sql",
+        min_length=1,
+        description="Which files under the folder are test files (a glob).",
+    )
+    implementation: Literal["auto", "server", "rlsguard"] = Field(
+        default="auto",
+        description=(
+            "'auto': the server's pgtap extension when it has one, else rlsguard's own "
+            "implementation; 'server' requires the extension; 'rlsguard' always uses "
+            "rlsguard's (docs/pgtap.md lists the functions it covers)."
+        ),
+    )
+    schema_: str = Field(
+        default="extensions",
+        alias="schema",
+        min_length=1,
+        description="The schema pgTAP's functions are created in (Supabase: extensions).",
+    )
+
+    _resolve = field_validator("tests")(_resolve_path)
+
+
+class GateConfig(_Section):
+    """``rlsguard gate``: optional steps."""
+
+    squawk: bool = Field(
+        default=False,
+        description=(
+            "Also run squawk (pip install squawk-cli) on the migrations the change adds or "
+            "edits, for locking hazards; its findings join the gate's SARIF and summary. "
+            "Skipped, with the reason, when squawk is not installed."
+        ),
+    )
+
+
 class ProjectConfig(_Section):
     """``[tool.rlsguard]`` in pyproject.toml, or the top level of rlsguard.toml."""
 
@@ -380,6 +459,10 @@ class ProjectConfig(_Section):
         default=CacheConfig(),
         description="The template data-directory cache.",
     )
+    migrations: MigrationsConfig = Field(
+        default=MigrationsConfig(),
+        description="How migrations and seed files are applied (statement timeout).",
+    )
     lint: LintConfig = Field(
         default=LintConfig(),
         description="rlsguard lint and probe: waivers of accepted findings.",
@@ -388,10 +471,41 @@ class ProjectConfig(_Section):
         default=MutateConfig(),
         description="rlsguard mutate: waived mutants and the minimum score.",
     )
+    pgtap: PgtapConfig = Field(
+        default=PgtapConfig(),
+        description="pgTAP test files run as pytest items and by rlsguard test-db.",
+    )
+    gate: GateConfig = Field(
+        default=GateConfig(),
+        description="rlsguard gate: optional steps (squawk).",
+    )
+    stand_ins: tuple[str, ...] = Field(
+        default=(),
+        description=(
+            "Extensions the server lacks to replace with rlsguard's stand-ins: a list such as "
+            '["http", "pg_net", "vector"], or "all". Each use is announced; a stand-in never '
+            "fakes a security decision (see docs/supabase-fidelity.md)."
+        ),
+    )
 
     _source: Path | None = PrivateAttr(None)
 
     _resolve = field_validator("supabase_dir", "pg_bin", "redis_bin", "matrix")(_resolve_path)
+
+    @field_validator("stand_ins", mode="before")
+    @classmethod
+    def _check_stand_ins(cls, value: Any) -> Any:
+        # Names are checked against the stand-ins when the engine starts (rlsguard.supabase is
+        # a higher layer); here: a string or a list of extension-like names.
+        names = [value] if isinstance(value, str) else value
+        if not isinstance(names, list | tuple):
+            return value  # pydantic names the type error
+        for name in names:
+            if isinstance(name, str) and not _EXTENSION_NAME.match(name):
+                raise PydanticCustomError(
+                    "stand_in_name", "'{name}' is not an extension name", {"name": name}
+                )
+        return tuple(names)
 
     @field_validator("personas")
     @classmethod
@@ -452,6 +566,60 @@ def load_config(
         config = config.model_copy(update={"supabase_dir": explicit_supabase})
         config._source = source
     return config
+
+
+# Environment variables between the config file and the command line (see EngineOptions.apply).
+ENV_OVERRIDES = {
+    "backend": "RLSGUARD_BACKEND",
+    "dsn": "RLSGUARD_DSN",
+    "allow_destructive": "RLSGUARD_ALLOW_DESTRUCTIVE",
+}
+
+
+@dataclass
+class EngineOptions:
+    """Command-line overrides of the project config (pytest options, CLI flags).
+
+    :meth:`apply` is the one place they meet the config file and the environment.
+    """
+
+    supabase_dir: Path | None = None
+    backend: str | None = None
+    dsn: str | None = None
+    pg_bin: str | None = None
+    no_cache: bool = False
+    allow_destructive: str | None = None
+    prefer: str | None = None  # "embedded" forces the pip wheel
+    stand_ins: tuple[str, ...] = ()  # added to the config's stand_ins (--stand-in NAME)
+
+    def apply(self, config: ProjectConfig, env: Mapping[str, str] | None = None) -> ProjectConfig:
+        """``config`` with the environment (``RLSGUARD_BACKEND``, ``RLSGUARD_DSN``,
+        ``RLSGUARD_ALLOW_DESTRUCTIVE``) over the file and these options over both."""
+        env = os.environ if env is None else env
+        update: dict[str, Any] = {}
+        for key, var in ENV_OVERRIDES.items():
+            given = getattr(self, key)
+            if given:
+                update[key] = given
+            elif env.get(var):
+                update[key] = env[var]
+        backend = update.get("backend")
+        if backend is not None and backend not in get_args(Backend):
+            where = "--rlsguard-backend" if self.backend else ENV_OVERRIDES["backend"]
+            raise ConfigError(
+                where, "backend", f"{backend!r} is not a backend: choose local, dsn or docker"
+            )
+        if self.supabase_dir is not None:
+            update["supabase_dir"] = Path(self.supabase_dir).resolve()
+        if self.pg_bin:
+            update["pg_bin"] = Path(self.pg_bin)
+        if self.no_cache:
+            update["cache"] = config.cache.model_copy(update={"enabled": False})
+        if not update:
+            return config
+        merged = config.model_copy(update=update)
+        merged._source = config.source
+        return merged
 
 
 def _named_file(path: Path) -> tuple[Path, dict[str, Any] | None]:
@@ -558,7 +726,7 @@ def _describe(err: Any, prefix: str) -> tuple[str, str]:
             reason += f"; did you mean {close[0]!r}?"
         elif known:
             reason += f"; known keys: {', '.join(sorted(known))}"
-    elif kind.startswith(("persona_", "guc_")):
+    elif kind.startswith(("persona_", "guc_", "stand_in_")):
         reason = err["msg"]
     elif kind in ("model_type", "model_attributes_type", "dict_type"):
         reason = f"must be a table, not {_kind(err.get('input'))}"

@@ -42,7 +42,7 @@ def test_snapshot_writes_the_file(
     assert result.exit_code == 0, result.output
     assert out.read_text() == courses_snapshot.dumps()
     assert "wrote" in result.stderr
-    assert "14 tables, 4 policies, 1 views, 1 functions" in result.stderr
+    assert "15 tables, 4 policies, 1 views, 1 functions" in result.stderr
     printed = runner.invoke(app, ["snapshot", "--supabase-dir", str(courses_dir)])
     assert printed.stdout == courses_snapshot.dumps()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -145,9 +146,37 @@ def test_a_backend_that_cannot_start_fails_the_session_once(
 def test_options_and_markers_are_documented(user_project: Path, template_cache_dir: Path) -> None:
     result = run_pytest(user_project, "--help", cache=template_cache_dir)
     for option in ("--supabase-dir", "--rlsguard-backend", "--rlsguard-dsn",
-                   "--rlsguard-pg-bin", "--rlsguard-no-cache"):  # fmt: skip
+                   "--rlsguard-pg-bin", "--rlsguard-no-cache", "--rlsguard-stand-in"):  # fmt: skip
         assert option in result.stdout
     markers = run_pytest(user_project, "--markers", cache=template_cache_dir).stdout
     for marker in ("@pytest.mark.rls:", "@pytest.mark.auth:", "@pytest.mark.chaos:",
                    "@pytest.mark.slow:"):  # fmt: skip
         assert marker in markers
+
+
+PLV8_TESTS = """
+import psycopg
+import pytest
+
+
+def test_the_hook_applied_and_raises_when_called(rlsguard_db):
+    with pytest.raises(psycopg.errors.FeatureNotSupported, match="plv8 is not available here"):
+        rlsguard_db.execute("select public.custom_access_token_hook('{}')")
+"""
+
+
+@pytest.mark.slow  # two pytest runs in subprocesses
+def test_the_pytest_option_the_error_names_applies_the_project(
+    tmp_path: Path, template_cache_dir: Path
+) -> None:
+    root = tmp_path / "repo"
+    shutil.copytree(Path(__file__).parents[1] / "projects" / "public" / "auth_hook_plv8", root)
+    (root / "rlsguard.toml").unlink()
+    (root / "test_hook.py").write_text(PLV8_TESTS)
+    failed = run_pytest(root, cache=template_cache_dir)
+    assert failed.returncode != 0
+    hint = re.search(r"(--rlsguard-stand-in [\w-]+) to pytest", failed.stdout + failed.stderr)
+    assert hint, failed.stdout + failed.stderr
+    passed = run_pytest(root, *hint.group(1).split(), cache=template_cache_dir)
+    assert passed.returncode == 0, passed.stdout + passed.stderr
+    assert "1 passed" in passed.stdout

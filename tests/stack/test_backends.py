@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from rlsguard.config import ProjectConfig, load_config
+from rlsguard.config import EngineOptions, ProjectConfig, load_config
 from rlsguard.errors import BackendUnavailable, DestructiveActionRefused
 from rlsguard.stack import PostgresServer, Stack, State
 from rlsguard.stack.backends import BackendOptions, PostgresBackend, expand_env, open_postgres
@@ -57,9 +57,8 @@ def test_dsn_from_the_config_file(
 
 def test_command_line_overrides_the_file(rlsguard_stack: Stack, foreign: PostgresServer) -> None:
     target = f"127.0.0.1:{foreign.port}/postgres"
-    options = BackendOptions.from_config(
-        ProjectConfig(), backend="dsn", dsn=foreign.url(), allow_destructive=target
-    )
+    overrides = EngineOptions(backend="dsn", dsn=foreign.url(), allow_destructive=target)
+    options = BackendOptions.from_config(overrides.apply(ProjectConfig(), env={}))
     server = open_postgres(rlsguard_stack, options)
     try:
         assert isinstance(server, ExternalPostgres)

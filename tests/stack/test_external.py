@@ -124,19 +124,62 @@ def test_opt_in_must_name_the_exact_server(foreign: PostgresServer) -> None:
             server.terminate_backends()
 
 
-def test_opted_in_terminates_other_sessions(
+def test_opt_in_terminates_only_rlsguards_sessions_of_the_named_database(
+    opted_in: ExternalPostgres, foreign: PostgresServer
+) -> None:
+    # Another part of the same run (e.g. the engine) opened a session in the target database.
+    same_run = ExternalPostgres(foreign.url(), run_id=opted_in.run_id)
+    ours = same_run.connect(autocommit=True)
+    bystander = psycopg.connect(foreign.tcp_conninfo(), autocommit=True)  # somebody else's app
+    elsewhere = psycopg.connect(foreign.tcp_conninfo("template1"), autocommit=True)
+    own = opted_in.connect(autocommit=True)
+    try:
+        assert opted_in.terminate_backends(state="idle") == 1
+        with pytest.raises(psycopg.OperationalError):
+            ours.execute("select 1")
+        assert bystander.execute("select 1").fetchone() == (1,)
+        assert elsewhere.execute("select 1").fetchone() == (1,)
+        assert own.execute("select 1").fetchone() == (1,)  # the injector's own are spared
+    finally:
+        for conn in (ours, bystander, elsewhere, own):
+            conn.close()
+
+
+def test_opt_in_reaches_every_session_of_that_database_and_no_other(
     opted_in: ExternalPostgres, foreign: PostgresServer
 ) -> None:
     bystander = psycopg.connect(foreign.tcp_conninfo(), autocommit=True)
-    own = opted_in.connect(autocommit=True)
+    elsewhere = psycopg.connect(foreign.tcp_conninfo("template1"), autocommit=True)
     try:
-        assert opted_in.terminate_backends(state="idle") >= 1
+        assert opted_in.terminate_backends(state="idle", only_rlsguard=False) >= 1
         with pytest.raises(psycopg.OperationalError):
             bystander.execute("select 1")
-        assert own.execute("select 1").fetchone() == (1,)  # ours are spared
+        assert elsewhere.execute("select 1").fetchone() == (1,)  # another database: untouched
+        with pytest.raises(DestructiveActionRefused, match="can only name the DSN's own"):
+            opted_in.terminate_backends(dbname="template1")
     finally:
         bystander.close()
-        own.close()
+        elsewhere.close()
+
+
+def test_databases_it_creates_carry_the_runs_marker(
+    guest: ExternalPostgres, foreign: PostgresServer
+) -> None:
+    guest.create_database("rlsguard_ext_m", template="template0")
+    try:
+        with foreign.connect(autocommit=True) as conn:
+            (comment,) = conn.execute(
+                "select shobj_description(oid, 'pg_database') from pg_database "
+                "where datname = 'rlsguard_ext_m'"
+            ).fetchone()
+            assert comment == f"rlsguard run {guest.run_id} staging"  # run and server
+            # Somebody replaced it under the same name: no marker, so it is not dropped.
+            conn.execute("comment on database rlsguard_ext_m is 'theirs now'")
+        with pytest.raises(DestructiveActionRefused, match="marker"):
+            guest.drop_database("rlsguard_ext_m")
+        assert "rlsguard_ext_m" in databases(foreign)
+    finally:
+        foreign.drop_database("rlsguard_ext_m")
 
 
 @pytest.mark.parametrize("verb", ["kill", "freeze", "thaw", "restart"])

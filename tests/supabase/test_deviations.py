@@ -17,6 +17,7 @@ from rlsguard.supabase import (
     DEVIATIONS,
     KNOWN_SERVERS,
     MigrationError,
+    StandInWarning,
     SupabaseProject,
     apply_project,
 )
@@ -109,10 +110,29 @@ def _event_trigger(sb: SupabaseCluster, dbname: str, tmp: Path) -> None:
             conn.execute("drop event trigger noop_evt")
 
 
-@check("reserved-roles-unprotected")
+@check("reserved-roles-runner-only")
 def _reserved_roles(sb: SupabaseCluster, dbname: str, tmp: Path) -> None:
+    pre_request = "alter role authenticator set pgrst.db_pre_request = 'public.check'"
     with sb.connect(dbname, user="postgres") as conn, conn.transaction(force_rollback=True):
-        conn.execute(f"alter role anon in database {dbname} set statement_timeout = '1s'")
+        # On Supabase supautils refuses the first and allows the second.
+        conn.execute("alter role supabase_storage_admin set statement_timeout = '1s'")
+        assert sqlstate_of(conn, pre_request) == "42501"
+    with pytest.raises(MigrationError) as info:
+        migrate(sb, dbname, tmp, "alter role supabase_storage_admin set statement_timeout = '1s';")
+    assert info.value.sqlstate == "42501"
+    assert '"supabase_storage_admin" is a reserved role' in info.value.message
+    for refused in (tmp / "supabase" / "migrations").iterdir():
+        refused.unlink()
+    migrate(sb, dbname, tmp, pre_request + ";")
+    with sb.connect(dbname) as conn:
+        try:
+            assert conn.execute(
+                "select 'pgrst.db_pre_request=public.check' = any(setconfig) "
+                "from pg_db_role_setting where setrole = 'authenticator'::regrole "
+                "and setdatabase = 0"
+            ).fetchone() == (True,)
+        finally:
+            conn.execute("alter role authenticator reset pgrst.db_pre_request")
 
 
 @check("no-safeupdate")
@@ -181,13 +201,70 @@ def _storage(sb: SupabaseCluster, dbname: str, tmp: Path) -> None:
         ).fetchone() == (None, None, None, None)
 
 
-@check("no-service-schemas")
+@check("reduced-service-schemas")
 def _service_schemas(sb: SupabaseCluster, dbname: str, tmp: Path) -> None:
     with sb.connect(dbname) as conn:
         assert conn.execute(
             "select count(*) from pg_namespace where nspname in "
-            "('realtime', 'vault', 'graphql', 'pgbouncer', 'supabase_functions')"
+            "('vault', 'graphql', 'net', 'cron', 'pgsodium', 'supabase_functions')"
         ).fetchone() == (0,)
+        assert conn.execute(
+            "select has_function_privilege('pgbouncer', 'pgbouncer.get_auth(text)', 'EXECUTE'),"
+            " has_function_privilege('postgres', 'pgbouncer.get_auth(text)', 'EXECUTE'),"
+            " to_regclass('realtime.subscription'),"
+            " to_regprocedure('realtime.topic()') is not null,"
+            " (select relrowsecurity from pg_class where oid = 'realtime.messages'::regclass),"
+            " graphql_public.graphql(query => '{x}') #>> '{errors,0,message}'"
+        ).fetchone() == (True, False, None, True, True, "pg_graphql extension is not enabled.")
+        with conn.transaction(force_rollback=True):
+            conn.execute("select realtime.send('{\"n\": 1}', 'ping', 'room:1', false)")
+            assert conn.execute(
+                "select topic, event, extension from realtime.messages"
+            ).fetchall() == [("room:1", "ping", "broadcast")]
+            conn.execute("set local role authenticated")  # no INSERT policy: only a warning
+            conn.execute("select realtime.send('{}', 'ping', 'room:1')")
+
+
+STAND_IN_MIGRATION = """\
+create extension vector with schema extensions;
+create extension plv8;
+create table public.items (e extensions.vector(2));
+create index items_e on public.items using ivfflat (e extensions.vector_l2_ops) with (lists = 10);
+create function public.js() returns int language plv8 as $$ return 1; $$;
+"""
+DYNAMIC_PLV8 = (
+    "do $$ begin execute 'create function public.js2() returns int language plv8 "
+    "as ''return 2;'''; end $$;"
+)
+
+
+@check("stand-ins-are-not-extensions")
+def _stand_ins(sb: SupabaseCluster, dbname: str, tmp: Path) -> None:
+    folder = tmp / "supabase" / "migrations"
+    folder.mkdir(parents=True)
+    (folder / "20240101000000_x.sql").write_text(STAND_IN_MIGRATION + DYNAMIC_PLV8)
+    with pytest.raises(MigrationError, match='language "plv8" does not exist') as info:
+        apply_project(sb.server, SupabaseProject.load(tmp), dbname=dbname, stand_ins="all")
+    assert "only functions created by a top-level" in str(info.value)
+    (folder / "20240101000000_x.sql").write_text(STAND_IN_MIGRATION)
+    with pytest.warns(StandInWarning):
+        apply_project(sb.server, SupabaseProject.load(tmp), dbname=dbname, stand_ins="all")
+    with sb.connect(dbname) as conn:
+        assert conn.execute(
+            "select count(*) from pg_extension where extname in ('vector', 'plv8')"
+        ).fetchone() == (0,)
+        assert conn.execute(
+            "select amhandler::text, (select reloptions from pg_class where relname = 'items_e')"
+            " from pg_am where amname = 'ivfflat'"
+        ).fetchone() == ("hashhandler", None)
+        assert conn.execute(
+            "select l.lanname, p.prosrc like '%original body:% return 1; %' from pg_proc p"
+            " join pg_language l on l.oid = p.prolang where proname = 'js'"
+        ).fetchone() == ("plpgsql", True)
+        conn.execute("select vault.create_secret('s3cret', 'k')")
+        assert conn.execute("select secret from vault.secrets where name = 'k'").fetchone() == (
+            "s3cret",
+        )
 
 
 @check("no-passwords")

@@ -7,21 +7,26 @@ pgcrypto nor uuid-ossp, so the real projects apply here with the equivalent stan
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from contextlib import nullcontext
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from rlsguard.errors import BackendUnavailable
 from rlsguard.stack import Stack
+from rlsguard.stack.pgbin import discover_pg_binaries
 from rlsguard.supabase import (
     ExtensionUnavailable,
+    FidelityWarning,
     MigrationError,
     StandInWarning,
     SupabaseProject,
     apply_project,
+    bootstrap,
 )
 from tests.supabase.conftest import PROJECTS, SupabaseCluster, acting_as, build_cluster, sqlstate_of
 
@@ -34,7 +39,8 @@ REAL_PROJECTS = {
     "realtime_publication": "select count(*) = 2 from pg_publication_tables"
     " where pubname = 'supabase_realtime'",
     "auth_user_trigger": "select count(*) = 1 from public.profiles",
-    "database_revoke": "select has_database_privilege('service_role', 'postgres', 'TEMPORARY')",
+    "database_revoke": "select has_database_privilege("
+    "'service_role', current_database(), 'TEMPORARY')",
     "default_privileges": "select not has_function_privilege("
     "'anon', 'public.is_admin()', 'EXECUTE')",
 }
@@ -203,3 +209,27 @@ def test_timings_are_reported(pg18: SupabaseCluster) -> None:
         f"{pg18.started_in * 1000:.0f} ms, bootstrap {pg18.report.seconds * 1000:.0f} ms"  # type: ignore[attr-defined]
     )
     assert pg18.report.seconds > 0
+
+
+def test_the_bootstrap_warning_names_switches_that_work(pg18: SupabaseCluster) -> None:
+    """Without pgcrypto the bootstrap warns with two switches; follow each one."""
+    server = pg18.server
+    server.create_database("hint_plain", template="template0")
+    server.create_database("hint_followed", template="template0")
+    try:
+        with pytest.warns(FidelityWarning) as caught:
+            bootstrap(server, dbname="hint_plain")
+        text = next(str(w.message) for w in caught if "pgcrypto" in str(w.message))
+        stand_in = re.search(r'stand_ins = \["([\w-]+)"\]', text)
+        assert stand_in is not None, text
+        with pytest.warns(StandInWarning):
+            report = bootstrap(server, dbname="hint_followed", stand_ins=[stand_in.group(1)])
+        assert report.extensions["pgcrypto"] == "stand-in"
+        pg_bin = re.search(r'pg_bin = "([^"]+)"', text)
+        assert pg_bin is not None, text
+        if not Path(pg_bin.group(1)).is_dir():
+            pytest.skip(f"{pg_bin.group(1)} does not exist on this machine")
+        assert "pgcrypto" in discover_pg_binaries(pg_bin.group(1)).available_extensions()
+    finally:
+        server.drop_database("hint_plain")
+        server.drop_database("hint_followed")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import shutil
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,8 @@ from rlsguard.supabase import (
     SupabaseProjectWarning,
     apply_project,
 )
+from rlsguard.supabase.errors import MigrationNotRecorded
+from rlsguard.supabase.project import Migration
 from rlsguard.supabase.statements import split
 from tests.supabase.conftest import PROJECTS, SupabaseCluster, acting_as, sqlstate_of
 
@@ -127,12 +130,26 @@ def test_definer_trigger_on_auth_users_and_seeded_users(sb: SupabaseCluster, fre
 
 
 def test_revoke_on_database_postgres(sb: SupabaseCluster, fresh_db: Any) -> None:
-    applied(sb, fresh_db, "database_revoke")
+    """``database postgres`` is the project's database: the one migrated, whatever its name."""
+    with sb.connect() as conn:
+        before = conn.execute(
+            "select datacl, shobj_description(oid, 'pg_database') from pg_database "
+            "where datname = 'postgres'"
+        ).fetchone()
+    dbname = applied(sb, fresh_db, "database_revoke")
     with sb.connect() as conn:
         acl = conn.execute(
             "select datacl::text[], shobj_description(oid, 'pg_database') from pg_database "
-            "where datname = 'postgres'"
+            "where datname = %s",
+            (dbname,),
         ).fetchone()
+        assert (
+            conn.execute(
+                "select datacl, shobj_description(oid, 'pg_database') from pg_database "
+                "where datname = 'postgres'"
+            ).fetchone()
+            == before
+        )  # the server's own postgres database is left alone
         assert not any(item.startswith("=") and "T" in item.split("/")[0] for item in acl[0])
         assert any(item.startswith("service_role=T") for item in acl[0])
         assert acl[1] == "hardened by migration"
@@ -360,16 +377,21 @@ def test_a_missing_extension_names_the_server_that_has_it(
 def test_no_op_stand_ins_are_opt_in_and_announced(sb: SupabaseCluster, fresh_db: Any) -> None:
     with pytest.raises(ExtensionUnavailable, match=r'"pg_net" is not available') as info:
         apply_project(sb.server, load("noop_standins"), dbname=fresh_db())
-    assert 'stand_ins=["pg_net"]' in str(info.value)
+    assert 'stand_ins = ["pg_net"]' in str(info.value)
     dbname = fresh_db()
     with pytest.warns(StandInWarning, match=r"http .*pg_graphql .*pg_net") as caught:
         report = apply_project(sb.server, load("noop_standins"), dbname=dbname, stand_ins="all")
-    assert any("no request is ever sent" not in str(w.message) for w in caught)
+    assert any("never send" in str(w.message) for w in caught)
     assert any("stand-in" in line for line in report.migrations[0].elevated)
     with sb.connect(dbname) as conn:
+        # The seed's order was queued by the webhook trigger; a call queues one more; none is sent.
         assert conn.execute(
             "select count(*), (select net.http_get('https://example.com')) from public.orders"
-        ).fetchone() == (1, 0)
+        ).fetchone() == (1, 2)
+        assert conn.execute(
+            "select method, url from net.http_request_queue order by id"
+        ).fetchall() == [("POST", "https://example.com/hook"), ("GET", "https://example.com")]
+        assert conn.execute("select count(*) from net._http_response").fetchone() == (0,)
         assert conn.execute("select to_regnamespace('graphql') is not null").fetchone() == (True,)
 
 
@@ -503,3 +525,202 @@ def test_project_copies_apply_from_anywhere(
         "supabase/migrations/20240501000000_profiles.sql",
         "supabase/seed.sql",
     ]
+
+
+def test_a_failing_batch_leaves_no_psycopg_warning(
+    sb: SupabaseCluster, fresh_db: Any, caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    """Only rlsguard's own error reaches the terminal, not psycopg's pipeline abort."""
+    dbname = fresh_db()
+    caplog.set_level(logging.WARNING, logger="psycopg")
+    # A failure early in a long batch: psycopg reads the error while still sending.
+    text = "select 1/0;\n" + "select 1;\n" * 3000
+    path = tmp_path / "20240101000000_long.sql"
+    migration = Migration(path, path.name, text, "20240101000000", "long")
+    with MigrationSession(sb.server, dbname) as session, pytest.raises(MigrationError):
+        session.run(migration, "migration")
+    assert [r.getMessage() for r in caplog.records if "error ignored" in r.getMessage()] == []
+
+
+# -- files that would lose work silently (issue 11) --------------------------------------------
+
+
+def test_a_begin_never_committed_is_refused_naming_its_line(
+    sb: SupabaseCluster, fresh_db: Any, tmp_path: Path
+) -> None:
+    """``commit; begin;`` used to drop the rest of the file, later files and the seed, silently."""
+    project = project_in(
+        tmp_path,
+        {
+            "migrations/0001_enum.sql": "create type public.mood as enum ('ok');\n"
+            "alter type public.mood add value 'great';\ncommit;\nbegin;\n"
+            "create table public.after_begin (m public.mood default 'great');\n",
+            "migrations/0002_more.sql": "create table public.later (id int);\n",
+            "seed.sql": "insert into public.later values (1);\n",
+        },
+    )
+    dbname = fresh_db()
+    with pytest.raises(MigrationError) as info:
+        apply_project(sb.server, project, dbname=dbname)
+    message = str(info.value)
+    assert message.startswith("supabase/migrations/0001_enum.sql:4:1: migration failed")
+    assert "never commits" in message
+    with sb.connect(dbname) as conn:
+        assert conn.execute(
+            "select to_regclass('public.mood'), to_regclass('public.later'),"
+            " (select count(*) from supabase_migrations.schema_migrations)"
+        ).fetchone() == (None, None, 0)
+
+
+def test_a_transaction_the_file_closes_itself_applies(
+    sb: SupabaseCluster, fresh_db: Any, tmp_path: Path
+) -> None:
+    project = project_in(
+        tmp_path,
+        {
+            "migrations/0001_enum.sql": "begin;\ncreate type public.mood as enum ('ok');\n"
+            "alter type public.mood add value 'great';\ncommit;\nbegin;\n"
+            "create table public.t (m public.mood default 'great');\ncommit;\n",
+            "seed.sql": "insert into public.t default values;\n",
+        },
+    )
+    dbname = fresh_db()
+    apply_project(sb.server, project, dbname=dbname)
+    with sb.connect(dbname) as conn:
+        assert conn.execute(
+            "select (select m::text from public.t),"
+            " (select array_agg(version) from supabase_migrations.schema_migrations)"
+        ).fetchone() == ("great", ["0001"])
+
+
+def test_a_history_row_lost_after_applying_fails_loudly(
+    sb: SupabaseCluster, fresh_db: Any, tmp_path: Path
+) -> None:
+    project = project_in(
+        tmp_path,
+        {
+            "migrations/0001_a.sql": "create table public.a (id int);\n",
+            "migrations/0002_b.sql": "delete from supabase_migrations.schema_migrations;\n",
+        },
+    )
+    with pytest.raises(MigrationNotRecorded, match=r"^supabase/migrations/0001_a.sql: applied"):
+        apply_project(sb.server, project, dbname=fresh_db())
+
+
+# -- long migrations: a statement timeout and the running file on the progress log --------------
+
+
+def test_a_statement_timeout_stops_a_long_migration_naming_its_line(
+    sb: SupabaseCluster, fresh_db: Any, tmp_path: Path
+) -> None:
+    project = project_in(
+        tmp_path,
+        {"migrations/0001_slow.sql": "create table public.a (id int);\nselect pg_sleep(30);\n"},
+    )
+    with pytest.raises(MigrationError) as info:
+        apply_project(sb.server, project, dbname=fresh_db(), statement_timeout="50ms")
+    message = str(info.value)
+    assert message.startswith("supabase/migrations/0001_slow.sql:2:1: migration failed")
+    assert "57014" in message
+    assert "[migrations] statement_timeout" in message
+
+
+def test_a_slow_file_is_named_on_the_progress_log(
+    sb: SupabaseCluster, fresh_db: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    project = project_in(tmp_path, {"migrations/0001_slow.sql": "select pg_sleep(0.3);\n"})
+    with (
+        caplog.at_level("INFO", logger="rlsguard.progress"),
+        MigrationSession(sb.server, fresh_db(), slow_after=0.0) as session,
+    ):
+        session.migrate(project.migrations)
+    assert "applying migration supabase/migrations/0001_slow.sql ..." in caplog.messages
+
+
+def test_quick_files_are_not_announced(
+    sb: SupabaseCluster, fresh_db: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    project = project_in(tmp_path, {"migrations/0001_quick.sql": "select 1;\n"})
+    with (
+        caplog.at_level("INFO", logger="rlsguard.progress"),
+        MigrationSession(sb.server, fresh_db(), slow_after=60.0) as session,
+    ):
+        session.migrate(project.migrations)
+    assert caplog.messages == []
+
+
+def test_a_stand_in_is_created_once_per_database(
+    sb: SupabaseCluster, fresh_db: Any, tmp_path: Path
+) -> None:
+    folder = tmp_path / "supabase" / "migrations"
+    folder.mkdir(parents=True)
+    for n, schema in enumerate(("", " with schema extensions")):
+        (folder / f"2024010100000{n}_x.sql").write_text(
+            f"create extension if not exists pg_net{schema};\n"
+            f"create extension if not exists vector{schema};\n"
+        )
+    dbname = fresh_db()
+    with pytest.warns(StandInWarning):
+        report = apply_project(
+            sb.server, SupabaseProject.load(tmp_path), dbname=dbname, stand_ins=["pg_net", "vector"]
+        )
+    assert [f.status for f in report.migrations] == ["applied", "applied"]
+    with sb.connect(dbname) as conn:
+        assert conn.execute("select count(*) from pg_type where typname = 'vector'").fetchone() == (
+            1,
+        )
+        assert conn.execute(
+            "select count(*) from pg_proc where proname = 'http_post'"
+        ).fetchone() == (1,)
+
+
+def test_a_language_stand_in_is_remembered_by_the_database(
+    sb: SupabaseCluster, fresh_db: Any, tmp_path: Path
+) -> None:
+    """A later run (a new migration on a cached template) still replaces plv8 functions."""
+    folder = tmp_path / "supabase" / "migrations"
+    folder.mkdir(parents=True)
+    (folder / "20240101000000_ext.sql").write_text("create extension if not exists plv8;\n")
+    dbname = fresh_db()
+    with pytest.warns(StandInWarning):
+        apply_project(sb.server, SupabaseProject.load(tmp_path), dbname=dbname, stand_ins="plv8")
+    (folder / "20240102000000_fn.sql").write_text(
+        "create function public.js() returns int language plv8 as $$ return 1; $$;\n"
+    )
+    with pytest.warns(StandInWarning):
+        report = apply_project(
+            sb.server, SupabaseProject.load(tmp_path), dbname=dbname, stand_ins="plv8"
+        )
+    assert [f.status for f in report.migrations] == ["already applied", "applied"]
+    with sb.connect(dbname) as conn, pytest.raises(psycopg.errors.FeatureNotSupported):
+        conn.execute("select public.js()")
+
+
+def test_a_dump_granting_on_pgvector_functions_applies_on_the_type_stand_in(
+    sb: SupabaseCluster, fresh_db: Any, tmp_path: Path
+) -> None:
+    folder = tmp_path / "supabase" / "migrations"
+    folder.mkdir(parents=True)
+    (folder / "20240101000000_remote_schema.sql").write_text(
+        'CREATE EXTENSION IF NOT EXISTS "vector" WITH SCHEMA "public";\n'
+        'GRANT ALL ON FUNCTION "public"."halfvec_in"("cstring", "oid", integer) TO "anon";\n'
+        'GRANT ALL ON FUNCTION "public"."l2_distance"("public"."vector", "public"."vector") '
+        'TO "anon";\n'
+        'GRANT ALL ON FUNCTION "public"."vector_dims"("public"."vector") TO "authenticated";\n'
+    )
+    dbname = fresh_db()
+    with pytest.warns(StandInWarning):
+        report = apply_project(
+            sb.server, SupabaseProject.load(tmp_path), dbname=dbname, stand_ins=["vector"]
+        )
+    assert sum("grant on pgvector functions" in e for e in report.migrations[0].elevated) == 3
+    assert any("skipped: a pgvector function" in n for n in report.migrations[0].notices)
+    with sb.connect(dbname) as conn:
+        granted = dict(
+            conn.execute(
+                "select proname, array_to_string(proacl, ',') from pg_proc "
+                "where proname in ('l2_distance', 'vector_dims')"
+            ).fetchall()
+        )
+        assert "anon=X/" in granted["l2_distance"]
+        assert "authenticated=X/" in granted["vector_dims"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shlex
 import signal
 import warnings
 from typing import Annotated, TextIO
@@ -22,10 +23,20 @@ from rlsguard.cli import audit as audit_cli
 from rlsguard.cli import gameday as gameday_cli
 from rlsguard.cli import gate as gate_cli
 from rlsguard.cli import mutate as mutate_cli
+from rlsguard.cli import pgtap as pgtap_cli
 from rlsguard.cli import policy as policy_cli
 from rlsguard.cli.console import print_error
 from rlsguard.cli.matrix import matrix_app
-from rlsguard.cli.options import NoCacheOption, SupabaseDirOption
+from rlsguard.cli.options import (
+    AllowDestructiveOption,
+    BackendOption,
+    DsnOption,
+    NoCacheOption,
+    PgBinOption,
+    StandInOption,
+    SupabaseDirOption,
+    engine_options,
+)
 from rlsguard.errors import RlsguardError
 
 app = typer.Typer(
@@ -54,11 +65,17 @@ def version() -> None:
 def doctor(
     supabase_dir: SupabaseDirOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    backend: BackendOption = None,
+    dsn: DsnOption = None,
+    allow_destructive: AllowDestructiveOption = None,
 ) -> None:
     """Show which binaries, backends and settings rlsguard finds here, and why."""
     from rlsguard.harness.doctor import diagnose
 
-    diagnosis = diagnose(supabase_dir=supabase_dir.resolve() if supabase_dir else None)
+    diagnosis = diagnose(
+        supabase_dir=supabase_dir.resolve() if supabase_dir else None,
+        overrides=engine_options(backend=backend, dsn=dsn, allow_destructive=allow_destructive),
+    )
     if as_json:
         typer.echo(json.dumps(diagnosis.as_dict(), indent=2))
     else:
@@ -81,20 +98,26 @@ def doctor(
 def up(
     supabase_dir: SupabaseDirOption = None,
     no_cache: NoCacheOption = False,
+    backend: BackendOption = None,
+    dsn: DsnOption = None,
+    allow_destructive: AllowDestructiveOption = None,
+    stand_in: StandInOption = None,
+    pg_bin: PgBinOption = None,
     auth: Annotated[
         bool, typer.Option("--auth/--no-auth", help="Also start Redis, SMTP and the auth service.")
     ] = True,
 ) -> None:
     """Start the project's database, Redis, SMTP and the auth service; Ctrl-C stops them."""
-    from rlsguard.harness.engine import Engine, EngineOptions
+    from rlsguard.harness.engine import Engine
 
     # Our own handler: started from a script (`rlsguard up &`), SIGINT arrives ignored and
     # Ctrl-C or `kill -INT` would never stop the server.
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
-    options = EngineOptions(
-        supabase_dir=supabase_dir.resolve() if supabase_dir else None, no_cache=no_cache
-    )
+    options = engine_options(
+        supabase_dir, no_cache=no_cache, backend=backend, dsn=dsn,
+        allow_destructive=allow_destructive, stand_in=stand_in, pg_bin=pg_bin,
+    )  # fmt: skip
     try:
         engine = Engine(options=options).open()
     except RlsguardError as exc:
@@ -102,17 +125,29 @@ def up(
         raise typer.Exit(2) from exc
     try:
         prepared = engine.prepared
-        assert prepared is not None
-        how = "from the cache" if prepared.cache_hit else "built"
-        console.print(
-            f"[green]ready[/] ({how} in {prepared.seconds:.2f}s): "
-            f"{escape(prepared.server.binaries.describe())}"
-        )
-        typer.echo(f"psql '{engine.conninfo('postgres')}'")
-        typer.echo(f"url {prepared.server.url()}")
+        if prepared is not None:
+            how = "from the cache" if prepared.cache_hit else "built"
+            console.print(
+                f"[green]ready[/] ({how} in {prepared.seconds:.2f}s): "
+                f"{escape(prepared.server.binaries.describe())}"
+            )
+            typer.echo(f"psql '{engine.conninfo('postgres')}'")
+            typer.echo(f"url {prepared.server.url()}")
+        else:
+            what = {"live": "a live Supabase database, nothing written", "scratch": "migrated"}
+            console.print(
+                f"[green]ready[/] ({engine.backend} backend, {engine.mode}: "
+                f"{what.get(engine.mode, '')}): database {escape(engine.template_db)}"
+            )
+            typer.echo(f"psql {shlex.quote(_redacted(engine.conninfo(engine.template_db)))}")
         typer.echo(f"anon key {engine.signer.anon_key}")
         typer.echo(f"service_role key {engine.signer.service_role_key}")
-        if auth:
+        if auth and engine.mode != "local":
+            err_console.print(
+                "[yellow]note:[/] the auth service starts with the local backend only (it logs "
+                "in as supabase_auth_admin, whose password a dsn target does not give us)"
+            )
+        elif auth:
             from rlsguard.authservice.up import format_status, start_local_services
 
             services = start_local_services(engine)
@@ -128,11 +163,33 @@ def up(
         engine.close()
 
 
+def _redacted(conninfo: str) -> str:
+    """A connection string without its password (the user has it; logs need not)."""
+    import psycopg
+
+    params = psycopg.conninfo.conninfo_to_dict(conninfo)
+    if params.get("password"):
+        params["password"] = "***"
+    return psycopg.conninfo.make_conninfo(**params)
+
+
 policy_cli.register(app)  # snapshot, diff, blame, rollback
 audit_cli.register(app)  # lint, probe
 gate_cli.register(app)  # gate
 gameday_cli.register(app)  # gameday
 mutate_cli.register(app)  # mutate
+pgtap_cli.register(app)  # test-db
+
+
+def _show_progress() -> None:
+    """Progress notes (e.g. a migration still running after a second) go to stderr."""
+    logger = logging.getLogger("rlsguard.progress")
+    if not logger.handlers:
+        handler = logging.StreamHandler()  # stderr
+        handler.setFormatter(logging.Formatter("rlsguard: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
 
 
 def _show_warning(
@@ -152,8 +209,12 @@ def run() -> None:
     warnings.showwarning = _show_warning
     # psycopg logs "error ignored terminating <Pipeline>" after an error we report ourselves.
     logging.getLogger("psycopg").addHandler(logging.NullHandler())
+    _show_progress()
     try:
         app()
     except RlsguardError as exc:
+        print_error(err_console, exc)
+        raise SystemExit(2) from exc
+    except OSError as exc:  # the environment, not a finding: exit 2 with the file, no traceback
         print_error(err_console, exc)
         raise SystemExit(2) from exc

@@ -15,9 +15,19 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from rlsguard.cli.console import print_error
-from rlsguard.cli.options import SupabaseDirOption
+from rlsguard.cli.options import (
+    AllowDestructiveOption,
+    BackendChoice,
+    BackendOption,
+    DsnOption,
+    PgBinOption,
+    StandInOption,
+    SupabaseDirOption,
+    engine_options,
+)
 from rlsguard.errors import RlsguardError
 
 if TYPE_CHECKING:
@@ -57,15 +67,27 @@ NoCacheOption = Annotated[
 
 
 @contextmanager
-def _prepared(supabase_dir: Path | None, no_cache: bool) -> Iterator[tuple[Any, Any]]:
-    """The engine and a throwaway clone of the project's database; errors exit with 2."""
-    from rlsguard.harness.engine import Engine, EngineOptions
+def _prepared(
+    supabase_dir: Path | None,
+    no_cache: bool,
+    backend: BackendChoice | None = None,
+    dsn: str | None = None,
+    allow_destructive: str | None = None,
+    stand_in: list[str] | None = None,
+    pg_bin: str | None = None,
+    *,
+    read_only: bool = False,
+) -> Iterator[tuple[Any, Any]]:
+    """The engine and a throwaway database (a clone, or the live database in a transaction
+    rolled back); errors exit with 2."""
+    from rlsguard.harness.engine import Engine
 
-    options = EngineOptions(
-        supabase_dir=supabase_dir.resolve() if supabase_dir else None, no_cache=no_cache
-    )
+    options = engine_options(
+        supabase_dir, no_cache=no_cache, backend=backend, dsn=dsn,
+        allow_destructive=allow_destructive, stand_in=stand_in, pg_bin=pg_bin,
+    )  # fmt: skip
     try:
-        with Engine(options=options) as engine, engine.cloned_database() as db:
+        with Engine(options=options) as engine, engine.cloned_database(read_only=read_only) as db:
             yield engine, db
     except RlsguardError as exc:
         print_error(err, exc)
@@ -118,11 +140,18 @@ def lint(
     fail_on: FailOnOption = FailOn.error,
     output: OutputOption = None,
     no_cache: NoCacheOption = False,
+    backend: BackendOption = None,
+    dsn: DsnOption = None,
+    allow_destructive: AllowDestructiveOption = None,
+    stand_in: StandInOption = None,
+    pg_bin: PgBinOption = None,
 ) -> None:
     """Lint the security surface the migrations build (splinter's checks and more)."""
     from rlsguard.audit.api import lint_project
 
-    with _prepared(supabase_dir, no_cache) as (engine, db):
+    with _prepared(
+        supabase_dir, no_cache, backend, dsn, allow_destructive, stand_in, pg_bin, read_only=True
+    ) as (engine, db):
         findings = lint_project(db, engine.context())
         default_uri = _default_uri(engine)
     _report(
@@ -147,11 +176,29 @@ def probe(
         ),
     ] = None,
     no_cache: NoCacheOption = False,
+    backend: BackendOption = None,
+    dsn: DsnOption = None,
+    allow_destructive: AllowDestructiveOption = None,
+    stand_in: StandInOption = None,
+    pg_bin: PgBinOption = None,
+    allow_empty: Annotated[
+        bool,
+        typer.Option(
+            "--allow-empty",
+            help="Exit 0 even when nothing was probed (no persona could act, no attempt made).",
+        ),
+    ] = False,
 ) -> None:
-    """Try privilege escalation and cross-tenant reads and writes as every persona."""
+    """Try privilege escalation and cross-tenant reads and writes as every persona.
+
+    Exits 1 when a finding fails (see --fail-on) or when nothing was probed.
+    """
     from rlsguard.audit.api import probe_project
 
-    with _prepared(supabase_dir, no_cache) as (engine, db):
+    with _prepared(supabase_dir, no_cache, backend, dsn, allow_destructive, stand_in, pg_bin) as (
+        engine,
+        db,
+    ):
         try:
             report = probe_project(db, engine.context(), personas=persona or None)
         except RlsguardError as exc:
@@ -159,10 +206,22 @@ def probe(
             raise typer.Exit(2) from exc
         default_uri = _default_uri(engine)
     notes = [
-        f"acted as {', '.join(report.actors)} on {len(report.tables)} table(s); "
+        f"acted as {', '.join(report.actors) or 'nobody'} on {len(report.tables)} table(s); "
         f"{report.attempts} attempt(s), all rolled back",
         *report.notes,
     ]
+    if report.attempts == 0 and not allow_empty:
+        # A security check that checked nothing must not look like a pass.
+        _report(report.findings, check="probe", fmt=fmt, fail_on=FailOn.none, output=output,
+                default_uri=default_uri, notes=notes)  # fmt: skip
+        err.print(
+            "[red]nothing was checked:[/] the probe made 0 attempts "
+            f"({escape(report.notes[-1] if report.notes else 'no exposed table or actor')}). "
+            "Seed the personas' users or pass --allow-empty.",
+            markup=True,
+            soft_wrap=True,
+        )
+        raise typer.Exit(1)
     _report(
         report.findings,
         check="probe",

@@ -14,7 +14,16 @@ from rich.markup import escape
 from rich.table import Table
 
 from rlsguard.cli.console import print_error
-from rlsguard.cli.options import SupabaseDirOption
+from rlsguard.cli.options import (
+    AllowDestructiveOption,
+    BackendChoice,
+    BackendOption,
+    DsnOption,
+    PgBinOption,
+    StandInOption,
+    SupabaseDirOption,
+    engine_options,
+)
 from rlsguard.errors import RlsguardError
 
 matrix_app = typer.Typer(
@@ -45,19 +54,34 @@ def _errors_exit_2() -> Iterator[None]:
         raise typer.Exit(2) from exc
 
 
-def _engine(supabase_dir: Path | None, no_cache: bool = False) -> Any:
+def _engine(
+    supabase_dir: Path | None,
+    backend: BackendChoice | None = None,
+    dsn: str | None = None,
+    allow_destructive: str | None = None,
+    no_cache: bool = False,
+    stand_in: list[str] | None = None,
+    pg_bin: str | None = None,
+) -> Any:
     """The project's engine: its config is read, nothing is started yet."""
-    from rlsguard.harness.engine import Engine, EngineOptions
+    from rlsguard.harness.engine import Engine
 
-    options = EngineOptions(
-        supabase_dir=supabase_dir.resolve() if supabase_dir else None, no_cache=no_cache
+    options = engine_options(
+        supabase_dir,
+        no_cache=no_cache,
+        backend=backend,
+        dsn=dsn,
+        allow_destructive=allow_destructive,
+        stand_in=stand_in,
+        pg_bin=pg_bin,
     )
     return Engine(options=options)
 
 
 @contextmanager
 def _database(engine: Any) -> Iterator[Any]:
-    """The project's prepared database, cloned for this command and dropped after."""
+    """The project's prepared database, cloned for this command and dropped after (on a
+    live database: the database itself in a transaction that is rolled back)."""
     with engine, engine.cloned_database() as db:
         yield db
 
@@ -69,26 +93,52 @@ def _schemas(engine: Any) -> list[str]:
 @matrix_app.command()
 def check(
     supabase_dir: SupabaseDirOption = None,
+    backend: BackendOption = None,
+    dsn: DsnOption = None,
+    allow_destructive: AllowDestructiveOption = None,
     matrix: MatrixPath = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="List passing cells too.")
     ] = False,
+    stand_in: StandInOption = None,
+    pg_bin: PgBinOption = None,
+    allow_empty: Annotated[
+        bool,
+        typer.Option("--allow-empty", help="Exit 0 even when the matrix has no cells."),
+    ] = False,
 ) -> None:
-    """Check every cell of the matrix; exit 1 when any cell fails."""
+    """Check every cell of the matrix; exit 1 when any cell fails or there is none."""
     from rlsguard.matrix.check import Checker
     from rlsguard.matrix.load import load_matrix
     from rlsguard.matrix.report import explain
 
     with _errors_exit_2():
-        engine = _engine(supabase_dir)
+        engine = _engine(supabase_dir, backend, dsn, allow_destructive, False, stand_in, pg_bin)
         # The file first: a mistake in it costs no server start.
-        loaded = load_matrix(matrix or engine.config.matrix, engine.personas.names)
+        path = matrix or engine.config.matrix
+        loaded = load_matrix(path, engine.personas.names)
+        if not loaded.cells() and not allow_empty:
+            err_console.print(
+                f"[red]nothing was checked:[/] {escape(str(path))} has no cells. "
+                "Add expectations, or pass --allow-empty if that is intended."
+            )
+            raise typer.Exit(1)
         with _database(engine) as db:
             run = Checker(db, loaded, schemas=_schemas(engine)).run()
+    problems = run.problems
     if as_json:
         typer.echo(json.dumps(_as_json(run), indent=2))
-        raise typer.Exit(0 if run.ok else 1)
+        raise typer.Exit(2 if problems else 0 if run.ok else 1)
+    if problems:
+        # The file is wrong, not the policies: say each thing once, like a load error.
+        for problem in problems:
+            err_console.print(f"[red]error[/]: {escape(str(problem))}")
+        err_console.print(
+            f"[red]{len(problems)} problem(s) in the matrix file[/]; fix it and run again "
+            "(no cell was judged against a file the database does not match)."
+        )
+        raise typer.Exit(2)
     table = Table(show_header=True, header_style="bold", box=None, padding=(0, 1))
     for column in ("persona", "table", "operation", "", "rows"):
         table.add_column(column, overflow="fold")
@@ -118,7 +168,23 @@ def check(
     )
     for line in run.untested.lines():
         console.print(f"[yellow]untested[/]: {escape(line)}")
+    for line in run.warnings:
+        console.print(f"[yellow]warning[/]: {escape(line)}")
     raise typer.Exit(0 if run.ok else 1)
+
+
+def _candidate(candidate: Any) -> dict[str, Any]:
+    """What happened to one insert candidate or change, as a person reads it."""
+    return {
+        "index": candidate.index,
+        "name": candidate.name,
+        "label": candidate.label,
+        "expected": "accepted" if candidate.expected else "refused",
+        "outcome": candidate.outcome,
+        "sqlstate": candidate.sqlstate,
+        "message": candidate.message,
+        "values": dict(candidate.values),
+    }
 
 
 def _as_json(run: Any) -> dict[str, Any]:
@@ -136,9 +202,16 @@ def _as_json(run: Any) -> dict[str, Any]:
                 "summary": r.summary(),
                 "unexpected": sorted(list(k) for k in r.unexpected),
                 "missing": sorted(list(k) for k in r.missing),
+                **(
+                    {"candidates": [_candidate(c) for c in r.candidates]}
+                    if r.cell.operation in ("insert", "changes")
+                    else {}
+                ),
             }
             for r in run.results.values()
         ],
+        "problems": [str(p) for p in run.problems],
+        "warnings": run.warnings,
         "untested": run.untested.as_dict(),
         "statements": run.statements,
         "round_trips": run.round_trips,
@@ -149,6 +222,9 @@ def _as_json(run: Any) -> dict[str, Any]:
 @matrix_app.command()
 def record(
     supabase_dir: SupabaseDirOption = None,
+    backend: BackendOption = None,
+    dsn: DsnOption = None,
+    allow_destructive: AllowDestructiveOption = None,
     output: Annotated[
         Path | None,
         typer.Option(
@@ -156,13 +232,15 @@ def record(
         ),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+    stand_in: StandInOption = None,
+    pg_bin: PgBinOption = None,
 ) -> None:
     """Write a starter matrix from what each persona can do today (review it before use)."""
     from rlsguard.matrix.record import record as observe
     from rlsguard.matrix.record import render
 
     with _errors_exit_2():
-        engine = _engine(supabase_dir)
+        engine = _engine(supabase_dir, backend, dsn, allow_destructive, False, stand_in, pg_bin)
         target = output or engine.config.matrix
         if str(target) != "-" and Path(target).exists() and not force:
             raise RlsguardError(

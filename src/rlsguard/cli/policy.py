@@ -20,7 +20,17 @@ from rich.console import Console
 from rich.markup import escape
 
 from rlsguard.cli.console import print_error
-from rlsguard.cli.options import NoCacheOption, SupabaseDirOption
+from rlsguard.cli.options import (
+    AllowDestructiveOption,
+    BackendChoice,
+    BackendOption,
+    DsnOption,
+    NoCacheOption,
+    PgBinOption,
+    StandInOption,
+    SupabaseDirOption,
+    engine_options,
+)
 from rlsguard.errors import RlsguardError
 
 if TYPE_CHECKING:
@@ -47,17 +57,28 @@ class FailOn(StrEnum):
 
 
 @contextmanager
-def _workspace(supabase_dir: Path | None, no_cache: bool) -> Iterator[tuple[Workspace, Path]]:
+def _workspace(
+    supabase_dir: Path | None,
+    no_cache: bool,
+    backend: BackendChoice | None = None,
+    dsn: str | None = None,
+    allow_destructive: str | None = None,
+    stand_in: list[str] | None = None,
+    pg_bin: str | None = None,
+) -> Iterator[tuple[Workspace, Path]]:
     """The project's folder and a workspace for it; errors become exit code 2."""
     from rlsguard.config import load_config
-    from rlsguard.harness.engine import EngineOptions
     from rlsguard.workspace.build import Workspace
 
     try:
         folder = supabase_dir.resolve() if supabase_dir else None
         config = load_config(supabase_dir=folder)
         folder = folder or Path(config.supabase_dir).resolve()
-        with Workspace(config, EngineOptions(no_cache=no_cache)) as workspace:
+        options = engine_options(
+            no_cache=no_cache, backend=backend, dsn=dsn, allow_destructive=allow_destructive,
+            stand_in=stand_in, pg_bin=pg_bin,
+        )  # fmt: skip
+        with Workspace(config, options) as workspace:
             yield workspace, folder
     except RlsguardError as exc:
         print_error(err, exc)
@@ -79,9 +100,17 @@ def snapshot(
         typer.Option("-o", "--output", help="Write the snapshot here (default: stdout)."),
     ] = None,
     no_cache: NoCacheOption = False,
+    backend: BackendOption = None,
+    dsn: DsnOption = None,
+    allow_destructive: AllowDestructiveOption = None,
+    stand_in: StandInOption = None,
+    pg_bin: PgBinOption = None,
 ) -> None:
     """Snapshot the security surface the migrations leave (deterministic JSON)."""
-    with _workspace(supabase_dir, no_cache) as (workspace, folder):
+    with _workspace(supabase_dir, no_cache, backend, dsn, allow_destructive, stand_in, pg_bin) as (
+        workspace,
+        folder,
+    ):
         snap = workspace.snapshot(folder)
     _emit(snap.dumps(), output)
     doc = snap.doc
@@ -112,6 +141,11 @@ def diff(
         typer.Option("--fail-on", help="Exit 1 when a change widens access, or on any change."),
     ] = FailOn.none,
     no_cache: NoCacheOption = False,
+    backend: BackendOption = None,
+    dsn: DsnOption = None,
+    allow_destructive: AllowDestructiveOption = None,
+    stand_in: StandInOption = None,
+    pg_bin: PgBinOption = None,
     access: Annotated[
         bool,
         typer.Option(
@@ -126,7 +160,10 @@ def diff(
     from rlsguard.workspace.api import diff_sources
 
     access_diff = None
-    with _workspace(supabase_dir, no_cache) as (workspace, folder):
+    with _workspace(supabase_dir, no_cache, backend, dsn, allow_destructive, stand_in, pg_bin) as (
+        workspace,
+        folder,
+    ):
         result = diff_sources(base, head, supabase_dir=folder, workspace=workspace)
         if access:
             from rlsguard.gate.access import access_diff_sources
@@ -158,13 +195,21 @@ def blame(
         ReportFormat.text
     ),
     no_cache: NoCacheOption = False,
+    backend: BackendOption = None,
+    dsn: DsnOption = None,
+    allow_destructive: AllowDestructiveOption = None,
+    stand_in: StandInOption = None,
+    pg_bin: PgBinOption = None,
 ) -> None:
     """Name the first migration whose result departs from the approved snapshot."""
     from rlsguard.policy.paths import default_snapshot_path
     from rlsguard.workspace.api import blame_project
     from rlsguard.workspace.sources import display_path
 
-    with _workspace(supabase_dir, no_cache) as (workspace, folder):
+    with _workspace(supabase_dir, no_cache, backend, dsn, allow_destructive, stand_in, pg_bin) as (
+        workspace,
+        folder,
+    ):
         spec = against or display_path(default_snapshot_path(folder, workspace.config))
         approved = workspace.resolve(spec, supabase_dir=folder)
         report = blame_project(folder, approved, workspace=workspace)
@@ -196,11 +241,19 @@ def rollback(
         ReportFormat.text
     ),
     no_cache: NoCacheOption = False,
+    backend: BackendOption = None,
+    dsn: DsnOption = None,
+    allow_destructive: AllowDestructiveOption = None,
+    stand_in: StandInOption = None,
+    pg_bin: PgBinOption = None,
 ) -> None:
     """Write a verified migration that restores the known-good security surface."""
     from rlsguard.workspace.api import rollback_project
 
-    with _workspace(supabase_dir, no_cache) as (workspace, folder):
+    with _workspace(supabase_dir, no_cache, backend, dsn, allow_destructive, stand_in, pg_bin) as (
+        workspace,
+        folder,
+    ):
         result = rollback_project(folder, to, workspace=workspace)
     if fmt is ReportFormat.json:
         sys.stdout.write(json.dumps(result.as_dict(), indent=2) + "\n")

@@ -101,7 +101,7 @@ class SnapshotItem(pytest.Item):
         except RlsguardError as exc:
             fail_session(exc)
         schemas = engine.context().exposed_schemas
-        with engine.cloned_database(f"rlsguard_snapshot_{os.getpid()}") as db:
+        with engine.cloned_database(f"rlsguard_snapshot_{os.getpid()}", read_only=True) as db:
             live = Snapshot.from_catalog(read_catalog(db.conn, schemas), "the live database")
         diff = diff_snapshots(approved, live)
         if diff.changes:

@@ -42,11 +42,8 @@ def rlsguard_personas(rlsguard_engine: Any) -> Any:
 @pytest.fixture(scope="session")
 def _rlsguard_worker_db(request: pytest.FixtureRequest, rlsguard_engine: Any) -> Iterator[str]:
     name = f"rlsguard_{worker_id(request.config)}_{os.getpid()}"
-    rlsguard_engine.clone(name)
-    try:
-        yield name
-    finally:
-        rlsguard_engine.drop(name)
+    with rlsguard_engine.worker_database(name) as dbname:  # the live database itself on live
+        yield dbname
 
 
 @pytest.fixture(scope="session")
@@ -90,6 +87,12 @@ def rlsguard_db(rlsguard_engine: Any, _rlsguard_pool: Any) -> Iterator[Any]:
 @pytest.fixture
 def rlsguard_clone(rlsguard_engine: Any) -> Iterator[Any]:
     """A database of the test's own, cloned from the template; commits and DDL allowed."""
+    if rlsguard_engine.live:
+        pytest.skip(
+            "rlsguard_clone needs a database of the test's own, and the dsn target is a live "
+            "Supabase database (rlsguard creates nothing there); run it against a scratch "
+            "server or the local backend"
+        )
     with rlsguard_engine.cloned_database() as database:
         yield database
 

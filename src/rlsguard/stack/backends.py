@@ -91,21 +91,13 @@ class BackendOptions:
     source: Path | None = None  # the config file, named in error messages
 
     @classmethod
-    def from_config(
-        cls,
-        config: ProjectConfig,
-        *,
-        backend: Backend | None = None,
-        dsn: str | None = None,
-        pg_bin: Path | str | None = None,
-        allow_destructive: str | None = None,
-    ) -> Self:
-        """The file's values, with command-line options (None when not given) on top."""
+    def from_config(cls, config: ProjectConfig) -> Self:
+        """What an (already merged, see ``EngineOptions.apply``) config says."""
         return cls(
-            backend=backend or config.backend,
-            dsn=dsn or config.dsn,
-            pg_bin=pg_bin or config.pg_bin,
-            allow_destructive=allow_destructive or config.allow_destructive,
+            backend=config.backend,
+            dsn=config.dsn,
+            pg_bin=config.pg_bin,
+            allow_destructive=config.allow_destructive,
             max_connections=config.postgres.max_connections,
             settings=dict(config.postgres.settings),
             docker_image=config.docker.image,
@@ -162,7 +154,10 @@ def _open_dsn(stack: Stack, options: BackendOptions, name: str, timeout: float) 
             "postgresql://user:password@host:port/dbname; or use --rlsguard-backend local."
         )
     server = ExternalPostgres(
-        expand_env(options.dsn), name=name, allow_destructive=options.allow_destructive
+        expand_env(options.dsn),
+        name=name,
+        allow_destructive=options.allow_destructive,
+        run_id=stack.run_id,
     )
     return _adopt(stack, server, timeout, "Check the DSN and that the server is up")
 

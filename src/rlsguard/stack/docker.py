@@ -39,12 +39,8 @@ import psycopg
 from psycopg import conninfo
 
 from rlsguard.errors import BackendUnavailable, ServerError
-from rlsguard.stack.postgres import (
-    DEFAULT_DATABASE,
-    PostgresSettings,
-    create_database_sql,
-    drop_database_sql,
-)
+from rlsguard.stack.databases import Databases
+from rlsguard.stack.postgres import DEFAULT_DATABASE, PostgresSettings
 from rlsguard.stack.process import RemoteServer, State
 from rlsguard.stack.runtime import owner_tag, process_alive
 
@@ -615,9 +611,9 @@ class DockerPostgres(RemoteServer):
 
     # -- databases -------------------------------------------------------------
     def create_database(self, name: str, *, template: str | None = None) -> None:
-        with self.connect(autocommit=True) as conn:
-            conn.execute(create_database_sql(name, template, self.major))
+        with contextlib.closing(Databases(self.connect, maintenance_db="postgres")) as dbs:
+            dbs.create(name, template=template)
 
     def drop_database(self, name: str) -> None:
-        with self.connect(autocommit=True) as conn:
-            conn.execute(drop_database_sql(name))
+        with contextlib.closing(Databases(self.connect, maintenance_db="postgres")) as dbs:
+            dbs.drop(name)

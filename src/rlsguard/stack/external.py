@@ -4,14 +4,20 @@ rlsguard did not start this server, so it behaves as a guest. It offers the
 same verbs as a local cluster, but ``start`` and ``stop`` only open and close
 what rlsguard itself opened, databases it did not create are never dropped,
 and every fault is refused unless the operator opted in by naming this exact
-server (``allow_destructive = "host:port/dbname"``). Even then only what SQL
-can do is possible: terminating backends works, ``kill -9``, SIGSTOP and a
-restart need the server's host and are refused with that reason.
+target (``allow_destructive = "host:port/dbname"``). The opt-in covers that one
+database: terminating backends hits its sessions only (by default only those
+rlsguard opened, known by their ``application_name``), never another database
+of the server. Even then only what SQL can do is possible: ``kill -9``,
+SIGSTOP and a restart need the server's host and are refused with that reason.
+Databases rlsguard creates carry a marker comment naming its run, and only a
+database with that marker is ever dropped.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
+import secrets
 import threading
 import time
 import weakref
@@ -19,10 +25,10 @@ from collections.abc import Mapping
 from typing import Any, ClassVar, Self
 
 import psycopg
-from psycopg import conninfo, pq, sql
+from psycopg import conninfo, pq
 
 from rlsguard.errors import BackendUnavailable, DestructiveActionRefused, ServerError
-from rlsguard.stack.postgres import create_database_sql
+from rlsguard.stack.databases import Databases, marker_for
 from rlsguard.stack.process import RemoteServer, State
 
 DEFAULT_READY_TIMEOUT_S = 30.0
@@ -76,6 +82,7 @@ class ExternalPostgres(RemoteServer):
         *,
         name: str = "external",
         allow_destructive: str | None = None,
+        run_id: str | None = None,
     ) -> None:
         try:
             self._params: dict[str, Any] = conninfo.conninfo_to_dict(dsn)
@@ -88,6 +95,11 @@ class ExternalPostgres(RemoteServer):
         self.name = name
         self.target = target_name(self._params)
         self.allow_destructive = allow_destructive
+        self.run_id = run_id or secrets.token_hex(6)
+        # Sessions rlsguard opens say so: terminate_backends() in an opted-in database
+        # hits only these unless told otherwise.
+        self.application_name = f"rlsguard {self.run_id}"
+        self.marker = marker_for(self.run_id, name)
         self.workdir = None  # nothing on disk: Stack.discard() has nothing to remove
         password = self._params.get("password") or _libpq_defaults().get("password")
         self._password: str | None = str(password) if password else None
@@ -102,8 +114,13 @@ class ExternalPostgres(RemoteServer):
 
     # -- state -----------------------------------------------------------------
     @property
+    def dbname(self) -> str:
+        """The database the DSN names (the one an opt-in covers)."""
+        return self.target.rsplit("/", 1)[1]
+
+    @property
     def opted_in(self) -> bool:
-        """Whether the operator named exactly this server in ``allow_destructive``."""
+        """Whether the operator named exactly this target (``host:port/dbname``)."""
         return self.allow_destructive is not None and self.allow_destructive == self.target
 
     @property
@@ -120,6 +137,19 @@ class ExternalPostgres(RemoteServer):
                 self._major = conn.info.server_version // 10_000
         return self._major
 
+    def is_live_supabase(self) -> bool:
+        """A live Supabase database: the ``auth`` schema and the ``authenticator`` role exist.
+
+        Such a database is never bootstrapped or migrated; anything else is a scratch
+        server where rlsguard works in databases of its own.
+        """
+        with self._open() as conn:
+            row = conn.execute(
+                "select exists (select 1 from pg_namespace where nspname = 'auth'),"
+                " exists (select 1 from pg_roles where rolname = 'authenticator')"
+            ).fetchone()
+        return bool(row and row[0] and row[1])
+
     # -- addresses -------------------------------------------------------------
     def conninfo(self, dbname: str | None = None, user: str | None = None, **extra: str) -> str:
         """The DSN with another database or user; ``None`` keeps the DSN's own."""
@@ -128,6 +158,8 @@ class ExternalPostgres(RemoteServer):
             overrides["dbname"] = dbname
         if user is not None:
             overrides["user"] = user
+        if "application_name" not in self._params:
+            overrides.setdefault("application_name", self.application_name)
         return conninfo.make_conninfo(self.dsn, **overrides)
 
     def connect(self, dbname: str | None = None, **kwargs: Any) -> psycopg.Connection[Any]:
@@ -202,11 +234,16 @@ class ExternalPostgres(RemoteServer):
         self.stop()
 
     # -- databases -------------------------------------------------------------
+    def databases(self) -> Databases:
+        """The lifecycle on this server: admin connection in the DSN's database, marked."""
+        return Databases(
+            lambda dbname, **kw: self._open(dbname), maintenance_db=None, marker=self.marker
+        )
+
     def create_database(self, name: str, *, template: str | None = None) -> None:
-        """Create a database and remember it, so it (and only it) may be dropped later."""
-        with self._lock:
-            with self._open() as conn:
-                conn.execute(create_database_sql(name, template, self.major))
+        """Create a database marked as this run's, so it (and only it) may be dropped later."""
+        with self._lock, contextlib.closing(self.databases()) as dbs:
+            dbs.create(name, template=template)
             self._created.append(name)
 
     def drop_database(self, name: str) -> None:
@@ -223,34 +260,52 @@ class ExternalPostgres(RemoteServer):
             self._drop(name)
 
     def _drop(self, name: str) -> None:
-        stmt = sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name))
-        with self._open() as conn:
-            if conn.info.server_version >= 130_000:
-                stmt += sql.SQL(" WITH (FORCE)")
-            conn.execute(stmt)
+        with contextlib.closing(self.databases()) as dbs:
+            dbs.drop(name, require_marker=True)
         self._created.remove(name)
 
     # -- faults ----------------------------------------------------------------
     def terminate_backends(
-        self, *, dbname: str | None = None, state: str | None = None, exclude_own: bool = True
+        self,
+        *,
+        dbname: str | None = None,
+        state: str | None = None,
+        exclude_own: bool = True,
+        only_rlsguard: bool = True,
     ) -> int:
-        """``pg_terminate_backend`` client sessions (e.g. ``state="idle in transaction"``).
+        """``pg_terminate_backend`` client sessions of ONE database (e.g. ``state="idle in
+        transaction"``); returns how many were terminated.
 
-        Allowed without opt-in only inside a database rlsguard created; returns
-        how many sessions were terminated.
+        ``dbname`` (default: the DSN's database) is a database rlsguard created, where
+        every session is rlsguard's and no opt-in is needed, or the opted-in target
+        itself. There, ``only_rlsguard`` keeps to sessions rlsguard opened (their
+        ``application_name`` names this run); other databases of the server are never hit.
         """
-        if dbname is None or dbname not in self.created_databases:
-            where = f"database {dbname!r}" if dbname else "every database"
-            self._require_opt_in(f"terminate sessions in {where} of")
+        dbname = dbname or self.dbname
+        created = dbname in self.created_databases
+        if not created:
+            if dbname != self.dbname:
+                raise DestructiveActionRefused(
+                    f"refusing to terminate sessions in database {dbname!r} on {self.target}: "
+                    f"rlsguard did not create it, and {ALLOW_KEY} can only name the DSN's own "
+                    f"database ({self.dbname!r})."
+                )
+            self._require_opt_in(f"terminate sessions in database {dbname!r} of")
         own = [c.info.backend_pid for c in list(self._connections) if not c.closed]
         query = (
             "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity"
             " WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()"
-            " AND (%(db)s::text IS NULL OR datname = %(db)s)"
+            " AND datname = %(db)s"
             " AND (%(state)s::text IS NULL OR state = %(state)s)"
+            " AND (%(app)s::text IS NULL OR application_name = %(app)s)"
             " AND NOT (pid = ANY(%(own)s::int[]))"
         )
-        params = {"db": dbname, "state": state, "own": own if exclude_own else []}
+        params = {
+            "db": dbname,
+            "state": state,
+            "app": self.application_name if (only_rlsguard and not created) else None,
+            "own": own if exclude_own else [],
+        }
         with self._open() as conn:
             row = conn.execute(query, params).fetchone()
         return int(row[0]) if row else 0

@@ -35,6 +35,8 @@ from rlsguard.supabase.extensions import (
     StandIn,
     StandIns,
     announce,
+    switch_hint,
+    where_available,
 )
 from rlsguard.supabase.roles import ROLES, SUPABASE_ADMIN, attribute_differences, memberships_for
 
@@ -167,6 +169,11 @@ def _plan(
     section("auth functions", [_file("auth_functions.sql")], present="auth.jwt" in state.functions)
     section("storage", [_file("storage.sql")], present="storage.objects" in state.relations)
     section(
+        "service schemas (pgbouncer, realtime, graphql_public)",
+        [_file("service_schemas.sql")],
+        present="pgbouncer.get_auth" in state.functions,
+    )
+    section(
         "realtime publication",
         [_file("realtime.sql")],
         present="supabase_realtime" in state.publications,
@@ -216,6 +223,16 @@ def _roles(state: CatalogState, report: BootstrapReport) -> list[sql.Composable]
     return out
 
 
+# Extensions Supabase installs outside "extensions" (name -> schema), only where available.
+OPTIONAL_EXTENSIONS = {"supabase_vault": "vault"}
+
+
+def bootstrap_stand_ins(chosen: StandIns) -> StandIns:
+    """The part of ``chosen`` the bootstrap itself uses (the rest only matters to migrations)."""
+    used = {*DEFAULT_EXTENSIONS, *OPTIONAL_EXTENSIONS}
+    return StandIns(frozenset(n for n in chosen.extensions if n in used))
+
+
 def _extensions(
     state: CatalogState, stand_ins: StandIns, report: BootstrapReport
 ) -> list[sql.Composable]:
@@ -242,9 +259,32 @@ def _extensions(
             report.extensions[name] = "missing"
             report.warnings.append(
                 f'extension "{name}" is not available on PostgreSQL {state.version}: '
-                "unqualified calls to its functions will fail (opt into stand-ins, or use a "
-                "server that has it)"
+                f"unqualified calls to its functions will fail. {where_available(name)}"
+                + (
+                    f" Or use rlsguard's {STAND_INS[name].kind} stand-in: {switch_hint(name)}"
+                    if name in STAND_INS
+                    else ""
+                )
             )
+    # Supabase also creates supabase_vault (schema vault) in every project; a server without it
+    # gets the stand-in only when the project opted into it (no warning otherwise: the
+    # no-service-schemas deviation says so).
+    for name, schema in OPTIONAL_EXTENSIONS.items():
+        if name in state.extensions or STAND_INS[name].marker in state.functions:
+            report.extensions[name] = "installed"
+        elif name in state.available:
+            out.append(
+                sql.SQL("CREATE EXTENSION IF NOT EXISTS {} WITH SCHEMA {}").format(
+                    sql.Identifier(name), sql.Identifier(schema)
+                )
+            )
+            report.extensions[name] = "installed-now"
+        elif (stand_in := stand_ins.for_extension(name)) is not None:
+            out.append(sql.SQL(stand_in.sql(schema)))  # type: ignore[arg-type]
+            report.extensions[name] = "stand-in"
+            used.append(stand_in)
+        else:
+            report.extensions[name] = "absent"
     message = announce(used, f"bootstrap of {state.database}")
     if message:
         report.stand_ins.append(message)

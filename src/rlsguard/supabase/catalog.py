@@ -33,7 +33,7 @@ select json_build_object(
                 where n.nspname in ('auth', 'storage', 'supabase_migrations') and c.relkind = 'r'),
   'functions', (select json_agg(distinct n.nspname || '.' || p.proname)
                 from pg_proc p join pg_namespace n on n.oid = p.pronamespace
-                where n.nspname in ('auth', 'storage', 'extensions')),
+                where n.nspname in ('auth', 'storage', 'extensions', 'pgbouncer', 'vault')),
   'extensions', (select json_object_agg(extname, extnamespace::regnamespace::text)
                  from pg_extension),
   'available', (select json_agg(name) from pg_available_extensions),

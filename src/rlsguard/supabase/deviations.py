@@ -42,10 +42,14 @@ DEVIATIONS: tuple[Deviation, ...] = (
         "here they are owned by supabase_admin and fire for every role.",
     ),
     Deviation(
-        "reserved-roles-unprotected",
-        "reserved roles can be altered by postgres",
-        "supautils refuses ALTER/DROP ROLE on anon, authenticated, service_role, authenticator "
-        "and the supabase_* roles; here postgres (CREATEROLE) may alter the API roles.",
+        "reserved-roles-runner-only",
+        "reserved roles and allowed settings are enforced by the migration runner only",
+        "supautils refuses ALTER/DROP ROLE on the reserved roles (the supabase_* roles, "
+        "dashboard_user, pgbouncer; anon, authenticated, service_role and authenticator may "
+        "only get settings changed) and lets postgres set privileged_role_allowed_configs "
+        "(pgrst.*, session_replication_role, ...). The runner does both for statements in "
+        "migration and seed files; on another postgres connection postgres may alter the "
+        "reserved roles and may not set those settings.",
     ),
     Deviation(
         "no-safeupdate",
@@ -76,10 +80,23 @@ DEVIATIONS: tuple[Deviation, ...] = (
         "buckets_analytics and search() are absent.",
     ),
     Deviation(
-        "no-service-schemas",
-        "realtime, vault, graphql, pgbouncer and supabase_functions schemas are absent",
-        "only the supabase_realtime publication exists for Realtime; realtime.messages, "
-        "vault.secrets, graphql.resolve() and supabase_functions.http_request() do not.",
+        "reduced-service-schemas",
+        "service schemas are reduced; vault, graphql, net and cron exist only as stand-ins",
+        "pgbouncer (get_auth), realtime (messages, not partitioned, and topic()) and the "
+        "graphql_public.graphql placeholder exist; realtime.subscription, Realtime's other "
+        "functions and supabase_functions do not. vault, graphql, net, cron and pgsodium exist "
+        "only when their stand-in is opted into (vault then from the bootstrap, as Supabase "
+        "creates it in every project).",
+    ),
+    Deviation(
+        "stand-ins-are-not-extensions",
+        "a stand-in is not the extension it replaces",
+        "stand-ins are not in pg_extension; vector's ivfflat/hnsw indexes are hash indexes "
+        "(exact search, index options dropped); vault secrets are stored unencrypted; pg_net "
+        "queues requests and never sends them; pg_cron records jobs and never runs them; http, "
+        "pgjwt sign/verify, pgsodium, pg_hashids and pgroonga search fail when called; a "
+        "function in a stood-in language is applied as PL/pgSQL that raises (its body kept as "
+        "a comment), and only when created by a top-level statement of a migration or seed.",
     ),
     Deviation(
         "no-passwords",

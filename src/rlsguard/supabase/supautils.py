@@ -7,8 +7,10 @@ those statements. Plain PostgreSQL has no such library, so the migration runner 
 switch for the same statements (top-level, schema-qualified ones; see docs/supabase-fidelity.md),
 and everything else runs as a plain ``postgres`` and fails where Supabase fails.
 
-The lists are supabase/postgres' ``supautils.conf`` (privileged_extensions, policy_grants,
-drop_trigger_grants).
+The lists are supabase/postgres' ``ansible/files/postgresql_config/supautils.conf.j2``
+(privileged_extensions, policy_grants, drop_trigger_grants, privileged_role_allowed_configs,
+reserved_roles); how each is applied follows supautils' ``src/supautils.c`` (the
+``AlterRoleSetStmt``, ``VariableSetStmt``, ``AlterRoleStmt`` and ``DropRoleStmt`` cases).
 """
 
 from __future__ import annotations
@@ -129,6 +131,76 @@ GRANTED_TABLES = frozenset(
 )
 
 
+# Settings only a superuser may set that supautils lets postgres set (SET, and ALTER ROLE ...
+# SET on a role it may alter). A trailing ".*" allows every setting with that prefix.
+ALLOWED_CONFIGS = (
+    "auto_explain.log_min_duration",
+    "auto_explain.log_nested_statements",
+    "log_lock_waits",
+    "log_min_messages",
+    "pg_net.batch_size",
+    "pg_net.ttl",
+    "pgaudit.log",
+    "pgaudit.log_catalog",
+    "pgaudit.log_client",
+    "pgaudit.log_level",
+    "pgaudit.log_relation",
+    "pgaudit.log_rows",
+    "pgaudit.log_statement",
+    "pgaudit.log_statement_once",
+    "pgaudit.role",
+    "pgrst.*",
+    "plan_filter.*",
+    "safeupdate.enabled",
+    "session_replication_role",
+    "track_io_timing",
+)
+
+# Roles postgres may not alter or drop (supautils.reserved_roles); True: postgres may still
+# change their settings (the "*" suffix in the configuration).
+RESERVED_ROLES: dict[str, bool] = {
+    "supabase_admin": False,
+    "supabase_auth_admin": False,
+    "supabase_storage_admin": False,
+    "supabase_read_only_user": False,
+    "supabase_replication_admin": False,
+    "dashboard_user": False,
+    "pgbouncer": False,
+    "service_role": True,
+    "authenticator": True,
+    "authenticated": True,
+    "anon": True,
+}
+
+
+def allowed_config(name: str | None) -> bool:
+    """Whether supautils lets postgres set ``name`` (exact entry or ``prefix.*``)."""
+    if not name:
+        return False
+    return any(
+        name == entry or (entry.endswith(".*") and name.startswith(entry[:-1]))
+        for entry in ALLOWED_CONFIGS
+    )
+
+
+def reserved_refusal(node: Any) -> str | None:
+    """supautils' message when ``node`` alters or drops a reserved role, else None."""
+    targets: list[str] = []
+    if isinstance(node, ast.AlterRoleSetStmt):
+        name = getattr(node.role, "rolename", None)
+        if name is not None and RESERVED_ROLES.get(name) is False:
+            targets.append(name)
+    elif isinstance(node, ast.AlterRoleStmt):
+        name = getattr(node.role, "rolename", None)
+        if name in RESERVED_ROLES:
+            targets.append(name)
+    elif isinstance(node, ast.DropRoleStmt):
+        targets = [r.rolename for r in node.roles or () if r.rolename in RESERVED_ROLES]
+    if not targets:
+        return None
+    return f'"{targets[0]}" is a reserved role, only superusers can modify it'
+
+
 @dataclass(frozen=True)
 class Elevation:
     """How to run one statement: as the superuser, and what to run after it (as postgres)."""
@@ -184,6 +256,15 @@ def elevation(node: Any) -> Elevation | None:
         return None
     if isinstance(node, ast.CreateEventTrigStmt):
         return Elevation("event trigger")
+    if isinstance(node, ast.AlterRoleSetStmt):
+        name = getattr(node.setstmt, "name", None)
+        if allowed_config(name) and node.role is not None:
+            return Elevation(f"setting {name} (privileged_role_allowed_configs)")
+        return None
+    if isinstance(node, ast.VariableSetStmt):
+        if node.name != "session_authorization" and allowed_config(node.name):
+            return Elevation(f"setting {node.name} (privileged_role_allowed_configs)")
+        return None
     if isinstance(node, ast.CreateFdwStmt):
         return Elevation(
             "foreign data wrapper",

@@ -99,7 +99,9 @@ class Workspace:
         self.open()
         config = self.config.model_copy(update={"supabase_dir": folder})
         options = dataclasses.replace(self.options, supabase_dir=folder)
-        engine = Engine(config, options, stack=self.stack, project=project).open()
+        # A live database stands for the project's own folder, fully migrated, only.
+        own = folder == Path(self.config.supabase_dir).resolve() and stage == "full"
+        engine = Engine(config, options, stack=self.stack, project=project, live_ok=own).open()
         with self._lock:
             if key in self._engines:  # another thread won: keep one
                 engine.close()
@@ -183,7 +185,7 @@ def connection_target(engine: Engine) -> _EngineTarget:
 def catalog_of(engine: Engine) -> Catalog:
     """The catalog of an engine's template database (only safe while nothing clones it)."""
     project = engine.load_project()
-    with engine.connect(engine.template_db, autocommit=True) as conn:
+    with engine.read_only_connection() as conn:
         return read_catalog(conn, project.config.api_schemas)
 
 

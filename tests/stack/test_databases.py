@@ -8,7 +8,7 @@ from rlsguard.harness.engine import Engine
 
 
 def test_clone_keeps_settings_owner_and_privileges(notes_engine: Engine) -> None:
-    janitor = notes_engine.janitor
+    janitor = notes_engine.databases
     with notes_engine.connect("postgres", autocommit=True) as conn:
         conn.execute("alter role anon in database postgres set work_mem = '3MB'")
         conn.execute("revoke connect on database postgres from public")
@@ -46,7 +46,7 @@ def test_drop_disconnects_clients_first(notes_engine: Engine) -> None:
     client = notes_engine.connect("janitor_busy")
     client.execute("select 1")
     notes_engine.drop("janitor_busy")
-    assert not notes_engine.janitor.exists("janitor_busy")
+    assert not notes_engine.databases.exists("janitor_busy")
     try:
         client.execute("select 1")
         raise AssertionError("the dropped database's client should have been terminated")

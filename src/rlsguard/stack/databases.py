@@ -1,22 +1,31 @@
-"""Databases inside a running cluster: clone a template, drop it again, quickly and completely.
+"""Databases inside a running server: create, clone and drop them, for every backend.
 
-The process executor (``rlsguard.stack``) starts clusters; the janitor only
-creates and drops databases in one, like pytest-postgresql's split.
+This is the one place rlsguard creates or drops a database: the template
+cache's clusters, the worker and check databases of the engine, a scratch
+server reached by DSN, a container. Servers (``PostgresServer``,
+``ExternalPostgres``, ``DockerPostgres``) offer ``create_database`` and
+``drop_database`` through it.
 
 ``CREATE DATABASE ... TEMPLATE`` copies the files but not what Postgres keeps
 per database elsewhere: ``ALTER DATABASE ... SET`` and ``ALTER ROLE ... IN
 DATABASE ... SET`` settings and the database's own privileges (``REVOKE
 CONNECT ON DATABASE postgres``). A clone that lost those would run policies
-under other settings than the template, so the janitor copies them.
+under other settings than the template, so :meth:`Databases.clone` copies them.
+
+On a server rlsguard did not start, a database is proven to be rlsguard's by a
+*marker*: a comment naming the run that created it (``COMMENT ON DATABASE``).
+:meth:`Databases.drop` with ``require_marker`` refuses a database whose comment
+is not this run's, whatever its name.
 
 Dropping right after a client disconnects can hit Postgres's hidden 100 ms
-sleep (the backend has not exited yet); the janitor waits for the backends
+sleep (the backend has not exited yet); the lifecycle waits for the backends
 to leave, polling every millisecond, instead.
 """
 
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -24,9 +33,10 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from rlsguard.errors import RlsguardError
+from rlsguard.errors import DestructiveActionRefused, RlsguardError
 
 MAINTENANCE_DB = "template1"
+MARKER_PREFIX = "rlsguard run "
 _PLACEHOLDER_NAME = "rlsguard clone placeholder"
 _PLACEHOLDER = '"rlsguard clone placeholder"'
 
@@ -44,49 +54,85 @@ left join pg_roles g on g.oid = a.grantee
 where d.datname = %s
 """
 _OWNER_QUERY = "select pg_get_userbyid(datdba) from pg_database where datname = %s"
+_COMMENT_QUERY = "select shobj_description(oid, 'pg_database') from pg_database where datname = %s"
+
+
+def marker_for(run_id: str, owner: str = "") -> str:
+    """The comment that proves a database was created by the run ``run_id`` (and, within
+    it, by ``owner``: several engines of one run each drop only their own)."""
+    return f"{MARKER_PREFIX}{run_id}" + (f" {owner}" if owner else "")
 
 
 def _quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-class Janitor:
-    """Creates and drops databases of one cluster, through its maintenance database."""
+class Databases:
+    """Creates, clones and drops the databases of one server, through a maintenance database.
 
-    def __init__(self, connect: Callable[..., psycopg.Connection[Any]]) -> None:
-        """``connect(dbname, **kwargs)`` opens a superuser connection (e.g. ``server.connect``)."""
+    ``connect(dbname, **kwargs)`` opens a superuser connection (e.g. ``server.connect``);
+    ``maintenance_db`` is where the admin connection lives (``None``: the connect
+    function's default, e.g. a DSN's own database, so nobody else's ``CREATE DATABASE``
+    finds ``template1`` busy). ``marker``: written as the comment of every database
+    created here, and required by :meth:`drop` when ``require_marker`` is set.
+    """
+
+    def __init__(
+        self,
+        connect: Callable[..., psycopg.Connection[Any]],
+        *,
+        maintenance_db: str | None = MAINTENANCE_DB,
+        marker: str | None = None,
+    ) -> None:
         self._connect = connect
+        self._maintenance_db = maintenance_db
+        self.marker = marker
         self._conn: psycopg.Connection[Any] | None = None
         self._state_sql: dict[str, str] = {}
+        self._lock = threading.RLock()
 
     @contextlib.contextmanager
     def _admin(self) -> Iterator[psycopg.Connection[Any]]:
         """One maintenance connection, kept open: a connect costs ~2 ms, a clone ~7."""
-        if self._conn is None or self._conn.closed or self._conn.broken:
-            self._conn = self._connect(MAINTENANCE_DB, autocommit=True)
-        yield self._conn
+        with self._lock:
+            if self._conn is None or self._conn.closed or self._conn.broken:
+                self._conn = self._connect(self._maintenance_db, autocommit=True)
+            yield self._conn
 
     def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
 
-    def clone(self, source: str, target: str, *, file_copy: bool = True) -> None:
-        """Create ``target`` from ``source`` with its settings, owner and privileges."""
+    # -- create ----------------------------------------------------------------
+    def create(self, name: str, *, template: str | None = None, file_copy: bool = True) -> None:
+        """``CREATE DATABASE`` (from ``template``, FILE_COPY where it exists), marked if asked."""
         with self._admin() as conn:
-            self._wait_for_no_backends(conn, source)
-            stmt = sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-                sql.Identifier(target), sql.Identifier(source)
-            )
-            if file_copy and conn.info.server_version >= 150000:
-                stmt += sql.SQL(" STRATEGY FILE_COPY")
+            stmt = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+            if template:
+                self._wait_for_no_backends(conn, template)
+                stmt += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
+                if file_copy and conn.info.server_version >= 150000:
+                    stmt += sql.SQL(" STRATEGY FILE_COPY")  # 6-7 ms on tmpfs vs 9-10
             try:
                 conn.execute(stmt)
             except psycopg.errors.ObjectInUse as exc:
                 raise RlsguardError(
-                    f"cannot clone {source!r}: another session is connected to it ({exc}). "
+                    f"cannot clone {template!r}: another session is connected to it ({exc}). "
                     "Tests must not keep connections to the template database."
                 ) from exc
+            if self.marker is not None:
+                conn.execute(
+                    sql.SQL("COMMENT ON DATABASE {} IS {}").format(
+                        sql.Identifier(name), sql.Literal(self.marker)
+                    )
+                )
+
+    def clone(self, source: str, target: str, *, file_copy: bool = True) -> None:
+        """Create ``target`` from ``source`` with its settings, owner and privileges."""
+        self.create(target, template=source, file_copy=file_copy)
+        with self._admin() as conn:
             if source not in self._state_sql:
                 self._state_sql[source] = self._database_state(conn, source).as_string(conn)
             conn.execute(self._state_sql[source].replace(_PLACEHOLDER, _quote_ident(target)))
@@ -133,9 +179,29 @@ class Janitor:
             )
         return sql.SQL("; ").join(statements)
 
-    def drop(self, name: str, *, timeout: float = 10.0) -> None:
-        """Terminate what is connected (without pg_terminate_backend's 100 ms waits) and drop."""
+    # -- drop ------------------------------------------------------------------
+    def marked(self, name: str) -> bool:
+        """Whether ``name`` carries this lifecycle's marker (proof that it is ours)."""
+        if self.marker is None:
+            return False
         with self._admin() as conn:
+            row = conn.execute(_COMMENT_QUERY, (name,)).fetchone()
+        return bool(row) and row[0] == self.marker
+
+    def drop(self, name: str, *, timeout: float = 10.0, require_marker: bool = False) -> None:
+        """Terminate what is connected to ``name`` (only there) and drop it.
+
+        ``require_marker``: refuse unless the database carries this run's marker,
+        so a name collision can never drop somebody else's database.
+        """
+        with self._admin() as conn:
+            if require_marker and not self.marked(name):
+                if not self.exists(name):
+                    return
+                raise DestructiveActionRefused(
+                    f"refusing to drop database {name!r}: it does not carry rlsguard's marker "
+                    f"({self.marker!r}), so this run did not create it"
+                )
             conn.execute(
                 "select pg_terminate_backend(pid) from pg_stat_activity "
                 "where datname = %s and pid <> pg_backend_pid()",
