@@ -30,7 +30,7 @@ from rlsguard.mutate.states import State, insert_state, plan_tables, rows_strate
 
 settings.register_profile(
     "rlsguard-ci",
-    max_examples=10,
+    max_examples=8,
     deadline=None,
     print_blob=True,
     derandomize=False,
