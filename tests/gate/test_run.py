@@ -207,6 +207,8 @@ def no_matrix_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("no-matrix")
     make_project(root)
     shutil.rmtree(root / "fixtures")
+    config = root / "rlsguard.toml"  # a configured matrix that is missing is an error
+    config.write_text(config.read_text().replace('matrix = "fixtures/rls_matrix.yaml"\n', ""))
     commit(root, "reference without a matrix")
     return root
 
@@ -308,3 +310,17 @@ def test_squawk_is_skipped_with_the_reason_when_absent(
     assert missing.skipped is not None
     assert "pip install squawk-cli" in missing.skipped
     assert squawk.run_squawk([], tmp_path).skipped == "no migration was added or changed"
+
+
+def test_a_configured_matrix_that_is_missing_is_an_error_not_a_skip(
+    gate: GateRunner, tmp_path: Path
+) -> None:
+    """The gate used to skip the matrix step and pass, having checked no cell."""
+    make_project(tmp_path)
+    (tmp_path / "fixtures" / "rls_matrix.yaml").unlink()
+    commit(tmp_path, "reference without its matrix")
+    report = gate(tmp_path, base="HEAD")
+    assert (report.verdict, report.exit_code) == ("error", 2)
+    assert report.error is not None
+    assert "rlsguard.toml: matrix: no such file: fixtures/rls_matrix.yaml" in report.error
+    assert [s.name for s in report.steps] == ["build"]  # failed before building anything

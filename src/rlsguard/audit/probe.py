@@ -283,6 +283,7 @@ class _Probe:
         names = list(personas) if personas is not None else self.db.personas.names
         chosen: list[Actor] = []
         has_users = False
+        unresolved: list[str] = []
         for name in names:
             persona = self.db.personas.get(name)
             if persona.role == "service_role":
@@ -291,9 +292,18 @@ class _Probe:
                 identity = self.db.personas.resolve(self.conn, name)
             except RlsguardError as exc:  # a persona whose user was never seeded
                 self.report.notes.append(f"persona {name} skipped: {exc}")
+                unresolved.append(name)
                 continue
             has_users = has_users or identity.user_id is not None
             chosen.append(Actor(name, identity))
+        if personas is not None and unresolved and not chosen:
+            # The user asked for these personas: acting as someone else instead would
+            # report a check of identities nobody asked about.
+            self.report.notes.append(
+                f"none of the personas asked for could act ({', '.join(unresolved)}): "
+                "nothing was probed"
+            )
+            return []
         if not has_users:
             chosen = [Actor("anon", self.db.personas.for_role("anon"))]
             for world in self.worlds:

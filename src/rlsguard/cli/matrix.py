@@ -103,8 +103,12 @@ def check(
     ] = False,
     stand_in: StandInOption = None,
     pg_bin: PgBinOption = None,
+    allow_empty: Annotated[
+        bool,
+        typer.Option("--allow-empty", help="Exit 0 even when the matrix has no cells."),
+    ] = False,
 ) -> None:
-    """Check every cell of the matrix; exit 1 when any cell fails."""
+    """Check every cell of the matrix; exit 1 when any cell fails or there is none."""
     from rlsguard.matrix.check import Checker
     from rlsguard.matrix.load import load_matrix
     from rlsguard.matrix.report import explain
@@ -112,7 +116,14 @@ def check(
     with _errors_exit_2():
         engine = _engine(supabase_dir, backend, dsn, allow_destructive, False, stand_in, pg_bin)
         # The file first: a mistake in it costs no server start.
-        loaded = load_matrix(matrix or engine.config.matrix, engine.personas.names)
+        path = matrix or engine.config.matrix
+        loaded = load_matrix(path, engine.personas.names)
+        if not loaded.cells() and not allow_empty:
+            err_console.print(
+                f"[red]nothing was checked:[/] {escape(str(path))} has no cells. "
+                "Add expectations, or pass --allow-empty if that is intended."
+            )
+            raise typer.Exit(1)
         with _database(engine) as db:
             run = Checker(db, loaded, schemas=_schemas(engine)).run()
     problems = run.problems

@@ -319,6 +319,7 @@ class _Gate:
             with self.step("build") as step:
                 sources = self._sources(stack, folder, step)
                 stack.callback(_release, ws, sources)  # before the exports are deleted
+                self._require_configured_matrix(config, folder, sources[1], step)
                 folders = [s.supabase_dir for s in sources if s.supabase_dir is not None]
                 base_engine, head_engine = ws.engines(folders)
                 step.detail = _build_detail(base_engine, head_engine)
@@ -519,6 +520,21 @@ class _Gate:
             else f"squawk: {len(result.findings)} finding(s) in {result.files} changed file(s)"
         )
 
+    def _require_configured_matrix(
+        self, config: ProjectConfig, folder: Path, head: Source, step: Step
+    ) -> None:
+        """A configured matrix that is missing fails before anything is built: skipping
+        it would pass a gate that checked no cell."""
+        if "matrix" not in config.model_fields_set:
+            return
+        if self._matrix_text(config, folder, head) is None:
+            step.detail = f"matrix: no such file: {_relative(Path(config.matrix), folder)}"
+            raise GateError(
+                f"{config.source or 'rlsguard config'}: matrix: no such file: "
+                f"{_relative(Path(config.matrix), folder)}. Fix the path, or remove the key "
+                "if the project has no access matrix."
+            )
+
     def _matrix_text(
         self, config: ProjectConfig, folder: Path, head: Source
     ) -> tuple[str, str] | None:
@@ -530,7 +546,10 @@ class _Gate:
             return None if text is None else (text, f"{ref}:{_relative(path, folder)}")
         if not path.is_file():
             return None
-        return path.read_text(encoding="utf-8"), _relative(path, folder)
+        try:
+            return path.read_text(encoding="utf-8"), _relative(path, folder)
+        except (OSError, UnicodeDecodeError) as exc:
+            raise GateError(f"{_relative(path, folder)}: cannot be read as UTF-8 ({exc})") from exc
 
     def _load_matrix(self, found: tuple[str, str], engine: Engine, step: Step) -> Matrix:
         from rlsguard.matrix.load import MatrixError, parse_matrix
@@ -538,10 +557,17 @@ class _Gate:
         text, name = found
         self.report.matrix_file = name
         try:
-            return parse_matrix(text, source=Path(name), personas=engine.personas.names)
+            matrix = parse_matrix(text, source=Path(name), personas=engine.personas.names)
         except MatrixError as exc:
             step.detail = f"invalid matrix file: {exc.problems[0]}"
             raise GateError(f"the access matrix is invalid:\n{exc}") from exc
+        if not matrix.cells():
+            step.detail = "the matrix has no cells"
+            raise GateError(
+                f"{name}: the access matrix has no cells, so the gate would check none. "
+                "Add expectations, or remove the file."
+            )
+        return matrix
 
     def _rollback(
         self, head: Engine, head_db: Database, base_snap: Snapshot, source: Source

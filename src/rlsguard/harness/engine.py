@@ -299,7 +299,12 @@ class Engine:
         self.prepared = prepare_cluster(
             self.stack,
             inputs,
-            lambda server: apply_project(server, project, stand_ins=stand_ins),
+            lambda server: apply_project(
+                server,
+                project,
+                stand_ins=stand_ins,
+                statement_timeout=self.config.migrations.statement_timeout,
+            ),
             binaries=binaries,
             name=self._cluster_name,
             cache=TemplateCache(Path(cache_dir) / "templates" if cache_dir else None),
@@ -355,7 +360,13 @@ class Engine:
             # that bootstrap at once on a fresh server would race to create them.
             with server.connect(None if external else "postgres", autocommit=True) as lock:
                 lock.execute("select pg_advisory_lock(%s)", (BOOTSTRAP_LOCK,))
-                apply_project(server, project, dbname=self.template_db, stand_ins=self.stand_ins)
+                apply_project(
+                    server,
+                    project,
+                    dbname=self.template_db,
+                    stand_ins=self.stand_ins,
+                    statement_timeout=self.config.migrations.statement_timeout,
+                )
             self._databases_forget()
         self.endpoint = endpoint
 

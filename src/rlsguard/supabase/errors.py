@@ -106,6 +106,14 @@ class MigrationError(RlsguardError):
         return "\n".join(out)
 
 
+class MigrationNotRecorded(RlsguardError):
+    """After applying, a migration's history row or a seed's record is missing.
+
+    Something in the files ended the batch's transaction in a way that lost
+    work silently; a template built from it would check empty tables.
+    """
+
+
 def _excerpt(
     statement: str, first_line: int, error_line: int | None, error_column: int | None
 ) -> list[str]:
