@@ -643,9 +643,10 @@ def _owned_by(
     path, table = found
     raw = _parse(path) if table is None else table
     value = raw.get("supabase_dir", DEFAULT_SUPABASE_DIR) if isinstance(raw, dict) else None
-    if isinstance(value, str) and (path.parent / value).resolve() == (
-        project / DEFAULT_SUPABASE_DIR
-    ).resolve():
+    if (
+        isinstance(value, str)
+        and (path.parent / value).resolve() == (project / DEFAULT_SUPABASE_DIR).resolve()
+    ):
         return found
     warnings.warn(
         f"{path} is not used: it configures another Supabase project than "
