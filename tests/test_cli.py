@@ -120,9 +120,9 @@ def test_the_stand_in_option_the_error_names_applies_the_project(
     assert "document_sections" in done.output
     # Another set of stand-ins is another template (the stand-ins are part of the cache key).
     cache = TemplateCache(template_cache_dir / "templates")
-    before = len(cache.entries())
+    before = set(cache.entries())
     more = runner.invoke(
         app, ["snapshot", "--supabase-dir", folder, *option, "--stand-in", "http"], env=env
     )
     assert more.exit_code == 0, str(more.exception) + more.output
-    assert len(cache.entries()) == before + 1
+    assert len(set(cache.entries()) - before) == 1  # (the cache may prune an old one)
