@@ -29,7 +29,7 @@ def test_doctor_json_reports_every_check(notes_project: Path) -> None:
     names = [c["name"] for c in report["checks"]]
     assert names == [
         "rlsguard", "config", "supabase project", "postgres", "pgtap", "extensions", "redis",
-        "run directory",
+        "pgbouncer", "run directory",
         "server user", "docker backend", "backend", "template cache", "leftovers",
     ]  # fmt: skip
     by_name = {c["name"]: c for c in report["checks"]}

@@ -31,6 +31,7 @@ ALLOWED_BUILTIN_RAISES = [
     ("_lazy.py", "__getattr__", "AttributeError"),
     # pydantic validators signal a bad value with ValueError (it becomes a ConfigError).
     ("authservice/settings.py", "_known_requirement", "ValueError"),
+    ("authservice/settings.py", "_redis_needs_url", "ValueError"),
     ("cli/__init__.py", "run", "SystemExit"),
     ("cli/__init__.py", "run", "SystemExit"),  # an OSError (the environment): exit 2 too
     # tar's failure as the OSError the tarfile fallback raises: the template cache tells a
@@ -43,6 +44,8 @@ ALLOWED_BUILTIN_RAISES = [
 ALLOWED_EXCEPTION_CLASSES = [
     "authservice/errors.py ApiError",
     "authservice/errors.py OAuthError",
+    # A fail-closed rate limiter's "cannot decide": the service answers it with a 503.
+    "authservice/redislimit.py LimiterUnavailable",
     "authservice/routes.py _GatewayError",
 ]
 

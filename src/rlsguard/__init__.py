@@ -23,6 +23,7 @@ _ERRORS = (
     "ScenarioError", "FaultError", "DrillAborted", "MailerError",
     "Unsupported", "CellFailed", "SnapshotDrift", "MigrationNotRecorded", "InputFileError",
     "CacheError", "NothingChecked", "PgtapUnavailable", "TestFileError", "PgtapFailed",
+    "IsolationBreak",
     "RlsguardWarning", "ConfigWarning", "SupabaseProjectWarning", "FidelityWarning",
     "StandInWarning", "CacheFullWarning",
 )  # fmt: skip
@@ -101,6 +102,7 @@ __all__ = [
     "InputFileError",
     "InternalError",
     "InvalidArgument",
+    "IsolationBreak",
     "MailerError",
     "ManualClock",
     "Matrix",

@@ -36,6 +36,7 @@ plugin can print them as they are, without a traceback. Catch
     ├── Unsupported                 no generic value for a column (the probe skips the table)
     ├── CellFailed                  a matrix cell's rows differ from the expectation
     ├── PgtapFailed                 a pgTAP file's TAP says it failed
+    ├── IsolationBreak              a data state breaks the isolation property (an AssertionError)
     └── SnapshotDrift               the live surface differs from the approved snapshot
 
     RlsguardWarning (a UserWarning) shown as one line: where in your files, what, what to do
@@ -377,7 +378,14 @@ class DrillAborted(RlsguardError):
 
 
 class MailerError(RlsguardError):
-    """The reference auth service could not hand a message to the mail server."""
+    """The reference auth service could not hand a message to the mail server.
+
+    ``permanent`` for a 5xx answer (a bounce): the outbox does not try that message again.
+    """
+
+    def __init__(self, reason: str, *, permanent: bool = False) -> None:
+        super().__init__(reason)
+        self.permanent = permanent
 
 
 class Unsupported(RlsguardError):
@@ -407,6 +415,13 @@ class PgtapFailed(RlsguardError):
     def __init__(self, result: _FileResult) -> None:
         super().__init__(f"{result.path.name}: failed")
         self.result: Any = result
+
+
+class IsolationBreak(RlsguardError, AssertionError):
+    """A data state on which a persona reaches rows the oracle does not allow (or loses some).
+
+    An ``AssertionError`` too, so hypothesis and pytest report (and shrink) it as a failure.
+    """
 
 
 class _Changes(Protocol):

@@ -22,6 +22,7 @@ from rlsguard import __version__
 from rlsguard.cli import audit as audit_cli
 from rlsguard.cli import gameday as gameday_cli
 from rlsguard.cli import gate as gate_cli
+from rlsguard.cli import mutate as mutate_cli
 from rlsguard.cli import pgtap as pgtap_cli
 from rlsguard.cli import policy as policy_cli
 from rlsguard.cli.console import print_error
@@ -182,6 +183,7 @@ policy_cli.register(app)  # snapshot, diff, blame, rollback
 audit_cli.register(app)  # lint, probe
 gate_cli.register(app)  # gate
 gameday_cli.register(app)  # gameday
+mutate_cli.register(app)  # mutate
 pgtap_cli.register(app)  # test-db
 
 

@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # the plugin loads on every pytest start: nothing heavy at im
     from rlsguard.database import Database
     from rlsguard.harness.engine import Engine
     from rlsguard.identity.personas import Personas
+    from rlsguard.pytest.isolation import Isolation
     from rlsguard.stack.postgres import PostgresServer
     from rlsguard.stack.supervisor import Stack
 
@@ -105,6 +106,18 @@ def rlsguard_clone(rlsguard_engine: Engine) -> Iterator[Database]:
         )
     with rlsguard_engine.cloned_database() as database:
         yield database
+
+
+@pytest.fixture
+def rlsguard_isolation(rlsguard_engine: Engine, rlsguard_db: Database) -> Isolation:
+    """The isolation property on the project's database and matrix (see
+    :mod:`rlsguard.pytest.isolation`): ``strategy()`` for ``@given``, ``check(state)``."""
+    from rlsguard.matrix.load import load_matrix
+    from rlsguard.pytest.isolation import Isolation
+
+    matrix = load_matrix(rlsguard_engine.config.matrix, rlsguard_engine.personas.names)
+    schemas = list(rlsguard_engine.load_project().config.api_schemas)
+    return Isolation(rlsguard_db, matrix, schemas)
 
 
 @pytest.fixture
