@@ -11,7 +11,7 @@ def test_public_fixtures_name_their_types() -> None:
     names = [n for n, v in vars(fixtures).items() if n.startswith(("rlsguard_", "private_"))]
     assert sorted(names) == [
         "private_postgres", "rlsguard_auth", "rlsguard_clone", "rlsguard_db", "rlsguard_engine",
-        "rlsguard_personas", "rlsguard_stack",
+        "rlsguard_isolation", "rlsguard_personas", "rlsguard_stack",
     ]  # fmt: skip
     for name in names:
         function = getattr(fixtures, name).__wrapped__

@@ -14,7 +14,6 @@ import yaml
 
 from rlsguard.pytest.isolation import IsolationBreak, run_property
 from tests.rls.conftest import KNOWN_BAD
-from tests.rls.test_known_bad import apply_migration
 
 # Rows for these tables, pointing at seeded rows. Tables whose rows join two tenants'
 # rows (an enrollment of another school's student, a class taught by another school's
@@ -40,7 +39,7 @@ def test_a_known_bad_migration_is_found_and_shrunk(
     rlsguard_engine: Any, rlsguard_isolation: Any, migration: str
 ) -> None:
     with rlsguard_engine.cloned_database() as db:
-        apply_migration(rlsguard_engine, db.name, KNOWN_BAD / migration)  # as db push would
+        rlsguard_engine.apply_migration(db.name, KNOWN_BAD / migration)  # as db push would
         isolation = replace(rlsguard_isolation, db=db, tables=TABLES)
         with pytest.raises(IsolationBreak) as caught:
             run_property(isolation, overrides=OVERRIDES, examples=5)
