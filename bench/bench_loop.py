@@ -29,6 +29,7 @@ import argparse
 import json
 import os
 import random
+import resource
 import shutil
 import signal
 import statistics
@@ -99,7 +100,7 @@ class Pgtap:
 
     def run(self) -> None:
         supabase = self.project / "supabase"
-        files = sorted((supabase / "migrations").glob("*.sql")) + [supabase / "seed.sql"]
+        files = [*sorted((supabase / "migrations").glob("*.sql")), supabase / "seed.sql"]
         script = " && ".join(
             [
                 "dropdb --if-exists bench",
@@ -115,7 +116,7 @@ class Pgtap:
             raise RuntimeError(f"pgTAP loop failed:\n{done.stdout[:3000]}\n{done.stderr[-2000:]}")
 
 
-def start_dev_server(project: Path, env: dict[str, str]) -> subprocess.Popen[str]:
+def start_dev_server(project: Path, env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
     """``rlsguard dev`` in the project, ready when it prints its connection string."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "rlsguard", "dev"],
@@ -130,7 +131,7 @@ def start_dev_server(project: Path, env: dict[str, str]) -> subprocess.Popen[str
     if not line.startswith("dev server ready"):
         proc.kill()
         raise RuntimeError(f"rlsguard dev did not start: {line!r} (exit {proc.wait()})")
-    return proc
+    return proc, line.split(": ", 1)[1].strip()
 
 
 def stop_dev_server(proc: subprocess.Popen[str]) -> None:
@@ -146,6 +147,22 @@ def _edit(project: Path, round_no: int) -> None:
     last = sorted((project / "supabase" / "migrations").glob("*.sql"))[-1]
     with last.open("a") as f:
         f.write(f"\n-- bench edit {round_no} {time.time_ns()}\n")
+
+
+def postmaster_cpu(conninfo: str) -> float:
+    """CPU seconds of a server so far: the postmaster's own and its exited backends'."""
+    import psycopg
+
+    with psycopg.connect(conninfo) as conn:
+        datadir = conn.execute("show data_directory").fetchone()[0]
+    pid = int(Path(datadir, "postmaster.pid").read_text().split()[0])
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _run(argv: list[str], cwd: Path, env: dict[str, str], ok: tuple[int, ...] = (0,)) -> None:
@@ -173,7 +190,8 @@ def bench_schema(name: str, rounds: int, scratch: Path, skip_pgtap: bool) -> dic
         "matrix_check": lambda: _run(check, project, cold),
         "pytest_rls": lambda: _run(rls, project, cold),
     }
-    dev = start_dev_server(project, warm)
+    dev, dev_conninfo = start_dev_server(project, warm)
+    servers = {"matrix_check_dev": dev_conninfo, "pytest_rls_dev": dev_conninfo}
     result: dict[str, Any] = {"schema": name, "rounds": rounds}
     engine = None
     try:
@@ -184,9 +202,11 @@ def bench_schema(name: str, rounds: int, scratch: Path, skip_pgtap: bool) -> dic
                 suite = scratch / f"{name}-pgtap"
                 result["pgtap_suite"] = write_suite(engine, engine.config.matrix, suite)
                 contenders["pgtap"] = Pgtap(engine, project, suite).run
+                servers["pgtap"] = engine.conninfo("postgres")
             else:
                 result["pgtap_skipped"] = reason
         times: dict[str, list[float]] = {k: [] for k in contenders}
+        cpu: dict[str, list[float]] = {k: [] for k in contenders}
         for run in contenders.values():
             run()  # warm: the base layer cached, pg_prove's Perl modules read once
         for round_no in range(rounds):
@@ -194,23 +214,34 @@ def bench_schema(name: str, rounds: int, scratch: Path, skip_pgtap: bool) -> dic
             random.shuffle(order)
             for key in order:
                 _edit(project, round_no * 10 + order.index(key))
+                server = servers.get(key)
+                cpu_before = _children_cpu() + (postmaster_cpu(server) if server else 0.0)
                 started = time.perf_counter()
                 contenders[key]()
                 times[key].append(time.perf_counter() - started)
+                cpu_after = _children_cpu() + (postmaster_cpu(server) if server else 0.0)
+                cpu[key].append(cpu_after - cpu_before)
     finally:
         stop_dev_server(dev)
         if engine is not None:
             engine.close()
     result["median_s"] = {k: round(statistics.median(v), 3) for k, v in times.items()}
     result["min_s"] = {k: round(min(v), 3) for k, v in times.items()}
+    result["median_cpu_s"] = {k: round(statistics.median(v), 3) for k, v in cpu.items()}
     if "pgtap" in times:
         base = statistics.median(times["pgtap"])
         result["speedup_vs_pgtap"] = {
             k: round(base / statistics.median(v), 2) for k, v in times.items() if k != "pgtap"
         }
-        result["meets_target"] = all(
-            s >= TARGET_SPEEDUP for s in result["speedup_vs_pgtap"].values()
-        )
+        base_cpu = statistics.median(cpu["pgtap"])
+        result["cpu_speedup_vs_pgtap"] = {
+            k: round(base_cpu / max(statistics.median(v), 1e-6), 2)
+            for k, v in cpu.items()
+            if k != "pgtap"
+        }
+        result["meets_target"] = {
+            k: s >= TARGET_SPEEDUP for k, s in result["speedup_vs_pgtap"].items()
+        }
     return result
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -109,8 +112,6 @@ def test_polling_source_reports_a_changed_file_once(tmp_path: Path) -> None:
     target = tmp_path / "a.sql"
     target.write_text("two")
     stat = target.stat()
-    import os
-
     os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
     assert source.poll() == {target}
     assert source.poll() == set()
@@ -118,3 +119,46 @@ def test_polling_source_reports_a_changed_file_once(tmp_path: Path) -> None:
     batches = iter(source)
     assert next(batches) == {tmp_path / "b.sql"}
     assert naps == []  # a change was waiting: no nap before it
+
+
+def test_thin_client_gets_the_check_from_the_dev_server_with_its_exit_code(
+    engine: Engine, project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rlsguard.cli.dev import _commands
+    from rlsguard.harness import devclient, devserver
+
+    monkeypatch.setenv("RLSGUARD_CACHE_DIR", str(tmp_path))  # where clients look
+    monkeypatch.chdir(project)
+    state = devserver.state_path(None, Path(engine.supabase_dir))
+    argv = ["matrix", "check", "--matrix", "matrix.yaml", "--json"]
+    assert devclient.request(argv) is None  # no dev server yet: run the command here
+    matrix = project / "matrix.yaml"
+    with devserver.serving(engine, state), _commands(engine, state) as server:
+        answers = []
+        for text in (MATRIX, MATRIX.replace("bob: owner_id = :uid", "bob: none")):
+            matrix.write_text(text)
+            thread = threading.Thread(target=server.handle_request)
+            thread.start()
+            answers.append(devclient.request(argv))
+            thread.join(timeout=60)
+        matrix.write_text(MATRIX)
+    assert [a[0] for a in answers if a] == [0, 1]
+    cells = {c["id"]: c["status"] for c in json.loads(answers[1][1])["cells"]}
+    assert cells == {"bob-public.notes-select": "fail", "alice-public.notes-select": "pass"}
+    assert devclient.request(argv) is None  # stopped: its index is gone, clients run locally
+    assert not state.exists()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["matrix", "record"],
+        ["matrix", "check", "--supabase-dir", "x"],
+        ["matrix", "check", "--matrix"],
+        ["gate", "--base", "main"],
+    ],
+)
+def test_thin_client_leaves_what_it_does_not_pass_on_to_the_full_cli(argv: list[str]) -> None:
+    from rlsguard.harness import devclient
+
+    assert devclient.request(argv) is None

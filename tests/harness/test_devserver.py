@@ -114,7 +114,8 @@ def test_old_layers_are_evicted_but_never_the_current_chain(
         edited = devserver.ensure_template(engine)
         names = set(_oids(engine))
         assert names == {name for name, _ in devserver.layer_names(engine)}
-        assert current not in names and edited in names
+        assert current not in names
+        assert edited in names
     finally:
         migration.write_text(original)
         engine.project = None
@@ -127,7 +128,8 @@ def test_commands_attach_to_a_serving_dev_server_and_ignore_it_once_stopped(
     path = devserver.state_path(template_cache_dir, supabase)
     with devserver.serving(engine, path):
         attached = devserver.attach(template_cache_dir, supabase)
-        assert attached is not None and attached.dev_server
+        assert attached is not None
+        assert attached.dev_server
         assert attached.template_db == engine.template_db
         with attached.cloned_database() as db:
             assert db.conn.execute("select count(*) from public.notes").fetchone() == (3,)

@@ -9,6 +9,7 @@ only the cells that flipped, with persona, table and rows. Its file-change sourc
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -46,15 +47,83 @@ def dev(
     engine = Engine(options=options).open()
     try:
         path = devserver.state_path(_cache_dir(engine), Path(engine.supabase_dir))
-        with devserver.serving(engine, path):
+        with devserver.serving(engine, path), _commands(engine, path) as server:
             typer.echo(f"dev server ready: {engine.conninfo(engine.template_db)}")
             typer.echo("`rlsguard matrix check`, `rlsguard watch` and `pytest -m rls` attach "
                        "to it. Press Ctrl-C to stop.", err=True)  # fmt: skip
-            signal.pause()
+            server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
         engine.close()
+
+
+def run_here(argv: list[str]) -> tuple[int, str, str]:
+    """Run a command of this CLI in this process, its output captured (for a thin client)."""
+    import contextlib
+    import io
+
+    from rlsguard.cli import app
+
+    out, err = io.StringIO(), io.StringIO()
+    code = 0
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            returned = app(argv, standalone_mode=False)
+            code = returned if isinstance(returned, int) else 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        except typer.Exit as exc:
+            code = exc.exit_code
+        except RlsguardError as exc:
+            from rich.console import Console
+
+            from rlsguard.cli.console import print_error
+
+            print_error(Console(stderr=True), exc)
+            code = 2
+    return code, out.getvalue(), err.getvalue()
+
+
+@contextlib.contextmanager
+def _commands(engine: Any, state: Path) -> Iterator[Any]:
+    """A Unix socket that runs `matrix check` for thin clients (one request at a time)."""
+    import json
+    import os
+    import socketserver
+
+    from rlsguard.harness import devclient, devserver
+
+    sock = state.with_suffix(".sock")
+    sock.unlink(missing_ok=True)
+
+    class Handler(socketserver.StreamRequestHandler):
+        def handle(self) -> None:
+            try:
+                ask = json.loads(self.rfile.read())
+                argv = [str(a) for a in ask["argv"]]
+                if argv[:2] != ["matrix", "check"]:
+                    raise ValueError(argv)
+                code, out, err = run_here(argv)
+            except Exception as exc:  # the client falls back to running the command itself
+                code, out, err = 2, "", f"error: the dev server could not run it: {exc}\n"
+            self.wfile.write(json.dumps({"code": code, "stdout": out, "stderr": err}).encode())
+
+    server = socketserver.UnixStreamServer(str(sock), Handler)
+    os.chmod(sock, 0o600)
+    root = Path(engine.config.source).parent if engine.config.source else None
+    index = devclient.index_path(root or Path(engine.supabase_dir).parent)
+    index.parent.mkdir(parents=True, exist_ok=True)
+    entry = {"pid": os.getpid(), "start": devserver.process_start(os.getpid()), "socket": str(sock)}
+    index.write_text(json.dumps(entry))
+    try:
+        yield server
+    finally:
+        server.server_close()
+        sock.unlink(missing_ok=True)
+        with contextlib.suppress(OSError, ValueError):
+            if json.loads(index.read_text()).get("pid") == os.getpid():
+                index.unlink()
 
 
 class PollingChanges:
