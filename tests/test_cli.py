@@ -28,9 +28,9 @@ def test_doctor_json_reports_every_check(notes_project: Path) -> None:
     report = json.loads(result.output)
     names = [c["name"] for c in report["checks"]]
     assert names == [
-        "rlsguard", "config", "supabase project", "postgres", "extensions", "redis",
+        "rlsguard", "config", "supabase project", "postgres", "pgtap", "extensions", "redis",
         "run directory",
-        "server user", "docker backend", "backend", "template cache",
+        "server user", "docker backend", "backend", "template cache", "leftovers",
     ]  # fmt: skip
     by_name = {c["name"]: c for c in report["checks"]}
     assert "1 migration(s), 1 seed file(s)" in by_name["supabase project"]["summary"]

@@ -462,6 +462,21 @@ def test_lint_waiver_unknown_key_suggests(tmp_path: Path) -> None:
     assert "did you mean 'object'" in error.reason
 
 
+# -- [pgtap] -----------------------------------------------------------------------
+
+
+def test_pgtap_section(tmp_path: Path) -> None:
+    (tmp_path / "rlsguard.toml").write_text(
+        '[pgtap]\ntests = "db/tests"\nimplementation = "rlsguard"\nschema = "tap"\n'
+    )
+    config = load_config(tmp_path)
+    assert config.pgtap.tests == (tmp_path / "db" / "tests").resolve()
+    assert (config.pgtap.implementation, config.pgtap.schema_) == ("rlsguard", "tap")
+    (tmp_path / "rlsguard.toml").write_text('[pgtap]\nimplementation = "docker"\n')
+    with pytest.raises(ConfigError, match=r"pgtap\.implementation"):
+        load_config(tmp_path)
+
+
 def test_stand_ins_is_a_list_or_all(tmp_path: Path) -> None:
     (tmp_path / "rlsguard.toml").write_text('stand_ins = ["http", "pg_net"]\n')
     assert load_config(tmp_path).stand_ins == ("http", "pg_net")

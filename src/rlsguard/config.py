@@ -196,6 +196,35 @@ class CacheConfig(_Section):
     _resolve = field_validator("dir")(_resolve_path)
 
 
+_DURATION = re.compile(r"^\s*\d+(\.\d+)?\s*(us|ms|s|min|h|d)?\s*$")
+
+
+class MigrationsConfig(_Section):
+    """How migrations and seed files are applied."""
+
+    statement_timeout: str = Field(
+        default="0",
+        description=(
+            "Postgres statement_timeout for each migration and seed statement, e.g. '30s' "
+            "or '5min' (a number alone is milliseconds); '0', the default, waits forever. "
+            "A statement that runs longer fails with its file and line."
+        ),
+    )
+
+    @field_validator("statement_timeout", mode="before")
+    @classmethod
+    def _check_duration(cls, value: object) -> object:
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        if not isinstance(value, str) or not _DURATION.match(value):
+            raise PydanticCustomError(
+                "duration",
+                "'{value}' is not a duration: use a number of milliseconds or e.g. '30s', '5min'",
+                {"value": value},
+            )
+        return value.strip()
+
+
 class Persona(_Section):
     """A name bound to a bare role or to a seeded user, plus JWT claim overrides."""
 
@@ -282,6 +311,52 @@ class LintConfig(_Section):
     )
 
 
+class PgtapConfig(_Section):
+    """pgTAP test files (``supabase test db``'s ``supabase/tests``) run as pytest items."""
+
+    tests: Path | None = Field(
+        default=None,
+        description=(
+            "Folder of pgTAP test files, relative to this file; default: the tests/ folder "
+            "of supabase_dir, as the Supabase CLI lays it out."
+        ),
+    )
+    pattern: str = Field(
+        default="**/*.sql",
+        min_length=1,
+        description="Which files under the folder are test files (a glob).",
+    )
+    implementation: Literal["auto", "server", "rlsguard"] = Field(
+        default="auto",
+        description=(
+            "'auto': the server's pgtap extension when it has one, else rlsguard's own "
+            "implementation; 'server' requires the extension; 'rlsguard' always uses "
+            "rlsguard's (docs/pgtap.md lists the functions it covers)."
+        ),
+    )
+    schema_: str = Field(
+        default="extensions",
+        alias="schema",
+        min_length=1,
+        description="The schema pgTAP's functions are created in (Supabase: extensions).",
+    )
+
+    _resolve = field_validator("tests")(_resolve_path)
+
+
+class GateConfig(_Section):
+    """``rlsguard gate``: optional steps."""
+
+    squawk: bool = Field(
+        default=False,
+        description=(
+            "Also run squawk (pip install squawk-cli) on the migrations the change adds or "
+            "edits, for locking hazards; its findings join the gate's SARIF and summary. "
+            "Skipped, with the reason, when squawk is not installed."
+        ),
+    )
+
+
 class ProjectConfig(_Section):
     """``[tool.rlsguard]`` in pyproject.toml, or the top level of rlsguard.toml."""
 
@@ -351,9 +426,21 @@ class ProjectConfig(_Section):
         default=CacheConfig(),
         description="The template data-directory cache.",
     )
+    migrations: MigrationsConfig = Field(
+        default=MigrationsConfig(),
+        description="How migrations and seed files are applied (statement timeout).",
+    )
     lint: LintConfig = Field(
         default=LintConfig(),
         description="rlsguard lint and probe: waivers of accepted findings.",
+    )
+    pgtap: PgtapConfig = Field(
+        default=PgtapConfig(),
+        description="pgTAP test files run as pytest items and by rlsguard test-db.",
+    )
+    gate: GateConfig = Field(
+        default=GateConfig(),
+        description="rlsguard gate: optional steps (squawk).",
     )
     stand_ins: tuple[str, ...] = Field(
         default=(),

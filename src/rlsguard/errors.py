@@ -32,3 +32,24 @@ class ServerError(RlsguardError):
 
 class DestructiveActionRefused(RlsguardError):
     """A destructive verb was aimed at a server rlsguard did not start."""
+
+
+class InputFileError(RlsguardError):
+    """A file of the user's project cannot be read (missing, dangling link, no permission,
+    not UTF-8); names the file and what to do."""
+
+    def __init__(self, path: str, reason: str, fix: str) -> None:
+        self.path = path
+        super().__init__(f"{path}: {reason}. {fix}")
+
+
+class CacheError(RlsguardError):
+    """The template cache cannot be written or read (full disk, no permission)."""
+
+
+class NothingChecked(RlsguardError):
+    """A check ran but checked nothing (no attempts, no cells, no persona resolved).
+
+    A security check that checked nothing must not look like a pass; the
+    command's ``--allow-empty`` says the user accepts it.
+    """

@@ -8,13 +8,14 @@ synthetic-user mode is what these tests cover; the reference platform's tests co
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from rlsguard.audit.probe import PROBE_RULES, ProbeReport, run_probe
 from rlsguard.database import Database
 from rlsguard.harness.engine import Engine
-from tests.audit.conftest import SqlFixture, cloned, fixtures, sources
+from tests.audit.conftest import FIXTURES, SqlFixture, cloned, fixtures, sources
 
 PROBE_FIXTURES = fixtures("probe")
 _COUNTS = """
@@ -60,10 +61,18 @@ def test_synthetic_mode_actors_and_messages(
     report = probed[0]
     assert report.actors == ["anon", "synthetic user a", "synthetic user b"]
     assert "public.notes" in report.tables
-    assert report.notes == []  # every synthetic row could be made
+    made = [n for n in report.notes if n.startswith(("no synthetic row", "synthetic user"))]
+    assert made == []  # every synthetic row could be made
+    # Tried on nothing, and says why: a table whose rows belong to no one.
+    assert sorted(report.untested) == ["public.pe_documents", "public.pe_reports"]
+    assert report.untested["public.pe_documents"].startswith("its synthetic row belongs to no one")
     by_rule = {f.rule: f for f in report.findings}
     escalation = by_rule["privilege_escalation"]
     assert escalation.details["column"] == "role"
+    assert escalation.details["grade"] == "role escalation"
+    assert "private.app_role" not in escalation.remediation
+    assert "pe_profiles_edit on public.pe_profiles" in escalation.remediation
+    assert escalation.message.startswith("role escalation: ")
     assert "'editor'" in escalation.message  # the literal the other table's policy trusts
     read = by_rule["cross_tenant_read"]
     assert read.details["reads"] == {
@@ -78,3 +87,97 @@ def test_nothing_stays_behind(probed: tuple[ProbeReport, Database, dict[str, int
     _, db, before = probed
     assert db.fetch(_COUNTS)[0] == before
     assert db.scalar("select count(*) from auth.users where email like 'rlsguard-probe-%'") == 0
+
+
+def test_public_by_policy_is_info_and_a_shadowing_true_stays_an_error(
+    probed: tuple[ProbeReport, Database, dict[str, int]],
+) -> None:
+    report = probed[0]
+    found = {(f.rule, f.object): f for f in report.findings}
+    public = found[("public_by_policy", "public.pbp_profiles")]
+    assert public.level == "info"
+    assert public.details["policies"] == ["Public profiles are viewable by everyone."]
+    assert ("cross_tenant_read", "public.pbp_profiles") not in found
+    assert found[("cross_tenant_read", "public.pbp_staff_notes")].level == "error"
+
+
+_AWKWARD = """
+-- A signup trigger that needs a username in the metadata (NOT NULL).
+create table public.pu_handles (
+  id uuid primary key references auth.users (id) on delete cascade,
+  username text not null
+);
+create function public.pu_on_signup() returns trigger language plpgsql security definer
+set search_path = '' as $$
+begin
+  insert into public.pu_handles (id, username)
+  values (new.id, new.raw_user_meta_data ->> 'username');
+  return new;
+end $$;
+create trigger pu_on_signup after insert on auth.users
+  for each row execute function public.pu_on_signup();
+-- A table whose rows a trigger refuses: the probe can try nothing there, and says why.
+create table public.pu_frozen (
+  id bigint generated always as identity primary key,
+  owner_id uuid not null default auth.uid()
+);
+alter table public.pu_frozen enable row level security;
+grant select on public.pu_frozen to authenticated;
+create policy pu_frozen_read on public.pu_frozen for select to authenticated
+  using (owner_id = (select auth.uid()));
+create function public.pu_refuse() returns trigger language plpgsql
+set search_path = '' as $$
+begin
+  raise exception 'pu_frozen is append-only through the admin API';
+end $$;
+create trigger pu_refuse before insert on public.pu_frozen
+  for each row execute function public.pu_refuse();
+-- A table no client role may touch at all is out of scope, not "0 attempts".
+create table public.pu_backend (id bigint primary key);
+"""
+
+
+def test_untested_tables_say_why_and_signup_metadata_is_sent(
+    notes_engine: Engine, tmp_path: Path
+) -> None:
+    path = tmp_path / "awkward.sql"
+    path.write_text(_AWKWARD)
+    with cloned(notes_engine, [path]) as db:
+        report = run_probe(db, exposed_schemas=["public"], personas=["anon"])
+    assert report.actors == ["anon", "synthetic user a", "synthetic user b"]
+    assert any("signup trigger reads (username)" in n for n in report.notes), report.notes
+    cause = report.untested["public.pu_frozen"]
+    assert cause.startswith("no synthetic row could be made: a trigger refused the row")
+    assert "append-only" in cause
+    assert "0 attempts on public.pu_frozen: " in "\n".join(report.notes)
+    assert "SECURITY DEFINER" not in cause
+    assert "public.pu_backend" not in report.untested
+    assert "public.notes" not in report.untested
+
+
+def test_a_read_points_at_the_policy_that_admits_it(
+    probed: tuple[ProbeReport, Database, dict[str, int]],
+) -> None:
+    report = probed[0]
+    [read] = [
+        f
+        for f in report.findings
+        if f.rule == "cross_tenant_read" and f.object == "public.pbp_staff_notes"
+    ]
+    assert read.details["policies"] == ["pbp_staff_notes_teachers"]
+    assert "admitted by pbp_staff_notes_teachers" in read.message
+    assert read.location is not None
+    fixture = (FIXTURES / "probe" / "public_by_policy" / "negative.sql").read_text().splitlines()
+    assert "create policy pbp_staff_notes_teachers" in fixture[(read.location.line or 0) - 1]
+
+
+def test_secret_columns_that_come_back_are_observed(
+    probed: tuple[ProbeReport, Database, dict[str, int]],
+) -> None:
+    found = {(f.rule, f.object): f for f in probed[0].findings}
+    members = found[("public_by_policy", "public.pbp_members")]
+    assert members.level == "warn"
+    assert members.details["secrets"] == ["api_token"]
+    masked = found[("public_by_policy", "public.pbp_masked")]
+    assert masked.level == "info"
+    assert masked.details["secrets"] == []

@@ -8,11 +8,13 @@ the findings for the objects its fixture names (``-- object:`` headers).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from rlsguard.audit.findings import Finding
 from rlsguard.audit.lint import lint_database
+from rlsguard.audit.probe import run_probe
 from rlsguard.audit.rules import RULES
 from rlsguard.harness.engine import Engine
 from tests.audit.conftest import FIXTURES, SqlFixture, cloned, fixtures, sources
@@ -79,7 +81,13 @@ def test_negative(findings: list[Finding], fixture: SqlFixture) -> None:
 
 
 # Rules whose level depends on the case (see their docstrings).
-_LEVEL_VARIES = frozenset({"update_policy_without_with_check", "auth_uid_null_inversion"})
+_LEVEL_VARIES = frozenset(
+    {
+        "update_policy_without_with_check",
+        "auth_uid_null_inversion",
+        "anon_security_definer_function_executable",
+    }
+)
 
 
 def test_the_fixture_tree_has_nothing_else() -> None:
@@ -89,3 +97,87 @@ def test_the_fixture_tree_has_nothing_else() -> None:
         if p.stem not in ("positive", "negative")
     ]
     assert stray == []
+
+
+def _one(findings: list[Finding], rule: str, obj: str) -> Finding:
+    found = [f for f in findings if f.rule == rule and f.object == obj]
+    assert len(found) == 1, found
+    return found[0]
+
+
+def test_update_without_check_grades_what_a_trigger_may_refuse(findings: list[Finding]) -> None:
+    moved = _one(findings, "update_policy_without_with_check", "public.upwwc_profiles")
+    assert moved.level == "error"
+    assert moved.details["columns"] == ["org_id"]
+    assert "upwwc_edit" in moved.remediation
+    assert "public.upwwc_profiles" in moved.remediation
+    assert "private.app_role" not in moved.remediation
+    unsure = _one(findings, "update_policy_without_with_check", "public.upwwc_conditional")
+    assert unsure.level == "warn"
+    assert "only under a condition" in unsure.message
+    assert "Downgraded" in unsure.message
+
+
+def test_a_policy_without_using_is_a_silent_deny(findings: list[Finding]) -> None:
+    deny = _one(findings, "rls_policy_always_false", "public.rpaf_no_using")
+    assert "silent deny" in deny.message
+    assert "update nothing" in deny.message
+    assert "alter policy rpaf_no_using_edit on public.rpaf_no_using using (" in deny.remediation
+    assert "owner_id" in deny.remediation
+
+
+def test_secrets_are_found_by_comment_and_encrypted_name(findings: list[Finding]) -> None:
+    commented = _one(findings, "sensitive_columns_readable", "public.scr_commented")
+    assert commented.details["columns"] == ["material"]
+    assert "comment" in commented.message
+    sealed = _one(findings, "sensitive_columns_readable", "public.scr_sealed")
+    assert sealed.details["columns"] == ["encrypted_ssn"]
+
+
+def test_anon_definer_that_writes_roles_is_an_error(findings: list[Finding]) -> None:
+    minted = _one(findings, "anon_security_definer_function_executable", "public.asdfe_claim_admin")
+    assert minted.level == "error"
+    assert "public.asdfe_user_roles" in minted.message
+    plain = _one(findings, "anon_security_definer_function_executable", "public.asdfe_stats")
+    assert plain.level == "warn"
+
+
+def test_a_project_without_grants_is_told_loudly(notes_engine: Engine, tmp_path: Path) -> None:
+    revoke = tmp_path / "revoke.sql"
+    revoke.write_text(
+        "revoke all on all tables in schema public from anon, authenticated, public;\n"
+    )
+    with cloned(notes_engine, [revoke]) as db:
+        found = lint_database(db.conn, exposed_schemas=["public"])
+        probed = run_probe(db, exposed_schemas=["public"], personas=["anon"])
+    [finding] = [f for f in found if f.rule == "tables_unreachable_by_api"]
+    assert finding.object == "public"
+    assert finding.details["every"] is True
+    assert "auto_expose_new_tables = true" in finding.message
+    assert any("auto_expose_new_tables = true" in n for n in probed.notes)
+
+
+def test_remediations_use_the_projects_names(findings: list[Finding]) -> None:
+    recursion = [f for f in findings if f.rule == "policy_recursion"]
+    assert recursion
+    for finding in recursion:
+        assert str(finding.details["policy"]) in finding.remediation
+        assert "private.is_member" not in finding.remediation
+    confusion = [f for f in findings if f.rule == "row_role_confusion"]
+    assert confusion
+    assert all("private.app_role" not in f.remediation for f in confusion)
+
+
+def test_always_true_fix_names_the_tables_own_owner_column(findings: list[Finding]) -> None:
+    [notes] = [
+        f
+        for f in findings
+        if f.rule == "rls_policy_always_true" and f.object == "public.rpat_notes"
+    ]
+    assert "pointless" in notes.message
+    assert "rpat_notes_todo" in notes.remediation
+    [wiki] = [
+        f for f in findings if f.rule == "rls_policy_always_true" and f.object == "public.rpat_wiki"
+    ]
+    assert "rpat_wiki_edit" in wiki.remediation
+    assert "owner_id" not in wiki.remediation  # rpat_wiki has no owner column to suggest

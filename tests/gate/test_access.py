@@ -219,7 +219,10 @@ def test_losing_rows_or_a_grant_narrows() -> None:
         "reached 1 row)"
     )
     assert not diff.widens
-    assert diff.counts() == {"widens": 0, "narrows": 2, "neutral": 0, "uncovered": 0}
+    assert diff.counts() == {
+        "widens": 0, "narrows": 2, "neutral": 0, "uncovered": 0, "lockouts": 2,
+    }  # fmt: skip
+    assert [c.locks_out for c in diff.changes] == [True, True]
 
 
 def test_seeds_without_shared_keys_are_compared_by_count() -> None:

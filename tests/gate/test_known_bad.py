@@ -25,7 +25,7 @@ EXPECTED: dict[str, tuple[set[str], list[str]]] = {
         ],
     ),
     "20260301090100_classes_using_false.sql": (
-        {"matrix"},
+        {"matrix", "lockout"},
         [
             "`rls_policy_always_false`",
             "can no longer read",
@@ -50,7 +50,7 @@ EXPECTED: dict[str, tuple[set[str], list[str]]] = {
         ["`update_policy_without_with_check`", "`public.users`", "can now make the change"],
     ),
     "20260301090500_grades_rebuilt_without_grants.sql": (
-        {"matrix"},
+        {"matrix", "lockout"},
         [
             "`policy_without_grant`",
             "can no longer read, update, delete `public.grades` at all",
@@ -63,6 +63,7 @@ REASON = {
     "findings": "new finding(s) at or above error",
     "matrix": "access matrix cell(s) failed",
     "access": "access widening(s) that no expectation covers",
+    "lockout": "access lost entirely",
 }
 
 
@@ -78,7 +79,7 @@ def test_the_gate_blocks_and_names_the_bug(
     assert report.error is None, report.error
     assert (report.verdict, report.exit_code) == ("blocked", 1)
     causes, fragments = EXPECTED[name]
-    for cause in ("findings", "matrix", "access"):
+    for cause in ("findings", "matrix", "access", "lockout"):
         blocked_by = any(REASON[cause] in reason for reason in report.reasons)
         assert blocked_by == (cause in causes), (cause, report.reasons)
     assert not report.rollback_failed, report.rollback_problems  # each one can be rolled back

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
+from rlsguard.gate import squawk
+from rlsguard.gate.outputs import render_sarif
 from rlsguard.gate.run import GateReport
 from rlsguard.gate.summary import render_summary
+from rlsguard.workspace.build import Workspace
 from tests.gate.conftest import REFERENCE, GateRunner, commit, git, make_project
 
 STEPS = ["build", "policy", "audit", "matrix", "access", "rollback"]
@@ -178,3 +186,141 @@ def test_a_snapshot_file_is_not_a_base(gate: GateRunner, reference_repo: Path) -
     assert report.exit_code == 2
     assert report.error is not None
     assert "needs a database" in report.error
+
+
+LOCK_DOWN = """
+drop policy classes_select on public.classes;
+create policy classes_select_nobody on public.classes for select to authenticated
+  using (false);
+"""
+UNPINNED_DEFINER = """
+create function public.class_count() returns bigint language sql stable security definer
+as $$ select count(*) from public.classes $$;
+revoke execute on function public.class_count() from public, anon;
+grant execute on function public.class_count() to authenticated;
+"""
+
+
+@pytest.fixture(scope="module")
+def no_matrix_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The reference without its access matrix, committed: the gate has no expectations."""
+    root = tmp_path_factory.mktemp("no-matrix")
+    make_project(root)
+    shutil.rmtree(root / "fixtures")
+    config = root / "rlsguard.toml"  # a configured matrix that is missing is an error
+    config.write_text(config.read_text().replace('matrix = "fixtures/rls_matrix.yaml"\n', ""))
+    commit(root, "reference without a matrix")
+    return root
+
+
+def test_losing_all_access_blocks_without_a_matrix(
+    gate: GateRunner, gate_workspace: Workspace, no_matrix_project: Path
+) -> None:
+    migration = no_matrix_project / "supabase" / "migrations" / "20260401000000_lock.sql"
+    migration.write_text(LOCK_DOWN)
+    try:
+        report = gate(no_matrix_project, base="HEAD")
+    finally:
+        migration.unlink()
+        gate_workspace.release(no_matrix_project / "supabase")  # its files changed
+    assert report.error is None, report.error
+    assert report.matrix is None
+    assert report.exit_code == 1
+    [reason] = [r for r in report.reasons if "access lost entirely" in r]
+    assert "public.classes (" in reason
+    assert "select" in reason
+    assert "--allow-narrowing" in reason
+    assert set(report.lockouts) == {"public.classes"}
+    summary = render_summary(report)
+    assert "access lost entirely" in summary
+    # --allow-narrowing (the verdict is recomputed from the same observations).
+    allowed = dataclasses.replace(
+        report, options=dataclasses.replace(report.options, allow_narrowing=True)
+    )
+    assert allowed.lockouts == {}
+    assert not any("access lost entirely" in r for r in allowed.reasons)
+    # A reviewed waiver does the same for its table only.
+    waived = dataclasses.replace(report, lockout_waivers={"public.classes": "archived term"})
+    assert waived.lockouts == {}
+
+
+def test_a_change_that_adds_nothing_but_rows_does_not_lock_out(
+    reference_report: GateReport,
+) -> None:
+    assert reference_report.lockouts == {}
+
+
+def test_a_new_search_path_mutable_definer_function_blocks(
+    gate: GateRunner, gate_workspace: Workspace, no_matrix_project: Path
+) -> None:
+    migration = no_matrix_project / "supabase" / "migrations" / "20260402000000_count.sql"
+    migration.write_text(UNPINNED_DEFINER)
+    try:
+        report = gate(no_matrix_project, base="HEAD")
+    finally:
+        migration.unlink()
+        gate_workspace.release(no_matrix_project / "supabase")
+    assert report.error is None, report.error
+    blocking = [g.finding for g in report.blocking_findings]
+    assert [(f.rule, f.object) for f in blocking] == [
+        ("function_search_path_mutable", "public.class_count")
+    ]
+    assert blocking[0].level == "warn"  # blocks although below --fail-on error
+    assert report.exit_code == 1
+
+
+def test_squawk_runs_on_the_changed_migrations_when_asked(
+    gate: GateRunner, gate_workspace: Workspace, no_matrix_project: Path
+) -> None:
+    if shutil.which("squawk") is None:
+        pytest.skip("squawk is not installed (pip install squawk-cli)")
+    toml = no_matrix_project / "rlsguard.toml"
+    original = toml.read_text()
+    toml.write_text(original + "\n[gate]\nsquawk = true\n")
+    migration = no_matrix_project / "supabase" / "migrations" / "20260403000000_index.sql"
+    migration.write_text("create index classes_name on public.classes (name);\n")
+    try:
+        report = gate(no_matrix_project, base="HEAD")
+    finally:
+        migration.unlink()
+        toml.write_text(original)
+        gate_workspace.release(no_matrix_project / "supabase")
+    assert report.error is None, report.error
+    squawked = [g for g in report.findings if g.finding.rule.startswith("squawk/")]
+    rules = {g.finding.rule for g in squawked}
+    assert "squawk/require-concurrent-index-creation" in rules
+    assert all(g.new for g in squawked)
+    assert {g.finding.object for g in squawked} == {"supabase/migrations/20260403000000_index.sql"}
+    assert report.squawk_note is not None
+    assert report.squawk_note.startswith("squawk: ")
+    assert "in 1 changed file(s)" in report.squawk_note
+    sarif = json.loads(render_sarif(report))
+    assert "squawk/require-concurrent-index-creation" in {
+        r["ruleId"] for r in sarif["runs"][0]["results"]
+    }
+    assert "squawk: " in render_summary(report)
+
+
+def test_squawk_is_skipped_with_the_reason_when_absent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(squawk, "find_squawk", lambda: None)
+    missing = squawk.run_squawk([tmp_path / "x.sql"], tmp_path)
+    assert missing.findings == []
+    assert missing.skipped is not None
+    assert "pip install squawk-cli" in missing.skipped
+    assert squawk.run_squawk([], tmp_path).skipped == "no migration was added or changed"
+
+
+def test_a_configured_matrix_that_is_missing_is_an_error_not_a_skip(
+    gate: GateRunner, tmp_path: Path
+) -> None:
+    """The gate used to skip the matrix step and pass, having checked no cell."""
+    make_project(tmp_path)
+    (tmp_path / "fixtures" / "rls_matrix.yaml").unlink()
+    commit(tmp_path, "reference without its matrix")
+    report = gate(tmp_path, base="HEAD")
+    assert (report.verdict, report.exit_code) == ("error", 2)
+    assert report.error is not None
+    assert "rlsguard.toml: matrix: no such file: fixtures/rls_matrix.yaml" in report.error
+    assert [s.name for s in report.steps] == ["build"]  # failed before building anything

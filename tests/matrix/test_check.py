@@ -223,3 +223,14 @@ def test_helper_and_plain_runs_agree(shop_db: Database, shop_matrix: Matrix) -> 
         c: (r.actual, r.expected, r.kinds) for c, r in plain.results.items()
     }
     assert batched.round_trips < plain.round_trips
+
+
+def test_uid_for_a_persona_without_a_user_is_warned(notes_db: Database) -> None:
+    text = (
+        "version: 1\npersonas: [anon, alice]\ntables:\n  public.notes:\n    select:\n"
+        "      anon: owner_id = :uid\n      alice: owner_id = :uid\n"
+    )
+    matrix = parse_matrix(text, personas=notes_db.personas.names)
+    run = check_matrix(notes_db, matrix)
+    [warning] = run.warnings
+    assert warning.startswith("anon-public.notes-select: :uid is NULL for persona 'anon'")

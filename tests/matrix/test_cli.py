@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -67,3 +68,31 @@ def test_record_then_check(notes_project: Path, tmp_path: Path, env: dict[str, s
     again = runner.invoke(app, ["matrix", "record", *base, "-o", str(target)], env=env)
     assert again.exit_code == 2, again.output
     assert "exists; pass --force" in again.output
+
+
+def test_an_unknown_table_is_exit_2_and_said_once(notes_project: Path, env: dict[str, str]) -> None:
+    args = ["matrix", "check", "--supabase-dir", str(notes_project), "--matrix"]
+    result = runner.invoke(app, [*args, str(MALFORMED / "unknown_table.yaml")], env=env)
+    assert result.exit_code == 2, result.output
+    assert result.output.count("no table public.note") == 1
+    assert "did you mean 'public.notes'?" in result.output
+    assert "database" not in result.output.split("problem(s)")[0]  # no internal names
+    as_json = runner.invoke(app, [*args, str(MALFORMED / "unknown_table.yaml"), "--json"], env=env)
+    assert as_json.exit_code == 2
+    assert len(json.loads(as_json.stdout)["problems"]) == 1
+
+
+def test_json_of_a_failed_insert_names_the_candidate(
+    notes_project: Path, env: dict[str, str]
+) -> None:
+    args = ["matrix", "check", "--supabase-dir", str(notes_project), "--json", "--matrix"]
+    result = runner.invoke(app, [*args, str(DATA / "notes_wrong.yaml")], env=env)
+    assert result.exit_code == 1, result.output
+    cells = json.loads(result.stdout)["cells"]
+    inserts = [
+        c for c in cells if c["operation"] in ("insert", "changes") and c["status"] != "pass"
+    ]
+    assert inserts, [c["id"] for c in cells]
+    candidate = inserts[0]["candidates"][0]
+    assert set(candidate) >= {"label", "expected", "outcome", "sqlstate", "message"}
+    assert candidate["outcome"] in ("accepted", "skipped", "unchanged", "rls", "grant", "error")

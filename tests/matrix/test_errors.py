@@ -18,7 +18,7 @@ from .conftest import MALFORMED
 CASES = [
     # file, line, dotted key, reason (a part of it)
     ("unknown_persona.yaml", 2, "personas[1]", "unknown persona 'carol'; known personas: alice,"),
-    ("unknown_table.yaml", 7, "tables.public.note", "no table public.note in database"),
+    ("unknown_table.yaml", 7, "tables.public.note", "no table public.note: the project's"),
     ("bad_operation.yaml", 7, "tables.public.notes.upsert", "unknown operation 'upsert'"),
     (
         "predicate_syntax.yaml",
@@ -94,3 +94,15 @@ def test_a_load_error_lists_every_problem(tmp_path: Path) -> None:
     assert "did you mean ':app.school_id'?" in text
     assert "auth.uid() reads the request" in text
     assert "persona 'carol' is not listed under personas:" in text
+
+
+def test_a_misspelt_persona_in_a_cell_gets_a_suggestion(tmp_path: Path) -> None:
+    path = tmp_path / "m.yaml"
+    path.write_text(
+        "personas: [alice, bob]\ntables:\n  public.notes:\n    select:\n      alcie: all\n"
+    )
+    with pytest.raises(MatrixError) as info:
+        load_matrix(path, ["alice", "bob"])
+    (problem,) = info.value.problems
+    assert problem.key == "tables.public.notes.select.alcie"
+    assert "did you mean 'alice'?" in problem.reason

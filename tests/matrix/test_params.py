@@ -96,3 +96,13 @@ def test_whole_values_and_request_functions() -> None:
     assert params.whole_param(5) is None
     assert params.request_functions("auth.uid() = owner_id or 'auth.jwt()' = x") == ["auth.uid()"]
     assert params.request_functions("AUTH . JWT ( ) ->> 'x'") == ["auth.jwt()"]
+
+
+@pytest.mark.parametrize(
+    ("name", "hint"),
+    [("uuid", "did you mean ':uid'?"), ("emial", "did you mean ':email'?"), ("ap.x", "':app.x'")],
+)
+def test_a_misspelt_parameter_gets_a_suggestion(name: str, hint: str) -> None:
+    reason = params.check_name(name)
+    assert reason is not None
+    assert hint in reason

@@ -145,10 +145,11 @@ CASES = [
     Case("matrix-wrong-type", ["matrix", "check", "--matrix", "m.yaml"], 2,
          r"error: .*m.yaml:1: personas",
          {"m.yaml": "personas: alice\ntables: {}\n"}),
-    # The cell fails (exit 1) with the file, line, key and the table meant.
-    Case("matrix-unknown-table", ["matrix", "check", "--matrix", "m.yaml"], 1,
-         r"persona +table +operation", {"m.yaml": (MALFORMED / "unknown_table.yaml").read_text()},
-         also="m.yaml:7: tables.public.note: no table public.note in database", stream="out"),
+    # A table the database lacks is a bad file (exit 2), reported once, with the table meant.
+    Case("matrix-unknown-table", ["matrix", "check", "--matrix", "m.yaml"], 2,
+         r"error: .*m.yaml:7: tables.public.note: no table public.note",
+         {"m.yaml": (MALFORMED / "unknown_table.yaml").read_text()},
+         also="did you mean 'public.notes'?"),
     Case("matrix-predicate-syntax", ["matrix", "check", "--matrix", "m.yaml"], 2,
          r"error: .*m.yaml:7: tables.public.notes.select.bob",
          {"m.yaml": (MALFORMED / "predicate_syntax.yaml").read_text()}),

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from rlsguard.errors import ServerError
 from rlsguard.stack.runtime import (
     MARKER,
     OWNER_ENV,
@@ -20,8 +21,10 @@ from rlsguard.stack.runtime import (
     SERVER_TAG_ENV,
     RunDir,
     ServiceUser,
+    foreign_run_dirs,
     owner_tag,
     process_alive,
+    proven_marker,
     reap_stale,
     tagged_processes,
     user_can_execute,
@@ -66,9 +69,14 @@ def test_reaper_kills_processes_of_dead_owners_only(tmp_path: Path) -> None:
 
 def write_marker(run_dir: Path, owner_pid: int, owner_start: int | None) -> None:
     run_dir.mkdir()
-    (run_dir / MARKER).write_text(
-        json.dumps({"run_id": run_dir.name, "owner_pid": owner_pid, "owner_start": owner_start})
-    )
+    run_id = run_dir.name.removeprefix("rlsguard-")
+    marker = {
+        "tool": "rlsguard",
+        "run_id": run_id,
+        "owner_pid": owner_pid,
+        "owner_start": owner_start,
+    }
+    (run_dir / MARKER).write_text(json.dumps(marker))
 
 
 def test_reaper_removes_directories_of_dead_runs_only(tmp_path: Path) -> None:
@@ -85,12 +93,34 @@ def test_reaper_removes_directories_of_dead_runs_only(tmp_path: Path) -> None:
     assert (tmp_path / "unrelated").exists()
 
 
-def test_unmarked_directories_are_removed_by_age(tmp_path: Path) -> None:
-    young = tmp_path / "rlsguard-young"
-    young.mkdir()
+def test_directories_without_proof_are_never_removed(tmp_path: Path) -> None:
+    pid, start = (int(x) for x in dead_owner_tag().split(":"))
+    (tmp_path / "rlsguard-unmarked").mkdir()
+    write_marker(tmp_path / "rlsguard-renamed", pid, start)  # marker names another folder
+    (tmp_path / "rlsguard-renamed").rename(tmp_path / "rlsguard-other")
+    write_marker(tmp_path / "rlsguard-nostart", pid, None)  # no start time: not provably dead
+    write_marker(tmp_path / "rlsguard-othertool", pid, start)
+    marker = json.loads((tmp_path / "rlsguard-othertool" / MARKER).read_text())
+    (tmp_path / "rlsguard-othertool" / MARKER).write_text(json.dumps({**marker, "tool": "x"}))
     assert reap_stale([tmp_path]).removed == []
-    later = time.time() + 3600
-    assert reap_stale([tmp_path], now=later).removed == [young]
+    assert sorted(p.name for p in foreign_run_dirs([tmp_path])) == [
+        "rlsguard-nostart",
+        "rlsguard-other",
+        "rlsguard-othertool",
+        "rlsguard-unmarked",
+    ]
+
+
+def test_run_dir_appears_with_its_marker_and_leaves_no_staging() -> None:
+    root = Path(tempfile.mkdtemp(prefix="rg"))  # short: tmp_path is too long for sockets
+    try:
+        run = RunDir(root=root).create(ServiceUser.current())
+        assert proven_marker(run.path) is not None
+        assert [p.name for p in root.iterdir()] == [run.path.name]
+        with pytest.raises(ServerError, match="already exists"):
+            RunDir(run.run_id, root=root).create(ServiceUser.current())
+    finally:
+        shutil.rmtree(root)
 
 
 def test_run_dir_marker_names_its_owner(tmp_path: Path) -> None:
@@ -127,3 +157,46 @@ def test_user_can_execute_checks_every_parent() -> None:
         assert not user_can_execute(user, tool)
     finally:
         shutil.rmtree(base)
+
+
+def test_a_command_line_that_mentions_a_tag_is_not_ours(tmp_path: Path) -> None:
+    """Only a Postgres process title carries our tag; ``grep 'rlsguard …'`` is left alone."""
+    tag = f"rlsguard 0badf00d/pg {dead_owner_tag()}"
+    proc = subprocess.Popen([sys.executable, "-c", "import time, sys; time.sleep(60)", tag])
+    try:
+        deadline = time.monotonic() + 5
+        while tag.encode() not in Path(f"/proc/{proc.pid}/cmdline").read_bytes().replace(
+            b"\0", b" "
+        ):
+            assert time.monotonic() < deadline
+            time.sleep(0.005)
+        assert proc.pid not in tagged_processes()
+        assert proc.pid not in reap_stale([tmp_path]).killed
+        assert proc.poll() is None
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_a_dead_run_of_an_older_rlsguard_is_still_reaped(tmp_path: Path) -> None:
+    """Its marker (no ``tool`` yet) names the same run id and owner: proof enough."""
+    pid, start = (int(x) for x in dead_owner_tag().split(":"))
+    legacy = tmp_path / "rlsguard-0ld0ld00"
+    legacy.mkdir()
+    marker = {"run_id": "0ld0ld00", "owner_pid": pid, "owner_start": start}
+    (legacy / MARKER).write_text(json.dumps(marker))
+    assert reap_stale([tmp_path]).removed == [legacy]
+
+
+def test_a_run_killed_before_publishing_its_directory(tmp_path: Path) -> None:
+    """Marked staging is provably ours and reaped; unmarked staging is only reported."""
+    pid, start = (int(x) for x in dead_owner_tag().split(":"))
+    marked = tmp_path / ".rlsguard-new-abc123"
+    marked.mkdir()
+    marker = {"tool": "rlsguard", "run_id": "1", "owner_pid": pid, "owner_start": start}
+    (marked / MARKER).write_text(json.dumps(marker))
+    empty = tmp_path / ".rlsguard-new-def456"  # killed before the marker was written
+    empty.mkdir()
+    assert reap_stale([tmp_path]).removed == [marked]
+    assert empty.is_dir()
+    assert foreign_run_dirs([tmp_path]) == [empty]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import shutil
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,8 @@ from rlsguard.supabase import (
     SupabaseProjectWarning,
     apply_project,
 )
+from rlsguard.supabase.errors import MigrationNotRecorded
+from rlsguard.supabase.project import Migration
 from rlsguard.supabase.statements import split
 from tests.supabase.conftest import PROJECTS, SupabaseCluster, acting_as, sqlstate_of
 
@@ -522,6 +525,128 @@ def test_project_copies_apply_from_anywhere(
         "supabase/migrations/20240501000000_profiles.sql",
         "supabase/seed.sql",
     ]
+
+
+def test_a_failing_batch_leaves_no_psycopg_warning(
+    sb: SupabaseCluster, fresh_db: Any, caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    """Only rlsguard's own error reaches the terminal, not psycopg's pipeline abort."""
+    dbname = fresh_db()
+    caplog.set_level(logging.WARNING, logger="psycopg")
+    # A failure early in a long batch: psycopg reads the error while still sending.
+    text = "select 1/0;\n" + "select 1;\n" * 3000
+    path = tmp_path / "20240101000000_long.sql"
+    migration = Migration(path, path.name, text, "20240101000000", "long")
+    with MigrationSession(sb.server, dbname) as session, pytest.raises(MigrationError):
+        session.run(migration, "migration")
+    assert [r.getMessage() for r in caplog.records if "error ignored" in r.getMessage()] == []
+
+
+# -- files that would lose work silently (issue 11) --------------------------------------------
+
+
+def test_a_begin_never_committed_is_refused_naming_its_line(
+    sb: SupabaseCluster, fresh_db: Any, tmp_path: Path
+) -> None:
+    """``commit; begin;`` used to drop the rest of the file, later files and the seed, silently."""
+    project = project_in(
+        tmp_path,
+        {
+            "migrations/0001_enum.sql": "create type public.mood as enum ('ok');\n"
+            "alter type public.mood add value 'great';\ncommit;\nbegin;\n"
+            "create table public.after_begin (m public.mood default 'great');\n",
+            "migrations/0002_more.sql": "create table public.later (id int);\n",
+            "seed.sql": "insert into public.later values (1);\n",
+        },
+    )
+    dbname = fresh_db()
+    with pytest.raises(MigrationError) as info:
+        apply_project(sb.server, project, dbname=dbname)
+    message = str(info.value)
+    assert message.startswith("supabase/migrations/0001_enum.sql:4:1: migration failed")
+    assert "never commits" in message
+    with sb.connect(dbname) as conn:
+        assert conn.execute(
+            "select to_regclass('public.mood'), to_regclass('public.later'),"
+            " (select count(*) from supabase_migrations.schema_migrations)"
+        ).fetchone() == (None, None, 0)
+
+
+def test_a_transaction_the_file_closes_itself_applies(
+    sb: SupabaseCluster, fresh_db: Any, tmp_path: Path
+) -> None:
+    project = project_in(
+        tmp_path,
+        {
+            "migrations/0001_enum.sql": "begin;\ncreate type public.mood as enum ('ok');\n"
+            "alter type public.mood add value 'great';\ncommit;\nbegin;\n"
+            "create table public.t (m public.mood default 'great');\ncommit;\n",
+            "seed.sql": "insert into public.t default values;\n",
+        },
+    )
+    dbname = fresh_db()
+    apply_project(sb.server, project, dbname=dbname)
+    with sb.connect(dbname) as conn:
+        assert conn.execute(
+            "select (select m::text from public.t),"
+            " (select array_agg(version) from supabase_migrations.schema_migrations)"
+        ).fetchone() == ("great", ["0001"])
+
+
+def test_a_history_row_lost_after_applying_fails_loudly(
+    sb: SupabaseCluster, fresh_db: Any, tmp_path: Path
+) -> None:
+    project = project_in(
+        tmp_path,
+        {
+            "migrations/0001_a.sql": "create table public.a (id int);\n",
+            "migrations/0002_b.sql": "delete from supabase_migrations.schema_migrations;\n",
+        },
+    )
+    with pytest.raises(MigrationNotRecorded, match=r"^supabase/migrations/0001_a.sql: applied"):
+        apply_project(sb.server, project, dbname=fresh_db())
+
+
+# -- long migrations: a statement timeout and the running file on the progress log --------------
+
+
+def test_a_statement_timeout_stops_a_long_migration_naming_its_line(
+    sb: SupabaseCluster, fresh_db: Any, tmp_path: Path
+) -> None:
+    project = project_in(
+        tmp_path,
+        {"migrations/0001_slow.sql": "create table public.a (id int);\nselect pg_sleep(30);\n"},
+    )
+    with pytest.raises(MigrationError) as info:
+        apply_project(sb.server, project, dbname=fresh_db(), statement_timeout="50ms")
+    message = str(info.value)
+    assert message.startswith("supabase/migrations/0001_slow.sql:2:1: migration failed")
+    assert "57014" in message
+    assert "[migrations] statement_timeout" in message
+
+
+def test_a_slow_file_is_named_on_the_progress_log(
+    sb: SupabaseCluster, fresh_db: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    project = project_in(tmp_path, {"migrations/0001_slow.sql": "select pg_sleep(0.3);\n"})
+    with (
+        caplog.at_level("INFO", logger="rlsguard.progress"),
+        MigrationSession(sb.server, fresh_db(), slow_after=0.0) as session,
+    ):
+        session.migrate(project.migrations)
+    assert "applying migration supabase/migrations/0001_slow.sql ..." in caplog.messages
+
+
+def test_quick_files_are_not_announced(
+    sb: SupabaseCluster, fresh_db: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    project = project_in(tmp_path, {"migrations/0001_quick.sql": "select 1;\n"})
+    with (
+        caplog.at_level("INFO", logger="rlsguard.progress"),
+        MigrationSession(sb.server, fresh_db(), slow_after=60.0) as session,
+    ):
+        session.migrate(project.migrations)
+    assert caplog.messages == []
 
 
 def test_a_stand_in_is_created_once_per_database(

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from rlsguard.supabase import SupabaseProject, UserCreationError, apply_project, create_user
+from rlsguard.supabase.errors import SqlProblem
 from tests.supabase.conftest import PROJECTS, SupabaseCluster
 
 # What the tutorials get wrong: not SECURITY DEFINER, and "profiles" without its schema.
@@ -119,6 +120,7 @@ def test_a_wrong_trigger_fails_the_signup(
     assert str(error).startswith("Database error saving new user 'eve@example.com'")
     assert message in str(error)
     assert "handle_new_user" in (error.problem.context or "")
+    assert "must be SECURITY DEFINER" in str(error)  # not found / not allowed: its rights
     with sb.connect(db) as conn:
         assert conn.execute(
             "select count(*) from auth.users where email = 'eve@example.com'"
@@ -189,3 +191,14 @@ def test_a_duplicate_email_is_a_database_error(sb: SupabaseCluster, db: str) -> 
 def test_a_user_needs_an_identity(sb: SupabaseCluster) -> None:
     with pytest.raises(ValueError, match="email, a phone"):
         create_user(sb.server)
+
+
+def test_a_not_null_column_is_not_blamed_on_the_functions_rights() -> None:
+    problem = SqlProblem(
+        'null value in column "username" of relation "profiles" violates not-null constraint',
+        "23502",
+        context="PL/pgSQL function handle_new_user() line 3 at SQL statement",
+    )
+    text = str(UserCreationError("eve@example.com", problem))
+    assert "SECURITY DEFINER" not in text
+    assert "raw_user_meta_data was not sent at sign-up" in text

@@ -532,3 +532,39 @@ def analyse_body(body: str, language: str) -> BodyFacts:
         foreign_literals=tuple(dict.fromkeys(walker.foreign_literals)),
         parsed=True,
     )
+
+
+@functools.lru_cache(maxsize=4096)
+def pinned_columns(
+    text: str | None, table: str | None = None, columns: frozenset[str] = frozenset()
+) -> frozenset[str]:
+    """Columns of the target row every way of satisfying ``text`` constrains.
+
+    Used as the check of a new row (an UPDATE policy without WITH CHECK), an expression pins
+    a column only when each OR branch reads it: ``auth.uid() = id or role = 'admin'`` pins
+    neither ``id`` nor ``role`` (either branch alone admits the row), while
+    ``id = auth.uid() and org_id = <jwt org>`` pins both.
+    """
+    if text is None:
+        return frozenset()
+    try:
+        node = parse_expression(text)
+    except SqlNormalizationError:
+        return frozenset()
+    return _pinned(node, table, columns)
+
+
+def _pinned(node: Any, table: str | None, columns: frozenset[str]) -> frozenset[str]:
+    if isinstance(node, ast.BoolExpr) and node.boolop == BoolExprType.OR_EXPR:
+        branches = [_pinned(b, table, columns) for b in flatten(node, BoolExprType.OR_EXPR)]
+        return frozenset.intersection(*branches) if branches else frozenset()
+    if isinstance(node, ast.BoolExpr) and node.boolop == BoolExprType.AND_EXPR:
+        out: frozenset[str] = frozenset()
+        for part in flatten(node, BoolExprType.AND_EXPR):
+            out |= _pinned(part, table, columns)
+        return out
+    if isinstance(node, ast.BoolExpr):  # NOT: a negation admits every other value
+        return frozenset()
+    walker = _Walker(table, columns)
+    walker.walk(node)
+    return frozenset(walker.columns)

@@ -20,6 +20,8 @@ FailOn = Literal["error", "warn", "info", "none"]
 Check = Literal["lint", "probe"]
 
 LEVELS: tuple[Level, ...] = ("error", "warn", "info")
+# Rules a waiver may name that the gate (not lint or probe) judges: a reviewed lock-down.
+LOCKOUT_RULE = "access_lockout"
 _RANK = {"error": 3, "warn": 2, "info": 1, "none": 99}
 
 

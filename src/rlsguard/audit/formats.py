@@ -137,7 +137,23 @@ def as_sarif(
     known = {t.id for t in texts}
     for finding in findings:  # a rule from a check that was not requested still gets an entry
         if finding.rule not in known:
-            texts.extend(t for t in rule_texts((finding.check,)) if t.id == finding.rule)
+            found = [t for t in rule_texts((finding.check,)) if t.id == finding.rule]
+            # A rule of another tool (squawk in the gate): described by its finding.
+            texts.extend(
+                found
+                or [
+                    RuleText(
+                        finding.rule,
+                        finding.check,
+                        finding.level,
+                        finding.category,
+                        finding.rule,
+                        finding.message,
+                        finding.remediation,
+                        finding.details.get("origin", "external"),
+                    )
+                ]
+            )
             known.add(finding.rule)
     index = {t.id: i for i, t in enumerate(texts)}
     results = []

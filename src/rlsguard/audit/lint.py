@@ -9,22 +9,48 @@ waivers are applied last.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import psycopg
 
-from rlsguard.audit.findings import Finding, sort_findings
+from rlsguard.audit.findings import LOCKOUT_RULE, Finding, sort_findings
 from rlsguard.audit.locate import Locator, SourceFile
 from rlsguard.audit.probe import PROBE_RULES  # waivers may name probe rules too
 from rlsguard.audit.rules import RULES, Bucket, LintContext
+from rlsguard.audit.rules.base import Trigger
 from rlsguard.audit.waivers import WaiverSpec, apply_waivers
 from rlsguard.context import ProjectContext
 from rlsguard.policy.catalog import Catalog, read_catalog
 
 _BUCKETS = "select id, public from storage.buckets order by id"
+# BEFORE UPDATE row triggers (tgtype bits: 1 row, 2 before, 16 update), enabled, user-made.
+_TRIGGERS = """
+select n.nspname || '.' || c.relname, t.tgname, pn.nspname || '.' || p.proname, l.lanname,
+       p.prosrc, pg_get_triggerdef(t.oid)
+from pg_trigger t
+join pg_class c on c.oid = t.tgrelid
+join pg_namespace n on n.oid = c.relnamespace
+join pg_proc p on p.oid = t.tgfoid
+join pg_namespace pn on pn.oid = p.pronamespace
+join pg_language l on l.oid = p.prolang
+where not t.tgisinternal and t.tgenabled <> 'D'
+  and t.tgtype & 1 = 1 and t.tgtype & 2 = 2 and t.tgtype & 16 = 16
+  and n.nspname not in ('pg_catalog', 'information_schema')
+order by 1, 2
+"""
+_COMMENTS = """
+select n.nspname || '.' || c.relname, a.attname, d.description
+from pg_description d
+join pg_class c on c.oid = d.objoid and d.classoid = 'pg_class'::regclass
+join pg_namespace n on n.oid = c.relnamespace
+join pg_attribute a on a.attrelid = c.oid and a.attnum = d.objsubid
+where d.objsubid > 0 and n.nspname not in ('pg_catalog', 'information_schema')
+"""
+_WHEN = re.compile(r"\bWHEN \((.*)\) EXECUTE (?:FUNCTION|PROCEDURE)\b", re.S)
 
 
 def project_sources(project: ProjectContext, extra: Iterable[Path] = ()) -> list[SourceFile]:
@@ -48,15 +74,37 @@ def read_buckets(conn: psycopg.Connection[Any]) -> list[Bucket]:
     return [Bucket(str(i), bool(p)) for i, p in conn.execute(_BUCKETS).fetchall()]
 
 
+def read_triggers(conn: psycopg.Connection[Any]) -> list[Trigger]:
+    """BEFORE UPDATE row triggers: they may refuse changes an UPDATE policy would allow."""
+    out = []
+    for table, name, function, language, body, definition in conn.execute(_TRIGGERS):
+        when = _WHEN.search(definition)
+        out.append(Trigger(table, name, function, language, body, when.group(1) if when else None))
+    return out
+
+
+def read_column_comments(conn: psycopg.Connection[Any]) -> dict[tuple[str, str], str]:
+    """``{(schema.table, column): comment}``: comments say what a column holds."""
+    return {(t, c): str(d) for t, c, d in conn.execute(_COMMENTS)}
+
+
 def lint_catalog(
     catalog: Catalog,
     *,
     locator: Locator | None = None,
     buckets: Iterable[Bucket] = (),
     rules: Iterable[str] | None = None,
+    triggers: Iterable[Trigger] | None = None,
+    comments: Mapping[tuple[str, str], str] | None = None,
 ) -> list[Finding]:
-    """Every finding of the selected rules (default: all), unwaived, most severe first."""
-    context = LintContext(catalog, locator=locator, buckets=buckets)
+    """Every finding of the selected rules (default: all), unwaived, most severe first.
+
+    ``triggers`` and ``comments`` come from the live database; without them (a catalog
+    snapshot) rules that need them say they could not tell.
+    """
+    context = LintContext(
+        catalog, locator=locator, buckets=buckets, triggers=triggers, comments=comments
+    )
     selected = list(rules) if rules is not None else list(RULES)
     unknown = [r for r in selected if r not in RULES]
     if unknown:
@@ -94,7 +142,12 @@ def lint_database(
     """
     catalog = read_catalog(conn, exposed_schemas)
     findings = lint_catalog(
-        catalog, locator=Locator(files), buckets=read_buckets(conn), rules=rules
+        catalog,
+        locator=Locator(files),
+        buckets=read_buckets(conn),
+        rules=rules,
+        triggers=read_triggers(conn),
+        comments=read_column_comments(conn),
     )
     specs = [WaiverSpec(w.rule, w.object, w.reason) for w in waivers]
     ran = list(rules) if rules is not None else list(RULES)
@@ -103,7 +156,7 @@ def lint_database(
             findings,
             specs,
             rules_run=ran,
-            known_rules=[*RULES, *PROBE_RULES],
+            known_rules=[*RULES, *PROBE_RULES, LOCKOUT_RULE],
             source=waiver_source,
         )
     )

@@ -38,6 +38,7 @@ from rlsguard.audit.exprs import (
 from rlsguard.audit.findings import Category, Finding, Level, Location, sort_findings
 from rlsguard.audit.locate import Locator, SourceFile
 from rlsguard.audit.rules.base import COMMAND_PRIVILEGES
+from rlsguard.audit.rules.surface import GRANT_MODE_FIX, credential_reason, unreachable_tables
 from rlsguard.audit.shape import AUTH_USERS, Shapes, TableShape, read_shapes
 from rlsguard.audit.synth import (
     Unsupported,
@@ -46,13 +47,14 @@ from rlsguard.audit.synth import (
     cast_literal,
     insert_query,
     own_row,
+    read_choices,
     row_values,
 )
 from rlsguard.audit.waivers import WaiverSpec, apply_waivers
 from rlsguard.database import Database
 from rlsguard.errors import RlsguardError
 from rlsguard.identity.session import Identity, Session, denial_kind
-from rlsguard.policy.catalog import Catalog, Table, read_catalog
+from rlsguard.policy.catalog import Catalog, Function, Policy, Table, View, read_catalog
 from rlsguard.transactions import undone
 
 SYNTHETIC = ("a", "b")
@@ -62,6 +64,12 @@ _ROLE_LIKE = re.compile(
     r"privileges|scope|scopes|kind|type|admin|staff)($|_)"
 )
 _MAX_VALUES = 4
+_META_KEY = re.compile(r"raw_user_meta_data\s*->>?\s*'([^']+)'")
+_META_COMPARE = re.compile(
+    r"(?:user_metadata|raw_user_meta_data)'?(?:::text)?\)?\s*->>\s*'([^']+)'(?:::text)?\)*"
+    r"\s*=\s*'([^']*)'"
+)
+_PUBLIC_NAME = re.compile(r"(^|[^a-z])(public|everyone|anyone|world)([^a-z]|$)", re.I)
 _ids = itertools.count(1)
 
 
@@ -85,9 +93,10 @@ PROBE_RULES: dict[str, ProbeRule] = {
             "A user can rewrite what policies trust on their own row",
             "The probe changed a column that a policy reads (a role, a tenant, an owner) on "
             "the actor's own row to a value from another row, and the database accepted it.",
-            "Add a WITH CHECK to the UPDATE policy that pins the column to the trusted value "
-            "(as `role is not distinct from (select private.app_role())`), or revoke UPDATE on "
-            "the column.",
+            "Add a WITH CHECK to the UPDATE policy that pins the column to the value it may "
+            "hold (compare it with what the SELECT policies trust, read through a helper keyed "
+            "by `(select auth.uid())`), refuse its change in a BEFORE UPDATE trigger, or revoke "
+            "UPDATE on the column.",
         ),
         ProbeRule(
             "cross_tenant_write",
@@ -108,6 +117,17 @@ PROBE_RULES: dict[str, ProbeRule] = {
             "another actor.",
             "Scope the SELECT policies to the requester's own rows or tenant; if the table is "
             "public on purpose, waive the finding with the reason.",
+        ),
+        ProbeRule(
+            "public_by_policy",
+            "info",
+            "security",
+            "Rows readable by everyone, on purpose",
+            "Other users' rows were visible, through a SELECT policy that is literally "
+            "`USING (true)` (and shadows no narrower policy) or whose name says the rows are "
+            "public: a deliberate public read, reported so reviewers see what is public.",
+            "Nothing to do if the table is meant to be public; otherwise scope the policy to "
+            "the requester's own rows or tenant.",
         ),
     )
 }
@@ -138,6 +158,7 @@ class ProbeReport:
     tables: list[str] = field(default_factory=list)
     attempts: int = 0
     notes: list[str] = field(default_factory=list)
+    untested: dict[str, str] = field(default_factory=dict)  # table -> why 0 attempts
 
 
 class _Probe:
@@ -156,6 +177,10 @@ class _Probe:
         self.locator = locator
         self.report = report
         self.worlds: list[World] = []
+        self.actors_by_name: dict[str, Actor] = {}
+        self.signup_failure: str | None = None
+        self.tried: dict[str, int] = defaultdict(int)  # attempts per table
+        self.current: str | None = None  # the table being checked
 
     # -- scope -------------------------------------------------------------------------------
     def scope(self) -> list[Table]:
@@ -194,23 +219,71 @@ class _Probe:
     def synthetic_worlds(self, tables: Sequence[Table]) -> None:
         names = [t.qualified for t in tables]
         token = next(_ids)
+        forged = self.forged_metadata()
+        if forged:
+            self.report.notes.append(
+                "synthetic users sign up with user_metadata "
+                f"{forged} (users can set it themselves) to test the policies that trust it"
+            )
+        choices = read_choices(self.conn)
         for label in SYNTHETIC:
             email = f"rlsguard-probe-{label}-{token}@{SYNTHETIC_DOMAIN}"
+            metadata = {"full_name": f"Probe {label}", **forged}
             try:
-                user = self.db.create_user(email, user_metadata={"full_name": f"Probe {label}"})
+                user = self._sign_up(email, label, metadata)
             except RlsguardError as exc:  # a signup trigger that fails: say so, go on
+                self.signup_failure = " ".join(str(exc).split())
                 self.report.notes.append(
                     f"synthetic user {label} could not sign up, so cross-tenant checks are "
                     f"skipped: {exc}"
                 )
                 return
-            world = World(label, email, str(user.id))
+            world = World(label, email, str(user.id), choices=choices)
             self.worlds.append(build_world(self.conn, self.shapes, names, world, self.report.notes))
+
+    def _sign_up(self, email: str, label: str, metadata: dict[str, Any]) -> Any:
+        """Sign up; when a signup trigger needs metadata the probe did not send (a NOT NULL
+        column filled from ``raw_user_meta_data ->> 'key'``), send every key the triggers
+        read and try once more."""
+        try:
+            return self.db.create_user(email, user_metadata=metadata)
+        except RlsguardError:
+            missing = {
+                k: f"probe-{label}" for k in self.signup_metadata_keys() if k not in metadata
+            }
+            if not missing:
+                raise
+        user = self.db.create_user(email, user_metadata={**metadata, **missing})
+        self.report.notes.append(
+            f"synthetic user {label} signed up with the metadata the signup trigger reads "
+            f"({', '.join(sorted(missing))})"
+        )
+        return user
+
+    def signup_metadata_keys(self) -> list[str]:
+        """Keys the functions of this database read from ``raw_user_meta_data``."""
+        keys: dict[str, None] = {}
+        for function in self.catalog.functions:
+            for key in _META_KEY.findall(function.body_raw or ""):
+                keys[key] = None
+        return list(keys)
+
+    def forged_metadata(self) -> dict[str, str]:
+        """``{key: literal}`` pairs policies compare user metadata with (``user_metadata ->>
+        'role' = 'admin'``): a user can put them in their own metadata."""
+        out: dict[str, str] = {}
+        texts = [t for p in self.catalog.policies for t in (p.using_raw, p.with_check_raw) if t]
+        texts += [f.body_raw for f in self.catalog.functions if f.body_raw]
+        for text in texts:
+            for key, literal in _META_COMPARE.findall(text):
+                out.setdefault(key, literal)
+        return out
 
     def actors(self, personas: Sequence[str] | None) -> list[Actor]:
         names = list(personas) if personas is not None else self.db.personas.names
         chosen: list[Actor] = []
         has_users = False
+        unresolved: list[str] = []
         for name in names:
             persona = self.db.personas.get(name)
             if persona.role == "service_role":
@@ -219,9 +292,18 @@ class _Probe:
                 identity = self.db.personas.resolve(self.conn, name)
             except RlsguardError as exc:  # a persona whose user was never seeded
                 self.report.notes.append(f"persona {name} skipped: {exc}")
+                unresolved.append(name)
                 continue
             has_users = has_users or identity.user_id is not None
             chosen.append(Actor(name, identity))
+        if personas is not None and unresolved and not chosen:
+            # The user asked for these personas: acting as someone else instead would
+            # report a check of identities nobody asked about.
+            self.report.notes.append(
+                f"none of the personas asked for could act ({', '.join(unresolved)}): "
+                "nothing was probed"
+            )
+            return []
         if not has_users:
             chosen = [Actor("anon", self.db.personas.for_role("anon"))]
             for world in self.worlds:
@@ -249,6 +331,8 @@ class _Probe:
         """
         savepoint = sql.Identifier(f"rlsguard_probe_{next(_ids)}")
         self.report.attempts += 1
+        if self.current is not None:
+            self.tried[self.current] += 1
         parts: list[sql.Composable] = [sql.SQL("SAVEPOINT {}").format(savepoint)]
         if before is not None:
             parts.append(before)
@@ -278,18 +362,7 @@ class _Probe:
         self, actor: Actor, shape: TableShape, rows: Sequence[dict[str, Any]]
     ) -> int | None:
         """How many of ``rows`` ``actor`` can read (None: the read itself failed)."""
-        keys = list(shape.primary_key) or sorted({c for r in rows for c in r})
-        match = sql.SQL(" OR ").join(
-            sql.SQL("({})").format(
-                sql.SQL(" AND ").join(
-                    sql.SQL("{} IS NOT DISTINCT FROM {}").format(
-                        sql.Identifier(k), sql.Literal(row[k])
-                    )
-                    for k in keys
-                )
-            )
-            for row in rows
-        )
+        match = self._match(shape, rows)
         query = sql.SQL("SELECT count(*) FROM {} WHERE {}").format(
             sql.Identifier(shape.schema, shape.name), match
         )
@@ -302,6 +375,77 @@ class _Probe:
                 f"{exc.diag.message_primary or exc}"
             )
             return None
+
+    def readable_secrets(
+        self,
+        table: Table,
+        shape: TableShape,
+        actors: Sequence[Actor],
+        seen: dict[str, tuple[int, int]],
+    ) -> list[str]:
+        """Secret-looking columns (by name or type) of other users' rows that a reader who
+        saw them actually gets back: observed, not inferred from grants."""
+        candidates = [
+            c.name for c in table.columns if credential_reason(c.name, c.type) is not None
+        ]
+        reader = next((a for a in actors if a.name in seen), None)
+        if not candidates or reader is None:
+            return []
+        rows = [w.rows[table.qualified] for w in self.others(reader) if table.qualified in w.rows]
+        out = []
+        for column in candidates:
+            query = sql.SQL("SELECT count({}) FROM {} WHERE {}").format(
+                sql.Identifier(column),
+                sql.Identifier(shape.schema, shape.name),
+                self._match(shape, rows),
+            )
+            try:
+                self.run_as(reader, query, read_only=True)
+            except psycopg.Error:
+                continue  # a column privilege keeps it out
+            out.append(column)
+        return out
+
+    def admitting(
+        self, actor: Actor, table: Table, shape: TableShape, rows: Sequence[dict[str, Any]]
+    ) -> list[Policy]:
+        """The SELECT policies whose own condition is true for ``rows`` as ``actor``: the
+        ones that admit the read (a finding points at them, not at the table)."""
+        out = []
+        for policy in table.policies:
+            if (
+                not policy.permissive
+                or policy.command not in ("SELECT", "ALL")
+                or policy.using_raw is None
+                or not policy.applies_to(actor.role)
+            ):
+                continue
+            query = sql.SQL("SELECT count(*) FROM {} WHERE ({}) AND ({})").format(
+                sql.Identifier(shape.schema, shape.name),
+                self._match(shape, rows),
+                sql.SQL(policy.using_raw),  # type: ignore[arg-type]  # the catalog's own text
+            )
+            try:
+                if int(self.run_as(actor, query, read_only=True)[1] or 0):
+                    out.append(policy)
+            except psycopg.Error:
+                continue
+        return out
+
+    @staticmethod
+    def _match(shape: TableShape, rows: Sequence[dict[str, Any]]) -> sql.Composable:
+        keys = list(shape.primary_key) or sorted({c for r in rows for c in r})
+        return sql.SQL(" OR ").join(
+            sql.SQL("({})").format(
+                sql.SQL(" AND ").join(
+                    sql.SQL("{} IS NOT DISTINCT FROM {}").format(
+                        sql.Identifier(k), sql.Literal(row[k])
+                    )
+                    for k in keys
+                )
+            )
+            for row in rows
+        )
 
     # -- checks ------------------------------------------------------------------------------
     def others(self, actor: Actor) -> list[World]:
@@ -318,36 +462,197 @@ class _Probe:
     ) -> Iterator[Finding]:
         for table in tables:
             shape = self.shapes.tables[table.qualified]
+            self.current = table.qualified
             seen: dict[str, tuple[int, int]] = {}
+            admitted: list[Policy] = []
             for actor in actors:
                 if "SELECT" not in self.privileges(table, actor.role):
                     continue
                 rows = [
                     w.rows[table.qualified]
                     for w in self.others(actor)
-                    if table.qualified in w.owned
+                    if table.qualified in w.owned or table.qualified in w.tenants
                 ]
                 if not rows:
                     continue
                 count = self.count_visible(actor, shape, rows)
                 if count:
                     seen[actor.name] = (count, len(rows))
-            if seen:
+                    if not admitted:
+                        admitted = self.admitting(actor, table, shape, rows)
+            secrets = self.readable_secrets(table, shape, actors, seen) if seen else []
+            exposed = (
+                f" Its secret-looking columns {', '.join(secrets)} came back too."
+                if secrets
+                else ""
+            )
+            if seen and (public := self.public_policies(table, seen)):
+                counts = ", ".join(f"{name} {n} of {total}" for name, (n, total) in seen.items())
+                names = ", ".join(p.name for p in public)
+                yield self.finding(
+                    "public_by_policy",
+                    table,
+                    f"rows of {table.qualified} that belong to other users are readable "
+                    f"({counts}) through {names}, a SELECT policy that makes them public on "
+                    f"purpose.{exposed}",
+                    self.locator.policy(table.qualified, public[0].name)
+                    or self._location(table, "SELECT"),
+                    level="warn" if secrets else None,
+                    secrets=secrets,
+                    policies=[p.name for p in public],
+                    reads={name: {"visible": n, "rows": t} for name, (n, t) in seen.items()},
+                )
+            elif seen:
                 counts = ", ".join(f"{name} {n} of {total}" for name, (n, total) in seen.items())
                 yield self.finding(
                     "cross_tenant_read",
                     table,
-                    f"rows of {table.qualified} that belong to other users (synthetic users, "
-                    f"each in a tenant of their own) are readable: {counts}.",
-                    self._location(table, "SELECT"),
+                    f"cross-tenant read: rows of {table.qualified} that belong to other users "
+                    f"(synthetic users, each in a tenant of their own) are readable: {counts}"
+                    + (f"; admitted by {', '.join(p.name for p in admitted)}." if admitted else ".")
+                    + exposed,
+                    next(
+                        (
+                            loc
+                            for p in admitted
+                            if (loc := self.locator.policy(table.qualified, p.name))
+                        ),
+                        None,
+                    )
+                    or self._location(table, "SELECT"),
                     reads={name: {"visible": n, "rows": t} for name, (n, t) in seen.items()},
+                    policies=[p.name for p in admitted],
+                    secrets=secrets,
                 )
+
+    def why_untested(self, table: Table, actors: Sequence[Actor]) -> str:
+        """The real reason the probe tried nothing on ``table``, as a user fixes it."""
+        name = table.qualified
+        if not self.worlds:
+            return f"the synthetic users could not sign up ({self.signup_failure or 'unknown'})"
+        failures = [w.failures[name] for w in self.worlds if name in w.failures]
+        if failures:
+            return f"no synthetic row could be made: {failures[0]}"
+        roles = sorted({a.role for a in actors})
+        held = {r: self.privileges(table, r) & set(COMMAND_PRIVILEGES["ALL"]) for r in roles}
+        if not any(held.values()):
+            return (
+                f"no acting role ({', '.join(roles)}) holds a privilege on it: grant "
+                "what clients need, or set `[api] auto_expose_new_tables = true`"
+            )
+        if not any(name in w.owned for w in self.worlds):
+            parents = {
+                fk.target
+                for w in self.worlds
+                for owned in w.owned
+                for fk in self.shapes.tables[owned].foreign_keys
+            }
+            if name in parents:
+                return (
+                    "it is a tenant other rows hang off, with no owner column of its own: "
+                    "no synthetic user's row of it to read or write, so tenant isolation on "
+                    "it is tested only through the tables that reference it"
+                )
+            return (
+                "its synthetic row belongs to no one: no owner column (a uuid compared with "
+                "auth.uid() or referencing auth.users) and no foreign key to a row that has one"
+            )
+        return (
+            "nothing to try: the actors hold "
+            + ", ".join(f"{r} {'/'.join(sorted(p)) or 'nothing'}" for r, p in held.items())
+            + ", and no policy column they may update"
+        )
+
+    def identity_leaks(self, actors: Sequence[Actor]) -> Iterator[Finding]:
+        """Views and API functions (``/rpc``) that show another user's email or id.
+
+        A view that runs as its owner over ``auth.users`` is the classic leak; a stable
+        function without arguments that returns profiles is its RPC twin. Each is read as
+        every actor that may, looking for the synthetic users' emails and ids.
+        """
+        self.current = None  # attempts on views and functions are not a table's
+        sources: list[tuple[View | Function, str, sql.Composable]] = []
+        for view in self.catalog.views:
+            if view.exposed:
+                target = sql.SQL("{} AS r").format(sql.Identifier(view.schema, view.name))
+                sources.append((view, "view", target))
+        for function in self.catalog.functions:
+            if (
+                function.exposed
+                and function.kind == "function"
+                and not function.identity_arguments
+                and function.volatility in ("stable", "immutable")
+                and function.result not in (None, "void", "trigger", "event_trigger")
+            ):
+                target = sql.SQL("{}() AS r").format(sql.Identifier(function.schema, function.name))
+                sources.append((function, "function", target))
+        for source, kind, target in sources:
+            name = f"{source.schema}.{source.name}"
+            seen: dict[str, list[str]] = {}
+            for actor in actors:
+                if not self._may_read(source, kind, actor.role):
+                    continue
+                for world in self.others(actor):
+                    marks = [m for m in (world.email, world.user_id) if m]
+                    match = sql.SQL(" OR ").join(
+                        sql.SQL("strpos(to_jsonb(r)::text, {}) > 0").format(sql.Literal(m))
+                        for m in marks
+                    )
+                    query = sql.SQL("SELECT count(*) FROM {} WHERE {}").format(target, match)
+                    try:
+                        count = int(self.run_as(actor, query, read_only=True)[1] or 0)
+                    except psycopg.Error:
+                        continue
+                    if count:
+                        seen.setdefault(actor.name, []).append(f"synthetic user {world.label}")
+            if seen:
+                who = "; ".join(f"{a} sees {', '.join(w)}" for a, w in seen.items())
+                how = "/rpc/" + source.name if kind == "function" else "the view"
+                yield self.finding(
+                    "cross_tenant_read",
+                    source,
+                    f"cross-tenant read through {kind} {name} ({how}): another user's email "
+                    f"or id is readable: {who}.",
+                    self.locator.relation(name) or self.locator.function(name),
+                    reads=dict(seen),
+                    via=kind,
+                )
+
+    @staticmethod
+    def _may_read(source: View | Function, kind: str, role: str) -> bool:
+        if kind == "function":
+            return role in source.executable_by  # type: ignore[union-attr]
+        return "SELECT" in source.effective.get(role, frozenset())  # type: ignore[union-attr]
+
+    def public_policies(self, table: Table, seen: dict[str, tuple[int, int]]) -> list[Policy]:
+        """The SELECT policies that make ``table`` public on purpose, for every actor that
+        saw other users' rows: literally ``USING (true)`` with no narrower SELECT policy
+        beside it (one beside it is a bug that makes it pointless), or named public."""
+        roles = {a.role for a in self.actors_by_name.values() if a.name in seen}
+        reading = [
+            p
+            for p in table.policies
+            if p.permissive
+            and p.command in ("SELECT", "ALL")
+            and p.using_raw is not None
+            and any(p.applies_to(r) for r in roles)
+        ]
+        names = frozenset(c.name for c in table.columns)
+        true = [p for p in reading if analyse(p.using_raw, table.name, names).always_true]
+        narrower = [p for p in reading if p not in true]
+        named = [p for p in reading if _PUBLIC_NAME.search(p.name)]
+        chosen = named or (true if not narrower else [])
+        # Every actor that saw the rows must be one the chosen policies apply to.
+        if not chosen or not all(any(p.applies_to(r) for p in chosen) for r in roles):
+            return []
+        return chosen
 
     def cross_tenant_write(
         self, actors: Sequence[Actor], tables: Sequence[Table]
     ) -> Iterator[Finding]:
         for table in tables:
             shape = self.shapes.tables[table.qualified]
+            self.current = table.qualified
             accepted: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
             for actor in actors:
                 if "INSERT" not in self.privileges(table, actor.role):
@@ -375,8 +680,8 @@ class _Probe:
                 yield self.finding(
                     "cross_tenant_write",
                     table,
-                    f"{table.qualified} accepts new rows that belong to another user or tenant: "
-                    f"{described}.",
+                    f"cross-tenant write: {table.qualified} accepts new rows that belong to "
+                    f"another user or tenant: {described}.",
                     self._location(table, "INSERT"),
                     writes={name: dict(what) for name, what in accepted.items()},
                 )
@@ -426,6 +731,7 @@ class _Probe:
     ) -> Iterator[Finding]:
         for table in tables:
             shape = self.shapes.tables[table.qualified]
+            self.current = table.qualified
             trusted = self.trusted.get(table.qualified, {})
             read = set(trusted)
             role_columns = {c for c, literals in trusted.items() if literals}
@@ -461,18 +767,38 @@ class _Probe:
                     "owner": "the owner column its policies read",
                 }.get(kind, "a column its policies read")
                 described = "; ".join(f"{who} -> {', '.join(v)}" for who, v in done.items())
+                grade, effect = _GRADES[kind]
                 yield self.finding(
                     "privilege_escalation",
                     table,
-                    f"{table.qualified}.{column} is {what}, and users rewrote it on their own "
-                    f"row: {described}.",
+                    f"{grade}: {table.qualified}.{column} is {what}, and users rewrote it on "
+                    f"their own row: {described} ({effect}).",
                     self._location(table, "UPDATE"),
                     level=level,
+                    remediation=self._pin_fix(table, column),
                     column=column,
+                    grade=grade,
                     changes={who: list(v) for who, v in done.items()},
                 )
 
     # -- helpers -----------------------------------------------------------------------------
+    def _pin_fix(self, table: Table, column: str) -> str:
+        """The fix in the project's names: its UPDATE policies, table, column and roles."""
+        policies = [
+            p.name for p in table.policies if p.permissive and p.command in ("UPDATE", "ALL")
+        ]
+        roles = sorted(
+            r for r in ("anon", "authenticated") if "UPDATE" in self.privileges(table, r)
+        )
+        names = ", ".join(policies) or "its UPDATE policy"
+        return (
+            f"Give {names} on {table.qualified} a WITH CHECK that constrains {column} to the "
+            f"values the requester may set (as the SELECT policies of {table.qualified} "
+            f"compare it), refuse a change of {column} in a BEFORE UPDATE trigger "
+            f"(`if new.{column} is distinct from old.{column} then raise exception ...`), or "
+            f"grant {', '.join(roles) or 'clients'} UPDATE on the other columns only."
+        )
+
     @functools.cached_property
     def trusted(self) -> dict[str, dict[str, set[str]]]:
         """Per table, the columns some policy reads (directly, in a subquery, or in a function
@@ -587,11 +913,12 @@ class _Probe:
     def finding(
         self,
         rule_id: str,
-        table: Table,
+        table: Table | View | Function,
         message: str,
         location: Location | None,
         *,
         level: Level | None = None,
+        remediation: str | None = None,
         **details: Any,
     ) -> Finding:
         rule = PROBE_RULES[rule_id]
@@ -599,13 +926,29 @@ class _Probe:
             rule=rule.id,
             level=level or rule.level,
             category=rule.category,
-            object=table.qualified,
+            object=f"{table.schema}.{table.name}",
             message=message,
-            remediation=rule.remediation,
+            remediation=remediation or rule.remediation,
             location=location,
             check="probe",
             details=details,
         )
+
+
+# What a rewritten column lets a user do, most severe first (the finding says which).
+_GRADES = {
+    "role": ("role escalation", "the user gives themselves a role the policies trust"),
+    "reference": (
+        "tenant move",
+        "the user moves their own row into another tenant, where its members see it and "
+        "the policies treat it as theirs",
+    ),
+    "other": ("trusted value rewritten", "a value the policies trust is the user's to set"),
+    "owner": (
+        "ownership transfer",
+        "the user hands their row to another user (it then counts as that user's)",
+    ),
+}
 
 
 def _add_foreign(
@@ -661,14 +1004,31 @@ def run_probe(
         probe = _Probe(db, catalog, read_shapes(conn, uid_columns), Locator(files), report)
         tables = probe.scope()
         report.tables = [t.qualified for t in tables]
+        closed, every = unreachable_tables(catalog)
+        if closed:
+            shown = ", ".join(closed[:8]) + (
+                f" and {len(closed) - 8} more" if len(closed) > 8 else ""
+            )
+            report.notes.append(
+                f"{'no exposed table' if every else 'some tables with policies'} reachable by "
+                f"anon or authenticated ({shown}): the probe cannot test them. {GRANT_MODE_FIX}"
+            )
         probe.synthetic_worlds(tables)
         actors = probe.actors(personas)
+        probe.actors_by_name = {a.name: a for a in actors}
         report.actors = [a.name for a in actors]
         findings = [
             *probe.privilege_escalation(actors, tables),
             *probe.cross_tenant_write(actors, tables),
             *probe.cross_tenant_read(actors, tables),
+            *probe.identity_leaks(actors),
         ]
+        probe.current = None
+        for table in tables:
+            if not probe.tried.get(table.qualified):
+                cause = probe.why_untested(table, actors)
+                report.untested[table.qualified] = cause
+                report.notes.append(f"0 attempts on {table.qualified}: {cause}")
     specs = [WaiverSpec(w.rule, w.object, w.reason) for w in waivers]
     report.findings = sort_findings(
         apply_waivers(

@@ -15,11 +15,14 @@ from __future__ import annotations
 import itertools
 import re
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
+from pglast import ast, parse_sql
+from pglast.enums import A_Expr_Kind, BoolExprType
+from pglast.parser import ParseError
 from psycopg import sql
 from psycopg.rows import dict_row
 
@@ -33,10 +36,15 @@ class Unsupported(Exception):
     """No generic value for this column's type."""
 
 
-def make_value(column: ColumnShape, label: str, *, unique: bool = False) -> Any:
-    """A value ``column`` accepts in most schemas: short lower-case text, small numbers."""
+def make_value(
+    column: ColumnShape, label: str, *, unique: bool = False, choices: Sequence[Any] = ()
+) -> Any:
+    """A value ``column`` accepts in most schemas: short lower-case text, small numbers;
+    the first of ``choices`` (an enum-like CHECK) or of the enum's labels when it has them."""
     n = next(_counter)
     base = column.base
+    if choices:
+        return choices[0]
     if column.enum:
         return column.enum[0]
     if base == "uuid":
@@ -65,6 +73,89 @@ def make_value(column: ColumnShape, label: str, *, unique: bool = False) -> Any:
     raise Unsupported(f"no generic value for type {column.type}")
 
 
+_CHECKS = """
+select n.nspname || '.' || c.relname, pg_get_constraintdef(k.oid)
+from pg_constraint k
+join pg_class c on c.oid = k.conrelid
+join pg_namespace n on n.oid = c.relnamespace
+where k.contype = 'c' and n.nspname not in ('pg_catalog', 'information_schema')
+"""
+
+Choices = Mapping[str, Mapping[str, tuple[Any, ...]]]  # table -> column -> allowed values
+
+
+def read_choices(conn: psycopg.Connection[Any]) -> dict[str, dict[str, tuple[Any, ...]]]:
+    """Values enum-like CHECK constraints allow: ``status in ('draft', 'live')``,
+    ``kind = any (array[...])``, ``role = 'member'`` - per table and column."""
+    out: dict[str, dict[str, tuple[Any, ...]]] = {}
+    for table, definition in conn.execute(_CHECKS):
+        text = re.sub(r"^CHECK\s*", "", definition).removesuffix(" NOT VALID")
+        try:
+            node = parse_sql(f"select 1 where {text}")[0].stmt.whereClause
+        except (ParseError, IndexError, AttributeError):
+            continue
+        for column, values in _allowed(node):
+            out.setdefault(table, {}).setdefault(column, values)
+    return out
+
+
+def _allowed(node: Any) -> list[tuple[str, tuple[Any, ...]]]:
+    if isinstance(node, ast.BoolExpr) and node.boolop == BoolExprType.AND_EXPR:
+        return [found for part in node.args for found in _allowed(part)]
+    if not isinstance(node, ast.A_Expr) or not isinstance(node.lexpr, ast.ColumnRef):
+        return []
+    column = getattr(node.lexpr.fields[-1], "sval", None)
+    operator = node.name[0].sval if node.name else None
+    if column is None or operator != "=":
+        return []
+    if node.kind == A_Expr_Kind.AEXPR_IN:
+        items = node.rexpr
+    elif node.kind == A_Expr_Kind.AEXPR_OP_ANY and isinstance(node.rexpr, ast.A_ArrayExpr):
+        items = node.rexpr.elements
+    elif node.kind == A_Expr_Kind.AEXPR_OP:
+        items = (node.rexpr,)
+    else:
+        return []
+    values = [_literal(i) for i in items or ()]
+    if not values or any(v is None for v in values):
+        return []
+    return [(column, tuple(values))]
+
+
+def _literal(node: Any) -> Any:
+    while isinstance(node, ast.TypeCast):
+        node = node.arg
+    if isinstance(node, ast.A_Const) and not node.isnull:
+        value = node.val
+        for attribute in ("sval", "ival", "fval", "boolval"):
+            if hasattr(value, attribute):
+                return getattr(value, attribute)
+    return None
+
+
+def describe_failure(exc: psycopg.Error) -> str:
+    """Why a synthetic row was refused, in the terms a user fixes it with."""
+    diag = exc.diag
+    message = diag.message_primary or str(exc)
+    state = diag.sqlstate or ""
+    where = f" (in {diag.context.splitlines()[0]})" if diag.context else ""
+    if state == "23502":
+        return f"NOT NULL column {diag.column_name or '?'} got no value: {message}{where}"
+    if state == "23514":
+        return f"check constraint {diag.constraint_name or '?'} rejected the values: {message}"
+    if state == "23505":
+        return f"unique constraint {diag.constraint_name or '?'}: {message}"
+    if state == "23503":
+        return f"foreign key {diag.constraint_name or '?'}: {message}"
+    if state == "P0001" or (diag.context and "PL/pgSQL" in diag.context):
+        return f"a trigger refused the row: {message}{where}"
+    if state in ("22P02", "22023"):
+        return f"a value of the wrong form: {message}"
+    if state == "42501":
+        return f"missing privilege: {message}"
+    return f"{state or 'error'}: {message}{where}"
+
+
 @dataclass
 class World:
     """One synthetic user and the rows made (or found) for them, by table."""
@@ -74,6 +165,9 @@ class World:
     user_id: str
     rows: dict[str, dict[str, Any]] = field(default_factory=dict)
     owned: set[str] = field(default_factory=set)  # tables whose row belongs to the user
+    failures: dict[str, str] = field(default_factory=dict)  # table -> why it has no row
+    tenants: set[str] = field(default_factory=set)  # tenant roots: their own school, org...
+    choices: Choices = field(default_factory=dict)
 
     def value(self, table: str, column: str) -> Any:
         row = self.rows.get(table)
@@ -155,7 +249,10 @@ def row_values(
         elif column.name in fk_columns or column.default is not None:
             continue
         elif column.notnull or column.name in unique:
-            values[column.name] = make_value(column, world.label, unique=column.name in unique)
+            allowed = world.choices.get(table.qualified, {}).get(column.name, ())
+            values[column.name] = make_value(
+                column, world.label, unique=column.name in unique, choices=allowed
+            )
     return values
 
 
@@ -207,14 +304,15 @@ def build_world(
         try:
             values = row_values(table, world, world.rows, conn, owner_id=world.user_id)
         except Unsupported as exc:
+            world.failures[name] = str(exc)
             notes.append(f"no synthetic row in {name} for {world.email}: {exc}")
             continue
         try:
             with conn.transaction():
                 world.rows[name] = insert_row(conn, table, values)
         except psycopg.Error as exc:
-            message = exc.diag.message_primary or str(exc)
-            notes.append(f"no synthetic row in {name} for {world.email}: {message}")
+            world.failures[name] = describe_failure(exc)
+            notes.append(f"no synthetic row in {name} for {world.email}: {world.failures[name]}")
     world.owned = _belonging(shapes, world)
     return world
 
@@ -260,4 +358,5 @@ def _belonging(shapes: Shapes, world: World) -> set[str]:
             if name not in owned and points_into(name, owned | tenants):
                 owned.add(name)
                 changed = True
+    world.tenants = tenants - owned
     return owned

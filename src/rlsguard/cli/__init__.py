@@ -23,6 +23,7 @@ from rlsguard.cli import audit as audit_cli
 from rlsguard.cli import dev as dev_cli
 from rlsguard.cli import gameday as gameday_cli
 from rlsguard.cli import gate as gate_cli
+from rlsguard.cli import pgtap as pgtap_cli
 from rlsguard.cli import policy as policy_cli
 from rlsguard.cli.console import print_error
 from rlsguard.cli.matrix import matrix_app
@@ -176,7 +177,22 @@ policy_cli.register(app)  # snapshot, diff, blame, rollback
 audit_cli.register(app)  # lint, probe
 gate_cli.register(app)  # gate
 gameday_cli.register(app)  # gameday
+<<<<<<< HEAD
 dev_cli.register(app)  # dev, watch
+=======
+pgtap_cli.register(app)  # test-db
+
+
+def _show_progress() -> None:
+    """Progress notes (e.g. a migration still running after a second) go to stderr."""
+    logger = logging.getLogger("rlsguard.progress")
+    if not logger.handlers:
+        handler = logging.StreamHandler()  # stderr
+        handler.setFormatter(logging.Formatter("rlsguard: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+>>>>>>> main
 
 
 def _show_warning(
@@ -196,8 +212,12 @@ def run() -> None:
     warnings.showwarning = _show_warning
     # psycopg logs "error ignored terminating <Pipeline>" after an error we report ourselves.
     logging.getLogger("psycopg").addHandler(logging.NullHandler())
+    _show_progress()
     try:
         app()
     except RlsguardError as exc:
+        print_error(err_console, exc)
+        raise SystemExit(2) from exc
+    except OSError as exc:  # the environment, not a finding: exit 2 with the file, no traceback
         print_error(err_console, exc)
         raise SystemExit(2) from exc

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from rlsguard.cli.console import print_error
 from rlsguard.cli.options import (
@@ -180,8 +181,18 @@ def probe(
     allow_destructive: AllowDestructiveOption = None,
     stand_in: StandInOption = None,
     pg_bin: PgBinOption = None,
+    allow_empty: Annotated[
+        bool,
+        typer.Option(
+            "--allow-empty",
+            help="Exit 0 even when nothing was probed (no persona could act, no attempt made).",
+        ),
+    ] = False,
 ) -> None:
-    """Try privilege escalation and cross-tenant reads and writes as every persona."""
+    """Try privilege escalation and cross-tenant reads and writes as every persona.
+
+    Exits 1 when a finding fails (see --fail-on) or when nothing was probed.
+    """
     from rlsguard.audit.api import probe_project
 
     with _prepared(supabase_dir, no_cache, backend, dsn, allow_destructive, stand_in, pg_bin) as (
@@ -195,10 +206,22 @@ def probe(
             raise typer.Exit(2) from exc
         default_uri = _default_uri(engine)
     notes = [
-        f"acted as {', '.join(report.actors)} on {len(report.tables)} table(s); "
+        f"acted as {', '.join(report.actors) or 'nobody'} on {len(report.tables)} table(s); "
         f"{report.attempts} attempt(s), all rolled back",
         *report.notes,
     ]
+    if report.attempts == 0 and not allow_empty:
+        # A security check that checked nothing must not look like a pass.
+        _report(report.findings, check="probe", fmt=fmt, fail_on=FailOn.none, output=output,
+                default_uri=default_uri, notes=notes)  # fmt: skip
+        err.print(
+            "[red]nothing was checked:[/] the probe made 0 attempts "
+            f"({escape(report.notes[-1] if report.notes else 'no exposed table or actor')}). "
+            "Seed the personas' users or pass --allow-empty.",
+            markup=True,
+            soft_wrap=True,
+        )
+        raise typer.Exit(1)
     _report(
         report.findings,
         check="probe",

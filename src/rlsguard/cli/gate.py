@@ -88,6 +88,14 @@ def gate(
         Path | None,
         typer.Option("--json", help="Write everything as JSON here (docs/gate.schema.json)."),
     ] = None,
+    allow_narrowing: Annotated[
+        bool,
+        typer.Option(
+            "--allow-narrowing",
+            help="Let intended lock-downs through: a persona losing all access to a table "
+            "(some rows before, none now) blocks by default, as the runbook's P1.",
+        ),
+    ] = False,
     no_cache: NoCacheOption = False,
     backend: BackendOption = None,
     dsn: DsnOption = None,
@@ -106,6 +114,7 @@ def gate(
         supabase_dir=supabase_dir,
         fail_on=fail_on.value,  # type: ignore[arg-type]
         no_cache=no_cache,
+        allow_narrowing=allow_narrowing,
         stand_ins=tuple(stand_in or ()),
         pg_bin=pg_bin,
         engine=engine_options(backend=backend, dsn=dsn, allow_destructive=allow_destructive),
@@ -115,12 +124,13 @@ def gate(
         report = run_gate(options, reporter=progress)
     finally:
         progress.close()
-    written = write_summary(report, summary)
+    full = str(json_file) if json_file is not None else None
+    written = write_summary(report, summary, full_report=full)
     for path, render in ((junit, render_junit), (sarif, render_sarif), (json_file, render_json)):
         if path is not None:
             written.append(write(path, render(report)))
     if not summary:
-        sys.stdout.write(render_summary(report))
+        sys.stdout.write(render_summary(report, full_report=full))
     _verdict(report, written)
     raise typer.Exit(report.exit_code)
 

@@ -109,8 +109,12 @@ def check(
     ] = False,
     stand_in: StandInOption = None,
     pg_bin: PgBinOption = None,
+    allow_empty: Annotated[
+        bool,
+        typer.Option("--allow-empty", help="Exit 0 even when the matrix has no cells."),
+    ] = False,
 ) -> None:
-    """Check every cell of the matrix; exit 1 when any cell fails."""
+    """Check every cell of the matrix; exit 1 when any cell fails or there is none."""
     from rlsguard.matrix.check import Checker
     from rlsguard.matrix.load import load_matrix
     from rlsguard.matrix.report import explain
@@ -118,12 +122,29 @@ def check(
     with _errors_exit_2():
         engine = _engine(supabase_dir, backend, dsn, allow_destructive, False, stand_in, pg_bin)
         # The file first: a mistake in it costs no server start.
-        loaded = load_matrix(matrix or engine.config.matrix, engine.personas.names)
+        path = matrix or engine.config.matrix
+        loaded = load_matrix(path, engine.personas.names)
+        if not loaded.cells() and not allow_empty:
+            err_console.print(
+                f"[red]nothing was checked:[/] {escape(str(path))} has no cells. "
+                "Add expectations, or pass --allow-empty if that is intended."
+            )
+            raise typer.Exit(1)
         with _database(engine) as db:
             run = Checker(db, loaded, schemas=_schemas(engine)).run()
+    problems = run.problems
     if as_json:
         typer.echo(json.dumps(_as_json(run), indent=2))
-        raise typer.Exit(0 if run.ok else 1)
+        raise typer.Exit(2 if problems else 0 if run.ok else 1)
+    if problems:
+        # The file is wrong, not the policies: say each thing once, like a load error.
+        for problem in problems:
+            err_console.print(f"[red]error[/]: {escape(str(problem))}")
+        err_console.print(
+            f"[red]{len(problems)} problem(s) in the matrix file[/]; fix it and run again "
+            "(no cell was judged against a file the database does not match)."
+        )
+        raise typer.Exit(2)
     table = Table(show_header=True, header_style="bold", box=None, padding=(0, 1))
     for column in ("persona", "table", "operation", "", "rows"):
         table.add_column(column, overflow="fold")
@@ -153,7 +174,23 @@ def check(
     )
     for line in run.untested.lines():
         console.print(f"[yellow]untested[/]: {escape(line)}")
+    for line in run.warnings:
+        console.print(f"[yellow]warning[/]: {escape(line)}")
     raise typer.Exit(0 if run.ok else 1)
+
+
+def _candidate(candidate: Any) -> dict[str, Any]:
+    """What happened to one insert candidate or change, as a person reads it."""
+    return {
+        "index": candidate.index,
+        "name": candidate.name,
+        "label": candidate.label,
+        "expected": "accepted" if candidate.expected else "refused",
+        "outcome": candidate.outcome,
+        "sqlstate": candidate.sqlstate,
+        "message": candidate.message,
+        "values": dict(candidate.values),
+    }
 
 
 def _as_json(run: Any) -> dict[str, Any]:
@@ -171,9 +208,16 @@ def _as_json(run: Any) -> dict[str, Any]:
                 "summary": r.summary(),
                 "unexpected": sorted(list(k) for k in r.unexpected),
                 "missing": sorted(list(k) for k in r.missing),
+                **(
+                    {"candidates": [_candidate(c) for c in r.candidates]}
+                    if r.cell.operation in ("insert", "changes")
+                    else {}
+                ),
             }
             for r in run.results.values()
         ],
+        "problems": [str(p) for p in run.problems],
+        "warnings": run.warnings,
         "untested": run.untested.as_dict(),
         "statements": run.statements,
         "round_trips": run.round_trips,

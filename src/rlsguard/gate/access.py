@@ -385,6 +385,19 @@ class AccessChange:
         """A missing grant now refuses what the persona could do before."""
         return self.after.state == "denied" and self.before.state != "denied"
 
+    @property
+    def locks_out(self) -> bool:
+        """Some rows (or candidates) before, none now: the runbook's P1 "no access".
+
+        A ``USING (false)``, a dropped policy, RLS enabled with no policy (0 rows) and a
+        revoked grant (42501) all look like this.
+        """
+        return (
+            self.before.ok
+            and bool(self.before.keys)
+            and (self.after.state == "denied" or (self.after.ok and not self.after.keys))
+        )
+
     def keys_text(self, keys: Sequence[Key], limit: int = 3, *, short: bool = False) -> str:
         """Keys as people read them: ``ids 2…9 'Grace Hopper', …``; ``short`` prefers the
         first label column over the key."""
@@ -526,6 +539,18 @@ class AccessDiff:
         """Widenings that no passing matrix cell expects: the ones that block a gate."""
         return [c for c in self.widens if not c.covered]
 
+    @property
+    def lockouts(self) -> list[AccessChange]:
+        """Personas that lost all access to a table, and no passing matrix cell expects it."""
+        return [c for c in self.changes if c.locks_out and not c.covered]
+
+    def lockout_tables(self) -> dict[str, list[str]]:
+        """``{table: ["persona operation", ...]}`` of :attr:`lockouts`, in order."""
+        out: dict[str, list[str]] = {}
+        for change in self.lockouts:
+            out.setdefault(change.table, []).append(f"{change.persona} {change.operation}")
+        return out
+
     def __bool__(self) -> bool:
         return bool(self.changes or self.tables_added or self.tables_dropped)
 
@@ -535,6 +560,7 @@ class AccessDiff:
             "narrows": len(self.narrows),
             "neutral": len(self.neutral),
             "uncovered": len(self.uncovered),
+            "lockouts": len(self.lockouts),
         }
 
     def by_persona(self) -> dict[str, list[AccessChange]]:

@@ -167,7 +167,7 @@ class AccessDoc(_Model):
     )
     tables: list[str] = Field(description="Tables present on both sides (compared).")
     cells: int = Field(description="persona x table x operation cells compared.")
-    counts: dict[str, int] = Field(description="widens, narrows, neutral, uncovered.")
+    counts: dict[str, int] = Field(description="widens, narrows, neutral, uncovered, lockouts.")
     changes: list[AccessChangeDoc]
     tables_added: list[str]
     tables_dropped: list[str]

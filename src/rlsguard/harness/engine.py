@@ -297,7 +297,16 @@ class Engine:
         self.prepared = prepare_cluster(
             self.stack,
             inputs,
+<<<<<<< HEAD
             lambda server: _apply(server, project, stand_ins=stand_ins),
+=======
+            lambda server: apply_project(
+                server,
+                project,
+                stand_ins=stand_ins,
+                statement_timeout=self.config.migrations.statement_timeout,
+            ),
+>>>>>>> main
             binaries=binaries,
             name=self._cluster_name,
             cache=TemplateCache(Path(cache_dir) / "templates" if cache_dir else None),
@@ -351,7 +360,17 @@ class Engine:
             # that bootstrap at once on a fresh server would race to create them.
             with server.connect(None if external else "postgres", autocommit=True) as lock:
                 lock.execute("select pg_advisory_lock(%s)", (BOOTSTRAP_LOCK,))
+<<<<<<< HEAD
                 _apply(server, project, dbname=self.template_db, stand_ins=self.stand_ins)
+=======
+                apply_project(
+                    server,
+                    project,
+                    dbname=self.template_db,
+                    stand_ins=self.stand_ins,
+                    statement_timeout=self.config.migrations.statement_timeout,
+                )
+>>>>>>> main
             self._databases_forget()
         self.endpoint = endpoint
 

@@ -206,7 +206,8 @@ class Checker:
                 close = catalog.similar_table(self.conn, name)
                 hint = f"; did you mean {close!r}?" if close else ""
                 found[name] = self.matrix.problem(
-                    f"tables.{name}", f"no table {name} in database {self.conn.info.dbname!r}{hint}"
+                    f"tables.{name}",
+                    f"no table {name}: the project's migrations do not create it{hint}",
                 )
                 continue
             found[name] = self._table(name, info)

@@ -441,7 +441,7 @@ def check_static(matrix: Matrix, personas: Iterable[str] | None) -> Iterator[Pro
             for persona, value in (getattr(tspec, operation) or {}).items():
                 key = f"{base}.{operation}.{persona}"
                 if persona not in listed:
-                    yield matrix.problem(key, _unlisted(persona))
+                    yield matrix.problem(key, _unlisted(persona, listed))
                 if isinstance(value, KeyList):
                     yield from _check_keys(matrix, key, tspec, value)
                 elif isinstance(value, Where):
@@ -463,8 +463,10 @@ def _unknown_persona(name: str, project: list[str]) -> str:
     )
 
 
-def _unlisted(persona: str) -> str:
-    return f"persona {persona!r} is not listed under personas: (add it there to check it)"
+def _unlisted(persona: str, listed: Iterable[str] = ()) -> str:
+    close = difflib.get_close_matches(persona, list(listed), n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return f"persona {persona!r} is not listed under personas: {hint}(add it there to check it)"
 
 
 def _check_keys(matrix: Matrix, key: str, tspec: TableSpec, value: KeyList) -> Iterator[Problem]:
@@ -546,13 +548,13 @@ def _check_candidates(
             yield from _check_predicate(matrix, f"{where}.where", candidate.where)
         for position, persona in enumerate(candidate.personas or ()):
             if persona not in listed:
-                yield matrix.problem(f"{where}.personas[{position}]", _unlisted(persona))
+                yield matrix.problem(f"{where}.personas[{position}]", _unlisted(persona, listed))
     names = {c.name: i for i, c in enumerate(section.candidates) if c.name is not None}
     count = len(section.candidates)
     for persona, accept in section.accept.items():
         key = f"{base}.{operation}.accept.{persona}"
         if persona not in listed:
-            yield matrix.problem(key, _unlisted(persona))
+            yield matrix.problem(key, _unlisted(persona, listed))
         if not isinstance(accept, list):
             continue
         for index, ref in enumerate(accept):

@@ -22,6 +22,7 @@ comments are never parameters.
 
 from __future__ import annotations
 
+import difflib
 import functools
 import json
 import re
@@ -152,7 +153,13 @@ def check_name(name: str) -> str | None:
     if head in PREFIXES:
         return f"':{head}' needs a path, e.g. ':{head}.school_id'"
     known = ", ".join([*(f":{s}" for s in SIMPLE), *(f":{p}.<path>" for p in PREFIXES)])
-    hint = f"; did you mean ':app.{name}'?" if head not in SIMPLE else ""
+    close = difflib.get_close_matches(head, [*SIMPLE, *PREFIXES], n=1, cutoff=0.6)
+    if close and close[0] in SIMPLE and not rest:
+        hint = f"; did you mean ':{close[0]}'?"
+    elif close and close[0] in PREFIXES:
+        hint = f"; did you mean ':{close[0]}.{rest or '<path>'}'?"
+    else:
+        hint = f"; did you mean ':app.{name}'?" if head not in SIMPLE else ""
     return f"unknown parameter ':{name}' (known: {known}){hint}"
 
 

@@ -202,6 +202,21 @@ class MatrixRun:
         found = [r.problem for r in self.results.values() if r.problem is not None]
         return list(dict.fromkeys(found))
 
+    @property
+    def warnings(self) -> list[str]:
+        """Cells whose predicate reads ``:uid`` as a persona without a user (anon,
+        service_role): it is NULL there, so ``owner_id = :uid`` expects no row at all."""
+        out = []
+        for result in self.results.values():
+            if "uid" in result.parameters and result.parameters["uid"] is None:
+                cell = result.cell
+                out.append(
+                    f"{cell.id}: :uid is NULL for persona {cell.persona!r} (no signed-in "
+                    "user), so comparisons with it match no row; write the expectation "
+                    "without :uid for this persona"
+                )
+        return out
+
     def __getitem__(self, cell: Cell | str) -> CellResult:
         if isinstance(cell, str):
             for found in self.results.values():

@@ -53,9 +53,9 @@ def configure_matrix(
     """
     explicit = config.getoption("--rlsguard-matrix", None)
     if project is None:
-        if explicit:
-            raise pytest.UsageError(str(problem)) from None
-        return  # the engine reports a broken config when a test needs it
+        # A broken config must not quietly drop the matrix (a green run that checked
+        # nothing): the session fails once, with the message the CLI prints.
+        raise pytest.UsageError(str(problem)) from None
     if explicit:
         path = Path(explicit).expanduser()
         path = (path if path.is_absolute() else config.invocation_params.dir / path).resolve()
@@ -64,6 +64,12 @@ def configure_matrix(
     else:
         path = Path(project.matrix).resolve()
         if not path.is_file():
+            if "matrix" in project.model_fields_set:  # configured, so it must exist
+                where = str(project.source) if project.source else "rlsguard config"
+                raise pytest.UsageError(
+                    f"{where}: matrix: no such file: {path}. Fix the path, or remove the key "
+                    "to use the default (fixtures/rls_matrix.yaml)."
+                )
             return
     config.pluginmanager.register(MatrixPlugin(config, path, list(project.personas)), PLUGIN_NAME)
     if explicit or config.args_source != pytest.Config.ArgsSource.ARGS:
@@ -84,7 +90,16 @@ class MatrixFile(pytest.File):
     def collect(self) -> Iterator[MatrixItem]:
         plugin: MatrixPlugin = self.config.pluginmanager.getplugin(PLUGIN_NAME)
         matrix = plugin.load()
-        for cell in matrix.cells():
+        cells = list(matrix.cells())
+        if not cells and not self.config.getoption("--rlsguard-allow-empty", False):
+            from rlsguard.matrix.load import MatrixError, Problem
+
+            reason = (
+                "the matrix has no cells, so nothing would be checked. Add expectations, "
+                "or pass --rlsguard-allow-empty if an empty matrix is intended."
+            )
+            raise MatrixError([Problem(str(self.path), "", reason)])
+        for cell in cells:
             item = MatrixItem.from_parent(
                 self, name=f"test_access[{cell.id}]", cell=cell, line=matrix.line(cell.key)
             )

@@ -16,8 +16,10 @@ Fixtures compose from small parts, as in pytest-postgresql:
 
 The project's access matrix (``fixtures/rls_matrix.yaml``, see
 :mod:`rlsguard.pytest.matrix`) becomes one ``rls`` item per persona x table x
-operation. The engine is opened once per process, on first use, by whoever
-needs it first (a fixture, a matrix item, the xdist controller).
+operation; the project's pgTAP files (``supabase/tests/**/*.sql``, see
+:mod:`rlsguard.pytest.pgtap`) become one ``pgtap`` item per file. The engine is opened
+once per process, on first use, by whoever needs it first (a fixture, a matrix item,
+the xdist controller).
 
 Under pytest-xdist the controller builds the template once and owns the
 cluster; each worker attaches to it and works in a database of its own.
@@ -92,6 +94,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="allow destructive actions on this one database of a server rlsguard did not start",
     )
     group.addoption(
+        "--rlsguard-allow-empty",
+        action="store_true",
+        default=False,
+        help="accept a configured access matrix with no cells (by default that fails: "
+        "nothing would be checked)",
+    )
+    group.addoption(
         "--rlsguard-matrix",
         default=None,
         metavar="PATH",
@@ -109,6 +118,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="the anon key for --rlsguard-auth-url (env RLSGUARD_ANON_KEY)",
     )
+    from rlsguard.pytest.pgtap import add_options
+
+    add_options(group)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -120,6 +132,7 @@ def pytest_configure(config: pytest.Config) -> None:
         ("auth", "auth flows against the reference auth service (or --rlsguard-auth-url)"),
         ("auth_internal", "auth tests that need the reference service's database or clock"),
         ("chaos", "injects a fault into a private server and reverts it, even on failure"),
+        ("pgtap", "pgTAP files of supabase/tests, one item per file (rlsguard.pytest.pgtap)"),
         ("slow", "longer tests, left out of plain pytest; run them with -m slow"),
     ):
         config.addinivalue_line("markers", f"{marker}: {doc}")
@@ -132,6 +145,9 @@ def pytest_configure(config: pytest.Config) -> None:
     project, problem = _project_config(config)  # read once, for both collectors
     configure_matrix(config, project, problem)
     configure_drift(config, project)  # fixtures/policies.snapshot.json: the approved surface
+    from rlsguard.pytest.pgtap import configure_pgtap
+
+    configure_pgtap(config, project)  # supabase/tests/**/*.sql: pgTAP files as items
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
@@ -181,10 +197,16 @@ def _may_use_rlsguard(config: pytest.Config) -> bool:
 
 
 def _project_config(config: pytest.Config) -> tuple[Any, RlsguardError | None]:
-    """The project's config, or why it cannot be read (reported when a test needs it)."""
+    """The project's config, or why it cannot be read (the session then fails once)."""
     from rlsguard.config import load_config
+    from rlsguard.errors import ConfigError
 
     supabase_dir = config.getoption("--supabase-dir", None)
+    if supabase_dir and not Path(supabase_dir).expanduser().is_dir():
+        folder = (config.invocation_params.dir / Path(supabase_dir).expanduser()).resolve()
+        return None, ConfigError(
+            "--supabase-dir", "", f"no such folder: {folder}. Point it at the project's supabase/"
+        )
     try:
         return load_config(
             supabase_dir=Path(supabase_dir).resolve() if supabase_dir else None

@@ -67,6 +67,11 @@ class Engines:
         except RlsguardError as exc:
             self.error = str(exc)
             raise
+        except (OSError, UnicodeError) as exc:
+            # Not our own error, but the session must still fail once, not per test
+            # (and not rebuild the template for every test that asks).
+            self.error = f"{type(exc).__name__}: {exc}"
+            raise RlsguardError(self.error) from exc
         return self.engine
 
     def close(self) -> None:

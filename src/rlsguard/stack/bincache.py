@@ -13,6 +13,7 @@ import contextlib
 import hashlib
 import os
 import shutil
+import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePath
 
@@ -40,8 +41,8 @@ def publish_copy(copies: Sequence[tuple[Path, PurePath]], dest_root: Path) -> Pa
         return dest_root
     cache_root = dest_root.parent
     cache_root.mkdir(parents=True, exist_ok=True)
-    staging = cache_root / f".{dest_root.name}.{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
+    # Private to this call: nothing that may be someone else's is ever cleared first.
+    staging = Path(tempfile.mkdtemp(prefix=f".{dest_root.name}.", dir=cache_root))
     try:
         for src, relative in copies:
             target = staging / relative

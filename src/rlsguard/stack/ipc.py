@@ -8,9 +8,14 @@ ours is deleted with its run. Left alone they pile up run after run until the
 kernel's segment limit is reached.
 
 Clusters therefore keep their dynamic shared memory inside the data
-directory (``dynamic_shared_memory_type = mmap``), and the reaper removes the
-interlock segments and ``PostgreSQL.*`` files of the service user that no
-live process holds. Nothing owned by another user is ever touched.
+directory (``dynamic_shared_memory_type = mmap``), so they make no
+``PostgreSQL.*`` files at all. The interlock segment is released only when
+it is provably ours: the ``postmaster.pid`` of a data directory inside one
+of our run directories names it (line 7) and its creator (line 1), the
+segment still has that creator, nobody is attached and the postmaster is
+gone. Segments and files that cannot be traced to a run of ours (another
+Postgres of the same user, an older rlsguard) are only reported by
+``rlsguard doctor``, never removed.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from rlsguard.stack.runtime import process_alive
+from rlsguard.stack.procinfo import process_alive
 
 _IPC_RMID = 0
 SYSV_TABLE = Path("/proc/sysvipc/shm")
@@ -72,6 +77,47 @@ def stale_sysv_segments(uid: int, table: Path = SYSV_TABLE) -> list[int]:
     ]
 
 
+def _interlock_of(pidfile: Path) -> tuple[int, int] | None:
+    """(postmaster pid, shmid) from a ``postmaster.pid``, None when it names no segment."""
+    try:
+        lines = pidfile.read_text(encoding="utf-8", errors="replace").splitlines()
+        pid = int(lines[0])
+        shmid = int(lines[6].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return pid, shmid
+
+
+def release_ipc(path: Path | None) -> int:
+    """Remove the interlock segments of dead postmasters whose data directories lie in ``path``.
+
+    ``path`` is a run directory of ours (or a server's folder inside one);
+    data directories sit at most two levels down. Returns how many were removed.
+    """
+    if path is None:  # a server that is not ours has no folder here
+        return 0
+    pidfiles: list[Path] = []
+    for pattern in ("postmaster.pid", "*/postmaster.pid", "*/*/postmaster.pid"):
+        with contextlib.suppress(OSError):
+            pidfiles.extend(path.glob(pattern))
+    if not pidfiles:
+        return 0
+    segments = {s.shmid: s for s in sysv_segments()}
+    removed = 0
+    for pidfile in pidfiles:
+        found = _interlock_of(pidfile)
+        if found is None:
+            continue
+        pid, shmid = found
+        segment = segments.get(shmid)
+        if segment is None or segment.creator != pid or segment.attached != 0:
+            continue
+        if process_alive(pid):
+            continue
+        removed += remove_sysv_segment(shmid)
+    return removed
+
+
 def remove_sysv_segment(shmid: int) -> bool:
     libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
     return int(libc.shmctl(shmid, _IPC_RMID, None)) == 0
@@ -107,14 +153,12 @@ def stale_posix_files(uid: int, shm_dir: Path = POSIX_SHM_DIR) -> list[Path]:
     return [p for p in candidates if str(p) not in mapped]
 
 
-def reap_ipc(uid: int) -> tuple[int, int]:
-    """Remove the service user's orphaned segments and files; returns how many of each."""
+def orphaned_ipc(uid: int) -> tuple[list[int], list[Path]]:
+    """Orphaned interlock segments and ``PostgreSQL.*`` files of ``uid``: for doctor to report.
+
+    They cannot be traced to a run of ours (that run's directory, which named
+    them, is gone), so rlsguard never removes them itself.
+    """
     if uid == 0:
-        return (0, 0)  # never sweep root's shared memory
-    segments = sum(remove_sysv_segment(shmid) for shmid in stale_sysv_segments(uid))
-    files = 0
-    for path in stale_posix_files(uid):
-        with contextlib.suppress(OSError):
-            path.unlink()
-            files += 1
-    return segments, files
+        return ([], [])
+    return stale_sysv_segments(uid), stale_posix_files(uid)

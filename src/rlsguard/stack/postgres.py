@@ -13,6 +13,7 @@ restart in ~35 ms (see docs/performance.md).
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import secrets
 import shutil
@@ -54,10 +55,20 @@ def copy_datadir(src: Path, dst: Path) -> None:
     if src.is_file():
         dst.mkdir(mode=0o700)
         if shutil.which("tar"):
-            run_tied(["tar", "-xf", str(src), "-C", str(dst)], check=True)
+            proc = run_tied(
+                ["tar", "-xf", str(src), "-C", str(dst)],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if proc.returncode != 0:
+                raise _unpack_failed(src, dst, proc.stderr.strip())
         else:
-            with tarfile.open(src) as archive:
-                archive.extractall(dst, filter="tar")
+            try:
+                with tarfile.open(src) as archive:
+                    archive.extractall(dst, filter="tar")
+            except (OSError, tarfile.TarError) as exc:
+                raise _unpack_failed(src, dst, str(exc)) from exc
     elif shutil.which("cp"):
         run_tied(["cp", "-a", str(src), str(dst)], check=True)
     else:
@@ -66,12 +77,33 @@ def copy_datadir(src: Path, dst: Path) -> None:
         (dst / name).unlink(missing_ok=True)
 
 
+def _unpack_failed(src: Path, dst: Path, why: str) -> ServerError:
+    if "No space left" in why:
+        return ServerError(
+            f"no space left on the disk under {dst.parent} while unpacking the template: "
+            "free some space, or set RLSGUARD_RUN_ROOT to a folder on a larger disk"
+        )
+    return ServerError(
+        f"the cached template {src} cannot be unpacked ({why}): remove its folder "
+        f"({src.parent}) or run with --no-cache, and it is rebuilt"
+    )
+
+
 def archive_datadir(src: Path, archive: Path) -> None:
     """Pack a (stopped) data directory into one uncompressed tar file, owners and modes kept."""
     archive.parent.mkdir(parents=True, exist_ok=True)
     if shutil.which("tar"):
         excludes = [f"--exclude=./{name}" for name in _PROCESS_FILES]
-        run_tied(["tar", "-cf", str(archive), *excludes, "-C", str(src), "."], check=True)
+        proc = run_tied(
+            ["tar", "-cf", str(archive), *excludes, "-C", str(src), "."],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if proc.returncode != 0:
+            # Keep the cause: a full disk is handled (run uncached), anything else is not.
+            code = errno.ENOSPC if "No space left" in proc.stderr else errno.EIO
+            raise OSError(code, f"tar could not write {archive}: {proc.stderr.strip()}")
         return
     with tarfile.open(archive, "w") as out:
         out.add(
@@ -334,6 +366,9 @@ class PostgresServer(Server):
 
     def remove(self) -> None:
         """Stop and delete the cluster's files."""
+        from rlsguard.stack.ipc import release_ipc
+
         with contextlib.suppress(ServerError):
             self.stop()
+        release_ipc(self.workdir)
         shutil.rmtree(self.workdir, ignore_errors=True)

@@ -5,6 +5,12 @@ Every run gets a short run id. Its directory is ``<root>/rlsguard-<run id>/``
 than on ext4) and every process it starts carries ``RLSGUARD_RUN_ID=<run id>``
 in its environment. A later run uses both tags to find and remove what a
 killed run left behind.
+
+The reaper deletes only what it can prove rlsguard made: the directory is
+built under a private ``mkdtemp`` name, its marker is written there, and only
+then is it renamed to ``rlsguard-<run id>``. So a ``rlsguard-*`` directory
+without our marker was never ours (a user's notes, a virtualenv, another
+tool's checkout) and is left alone, however old; ``rlsguard doctor`` lists it.
 """
 
 from __future__ import annotations
@@ -29,6 +35,9 @@ from pathlib import Path
 from typing import Any
 
 from rlsguard.errors import ServerError
+from rlsguard.stack.ipc import release_ipc
+from rlsguard.stack.procinfo import _is_zombie, process_alive, process_start_time
+from rlsguard.stack.procinfo import process_state as process_state  # re-exported
 
 log = logging.getLogger("rlsguard.stack")
 
@@ -37,11 +46,11 @@ SERVER_TAG_ENV = "RLSGUARD_SERVER"
 OWNER_ENV = "RLSGUARD_OWNER"
 RUN_PREFIX = "rlsguard-"
 MARKER = "run.json"
+MARKER_TOOL = "rlsguard"
+# Where a run directory is built before it gets its public name (see RunDir.create).
+STAGING_PREFIX = f".{RUN_PREFIX}new-"
 DEFAULT_USER = "rlsguard"
 SOCKET_PATH_LIMIT = 107
-# A directory without a readable marker is only removed once it is this old, so
-# a run that is still creating its marker is never disturbed.
-UNMARKED_MAX_AGE_S = 600.0
 
 
 def new_run_id() -> str:
@@ -79,48 +88,15 @@ def run_roots() -> list[Path]:
     return seen
 
 
-def process_start_time(pid: int) -> int | None:
-    """Start time in clock ticks since boot: with the pid it names one process for good."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="utf-8") as fh:
-            stat = fh.read()
-    except OSError:
-        return None
-    # The command name (field 2) may contain spaces and parentheses.
-    fields = stat[stat.rfind(")") + 2 :].split()
-    return int(fields[19])
-
-
-def process_alive(pid: int, start_time: int | None = None) -> bool:
-    current = process_start_time(pid)
-    if current is None:
-        return False
-    if _is_zombie(pid):
-        return False
-    return start_time is None or current == start_time
-
-
-def process_state(pid: int) -> str | None:
-    """The one-letter state from /proc (R, S, T, Z, ...), None when the process is gone."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="utf-8") as fh:
-            stat = fh.read()
-    except OSError:
-        return None
-    return stat[stat.rfind(")") + 2 :].split()[0]
-
-
-def _is_zombie(pid: int) -> bool:
-    return process_state(pid) == "Z"
-
-
 _TAG_KEYS = (RUN_ID_ENV.encode(), SERVER_TAG_ENV.encode(), OWNER_ENV.encode())
 
 
 # Postgres children overwrite their environment block with their process
 # title, so clusters carry the same tags in cluster_name, which shows in every
 # child's title: "postgres: rlsguard <run id>/<server> <owner>: checkpointer".
-_TITLE_RE = re.compile(rb"rlsguard ([0-9a-f]+)/([\w.-]+) (\d+:\d+)")
+# Anchored: only a Postgres process title counts, never a command line that merely
+# mentions such a tag (``grep 'rlsguard 1f2e/pg 9:9'``), which is not ours to kill.
+_TITLE_RE = re.compile(rb"^postgres: rlsguard ([0-9a-f]+)/([\w.-]+) (\d+:\d+)")
 
 
 def cluster_title(run_id: str, server: str, owner: str) -> str:
@@ -334,17 +310,29 @@ class RunDir:
             self.path = self.root / f"{RUN_PREFIX}{self.run_id}"
 
     def create(self, user: ServiceUser) -> RunDir:
-        self.path.mkdir(mode=0o755, parents=False, exist_ok=False)
-        marker = {
-            "run_id": self.run_id,
-            "owner_pid": os.getpid(),
-            "owner_start": process_start_time(os.getpid()),
-            "created": time.time(),
-            "user": user.name,
-        }
-        tmp = self.path / f".{MARKER}.tmp"
-        tmp.write_text(json.dumps(marker), encoding="utf-8")
-        tmp.rename(self.path / MARKER)
+        """Build the directory privately, mark it, then publish it under its name.
+
+        The public name never exists without the marker, which is what lets
+        the reaper tell our directories from anyone else's.
+        """
+        if self.path.exists() or self.path.is_symlink():
+            raise ServerError(f"{self.path} already exists; it is not this run's to reuse")
+        staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=self.root))
+        try:
+            marker = {
+                "tool": MARKER_TOOL,
+                "run_id": self.run_id,
+                "owner_pid": os.getpid(),
+                "owner_start": process_start_time(os.getpid()),
+                "created": time.time(),
+                "user": user.name,
+            }
+            (staging / MARKER).write_text(json.dumps(marker), encoding="utf-8")
+            staging.chmod(0o755)
+            staging.rename(self.path)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
         return self
 
     def subdir(self, name: str, user: ServiceUser, mode: int = 0o700) -> Path:
@@ -354,6 +342,7 @@ class RunDir:
         return sub
 
     def remove(self) -> None:
+        release_ipc(self.path)
         shutil.rmtree(self.path, ignore_errors=True)
 
 
@@ -365,6 +354,35 @@ def _read_marker(run_dir: Path) -> dict[str, object] | None:
     return data if isinstance(data, dict) else None
 
 
+def proven_marker(run_dir: Path) -> dict[str, object] | None:
+    """The marker of a run directory rlsguard provably made, else None.
+
+    Proof: our marker (tool, run id matching the folder name, owner pid and
+    start time) in a real directory owned by the user we run as. A folder
+    without it is never ours: ours get their name only once the marker is in.
+    """
+    try:
+        st = run_dir.lstat()
+    except OSError:
+        return None
+    if not run_dir.is_dir() or run_dir.is_symlink() or st.st_uid != os.geteuid():
+        return None
+    marker = _read_marker(run_dir)
+    # Markers of rlsguard before 'tool' existed carry the same run id and owner: as good a proof.
+    if marker is None or marker.get("tool", MARKER_TOOL) != MARKER_TOOL:
+        return None
+    if run_dir.name.startswith(STAGING_PREFIX):
+        # Killed between marking and publishing: the marker, written first, still proves it.
+        if marker.get("tool") != MARKER_TOOL:
+            return None
+    elif run_dir.name != f"{RUN_PREFIX}{marker.get('run_id')}":
+        return None
+    pid, start = marker.get("owner_pid"), marker.get("owner_start")
+    if not isinstance(pid, int) or not isinstance(start, int):
+        return None
+    return marker
+
+
 def _run_dirs(roots: Iterable[Path]) -> Iterator[Path]:
     for root in roots:
         try:
@@ -372,7 +390,8 @@ def _run_dirs(roots: Iterable[Path]) -> Iterator[Path]:
         except OSError:
             continue
         for entry in entries:
-            if entry.name.startswith(RUN_PREFIX) and entry.is_dir() and not entry.is_symlink():
+            named = entry.name.startswith((RUN_PREFIX, STAGING_PREFIX))
+            if named and entry.is_dir() and not entry.is_symlink():
                 yield entry
 
 
@@ -381,10 +400,32 @@ def owner_alive(marker: dict[str, object]) -> bool:
     return isinstance(pid, int) and process_alive(pid, start if isinstance(start, int) else None)
 
 
+def foreign_run_dirs(roots: Iterable[Path] | None = None) -> list[Path]:
+    """``rlsguard-*`` entries of the temp roots that are not provably ours: never touched.
+
+    Includes staging folders (``.rlsguard-new-*``) a run was killed in before
+    it could write its marker: they cannot be told from anyone else's.
+    (One killed after writing it is provably ours and reaped like a run directory.)
+    """
+    roots = list(roots) if roots is not None else run_roots()
+    found: list[Path] = []
+    for root in roots:
+        try:
+            entries = sorted(root.iterdir())
+        except OSError:
+            continue
+        for entry in entries:
+            named = entry.name.startswith((RUN_PREFIX, STAGING_PREFIX))
+            if named and proven_marker(entry) is None:
+                found.append(entry)
+    return found
+
+
 @dataclass
 class ReapReport:
     killed: list[int]
     removed: list[Path]
+    segments: int = 0
 
 
 def owner_tag() -> str:
@@ -399,16 +440,16 @@ def _owner_tag_alive(tag: str) -> bool:
     return process_alive(int(pid), int(start) if start.isdigit() else None)
 
 
-def reap_stale(roots: Iterable[Path] | None = None, *, now: float | None = None) -> ReapReport:
+def reap_stale(roots: Iterable[Path] | None = None) -> ReapReport:
     """Remove what killed runs left: their tagged processes first, then their directories.
 
     A process is stale when the owner named in its ``RLSGUARD_OWNER`` tag is
     gone (pid and start time, so a reused pid does not count as alive); a
-    directory is stale when the owner in its marker is gone. Live runs, ours
-    or concurrent ones, are never touched.
+    directory is stale when it is provably ours (:func:`proven_marker`) and
+    the owner in its marker is gone. Live runs, ours or concurrent ones, and
+    anything without our marker are never touched.
     """
     roots = list(roots) if roots is not None else run_roots()
-    now = time.time() if now is None else now
     victims = [
         pid
         for pid, env in tagged_processes().items()
@@ -418,19 +459,19 @@ def reap_stale(roots: Iterable[Path] | None = None, *, now: float | None = None)
     if survivors:
         log.warning("stale rlsguard processes would not die: %s", survivors)
     removed: list[Path] = []
+    segments = 0
     for run_dir in _run_dirs(roots):
-        marker = _read_marker(run_dir)
-        if marker is None:
-            try:
-                stale = now - run_dir.stat().st_mtime > UNMARKED_MAX_AGE_S
-            except OSError:
-                continue
-        else:
-            stale = not owner_alive(marker)
-        if stale:
-            shutil.rmtree(run_dir, ignore_errors=True)
-            if not run_dir.exists():
-                removed.append(run_dir)
+        marker = proven_marker(run_dir)
+        if marker is None or owner_alive(marker):
+            continue
+        # The interlock segments of its killed postmasters are named in their
+        # postmaster.pid files: release them before those files go.
+        segments += release_ipc(run_dir)
+        shutil.rmtree(run_dir, ignore_errors=True)
+        if not run_dir.exists():
+            removed.append(run_dir)
     if victims or removed:
         log.info("reaped %d stale process(es) and %d directory(ies)", len(victims), len(removed))
-    return ReapReport(killed=[p for p in victims if p not in survivors], removed=removed)
+    return ReapReport(
+        killed=[p for p in victims if p not in survivors], removed=removed, segments=segments
+    )

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from rlsguard.errors import ServerError
 from rlsguard.stack.bincache import default_cache_root
-from rlsguard.stack.ipc import reap_ipc
+from rlsguard.stack.ipc import release_ipc
 from rlsguard.stack.pgbin import PgBinaries, accessible_copy, discover_pg_binaries
 from rlsguard.stack.postgres import PostgresServer, PostgresSettings
 from rlsguard.stack.process import Context, Server
@@ -91,7 +91,6 @@ class Stack:
         self._user_spec = user
         self._reap = reap
         self.reaped: ReapReport | None = None
-        self.reaped_ipc: tuple[int, int] = (0, 0)  # (System V segments, /dev/shm files)
         self.user: ServiceUser | None = None
         self.servers: dict[str, Server] = {}
         self._ctx: Context | None = None
@@ -119,8 +118,6 @@ class Stack:
                 self.reaped = reap_stale()
             user = self._user_spec
             self.user = user if isinstance(user, ServiceUser) else ServiceUser.resolve(user)
-            if self._reap:
-                self.reaped_ipc = reap_ipc(self.user.uid)
             self.run.create(self.user)
             self._ctx = Context(self.run.run_id, self.run.path, self.user)
             _install_handlers()
@@ -180,6 +177,7 @@ class Stack:
             server = self.servers.pop(name, None)
         if server is not None:
             server.stop()
+            release_ipc(server.workdir)  # a killed postmaster's interlock segment
             shutil.rmtree(server.workdir, ignore_errors=True)
 
     def __getitem__(self, name: str) -> Server:

@@ -35,12 +35,14 @@ def apply_project(
     auto_expose: bool | None = None,
     stand_ins: StandIns | bool | str | None = None,
     run_bootstrap: bool = True,
+    statement_timeout: str | None = None,
 ) -> ApplyReport:
     """Make ``dbname`` what ``supabase db reset`` would make of ``project``.
 
     ``auto_expose`` overrides ``[api].auto_expose_new_tables`` (unset there means not exposed,
     the current Supabase default). ``stand_ins`` opts into replacements for extensions the
-    server lacks (see :mod:`rlsguard.supabase.extensions`).
+    server lacks (see :mod:`rlsguard.supabase.extensions`). ``statement_timeout`` caps each
+    migration and seed statement (a Postgres duration; None or '0': no limit).
     """
     started = time.perf_counter()
     chosen = StandIns.coerce(stand_ins)
@@ -49,7 +51,9 @@ def apply_project(
     if run_bootstrap:
         report.bootstrap = bootstrap(target, dbname=dbname, auto_expose=mode, stand_ins=chosen)
         report.warnings.extend(report.bootstrap.warnings + report.bootstrap.stand_ins)
-    with MigrationSession(target, dbname, stand_ins=chosen) as session:
+    with MigrationSession(
+        target, dbname, stand_ins=chosen, statement_timeout=statement_timeout
+    ) as session:
         wanted = project.config.major_version
         major = int(session.server_version.split(".")[0])
         if wanted is not None and wanted != major:
@@ -62,6 +66,7 @@ def apply_project(
             report.warnings.append(message)
         report.migrations = session.migrate(project.migrations)
         report.seeds = session.seed(project.seeds)
+        session.verify(project.migrations, project.seeds)
     for applied in report.applied:
         report.warnings.extend(applied.stand_ins)
     report.seconds = time.perf_counter() - started

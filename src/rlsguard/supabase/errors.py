@@ -106,6 +106,14 @@ class MigrationError(RlsguardError):
         return "\n".join(out)
 
 
+class MigrationNotRecorded(RlsguardError):
+    """After applying, a migration's history row or a seed's record is missing.
+
+    Something in the files ended the batch's transaction in a way that lost
+    work silently; a template built from it would check empty tables.
+    """
+
+
 def _excerpt(
     statement: str, first_line: int, error_line: int | None, error_column: int | None
 ) -> list[str]:
@@ -137,6 +145,24 @@ class ExtensionUnavailable(MigrationError):
         super().__init__(**kwargs)  # type: ignore[arg-type]
 
 
+def _trigger_hint(problem: SqlProblem) -> str:
+    """What to fix in a signup trigger, by what actually failed (not always its rights)."""
+    state = problem.sqlstate or ""
+    if state in ("42P01", "42501", "42883", "3F000"):  # not found / not allowed as the caller
+        return (
+            "GoTrue inserts as supabase_auth_admin with search_path=auth: the trigger function "
+            "must be SECURITY DEFINER and name its tables with their schema."
+        )
+    if state == "23502":
+        return (
+            "It left a NOT NULL column empty: a value it reads from raw_user_meta_data was "
+            "not sent at sign-up (send it in the user metadata, or give the column a default)."
+        )
+    if state.startswith("23"):
+        return "It wrote a row a constraint refuses: fix the values the trigger derives."
+    return "Fix the trigger function named in the context above."
+
+
 class UserCreationError(RlsguardError):
     """GoTrue's "Database error saving new user": the auth.users insert (or a trigger) failed."""
 
@@ -156,11 +182,7 @@ class UserCreationError(RlsguardError):
             if value:
                 lines.append(f"  {label}: {value}")
         if problem.context and "function" in problem.context:
-            lines.append(
-                "  A trigger on auth.users failed. GoTrue inserts as supabase_auth_admin with "
-                "search_path=auth: the trigger function must be SECURITY DEFINER and name its "
-                "tables with their schema."
-            )
+            lines.append(f"  A trigger on auth.users failed. {_trigger_hint(problem)}")
         super().__init__("\n".join(lines))
 
     @property

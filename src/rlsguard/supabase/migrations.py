@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -31,7 +32,12 @@ from pglast.visitors import Visitor
 from psycopg import sql
 
 from rlsguard.supabase.bootstrap import DEFAULT_DATABASE, ConnTarget
-from rlsguard.supabase.errors import ExtensionUnavailable, MigrationError, SqlProblem
+from rlsguard.supabase.errors import (
+    ExtensionUnavailable,
+    MigrationError,
+    MigrationNotRecorded,
+    SqlProblem,
+)
 from rlsguard.supabase.extensions import (
     EXTENSION_FUNCTIONS,
     LANGUAGE_MARKER,
@@ -56,6 +62,32 @@ from rlsguard.supabase.supautils import (
 )
 
 log = logging.getLogger("rlsguard.supabase")
+# The CLI shows this logger on stderr: which file is running when one takes a while.
+progress = logging.getLogger("rlsguard.progress")
+SLOW_FILE_AFTER_S = 1.0
+
+
+class _QuietAbortedPipeline(logging.Filter):
+    """Drop psycopg's "error ignored terminating <psycopg.Pipeline>: pipeline aborted".
+
+    When a statement of a batch fails, psycopg raises that error and, leaving the pipeline,
+    logs the abort it causes as a warning; with no logging configured, Python prints it on
+    stderr. The failure itself is raised and reported (file, line, statement): the warning
+    only repeats it, in psycopg's words, in the middle of rlsguard's output.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args if isinstance(record.args, tuple) else ()
+        return not (
+            record.msg == "error ignored terminating %r: %s"
+            and args
+            and type(args[0]).__name__ in ("Pipeline", "AsyncPipeline")
+        )
+
+
+_PSYCOPG_LOG = logging.getLogger("psycopg")
+if not any(isinstance(f, _QuietAbortedPipeline) for f in _PSYCOPG_LOG.filters):
+    _PSYCOPG_LOG.addFilter(_QuietAbortedPipeline())
 
 ENSURE_HISTORY = (
     "CREATE SCHEMA IF NOT EXISTS supabase_migrations",
@@ -132,8 +164,14 @@ class MigrationSession:
         dbname: str = DEFAULT_DATABASE,
         *,
         stand_ins: StandIns | bool | str | None = None,
+        statement_timeout: str | None = None,
+        slow_after: float = SLOW_FILE_AFTER_S,
     ) -> None:
+        """``statement_timeout``: a Postgres duration each statement may run ('0': no limit);
+        ``slow_after``: seconds after which the running file is announced on ``progress``."""
         self.stand_ins = StandIns.coerce(stand_ins)
+        self.statement_timeout = statement_timeout
+        self.slow_after = slow_after
         self.dbname = dbname
         self._conninfo = target.conninfo(dbname, options=_postgres_options(target, dbname))
         self._notices: list[str] = []
@@ -199,6 +237,32 @@ class MigrationSession:
             out.append(self.run(migration, "migration"))
         return out
 
+    def verify(self, migrations: Iterable[Migration], seeds: Iterable[SqlFile]) -> None:
+        """Check, on a fresh connection, that every migration and seed is recorded.
+
+        A file that lost work silently (a transaction left open, a history row
+        rolled back) must fail the run here, before a template is cached from it.
+        """
+        with psycopg.connect(self._conninfo, autocommit=True) as fresh:
+            versions = {
+                v
+                for (v,) in fresh.execute(
+                    "SELECT version FROM supabase_migrations.schema_migrations"
+                )
+            }
+            seeded = {
+                path for (path,) in fresh.execute("SELECT path FROM supabase_migrations.seed_files")
+            }
+        missing = [m.display for m in migrations if m.version not in versions]
+        missing += [s.display for s in seeds if s.display not in seeded]
+        if missing:
+            raise MigrationNotRecorded(
+                f"{missing[0]}: applied without error, but it is not recorded in the "
+                "database afterwards (so its changes were lost, likely by a transaction the "
+                "file opened or ended early). Not recorded: " + ", ".join(missing) + ". "
+                "Remove BEGIN/COMMIT/ROLLBACK from the file and run again."
+            )
+
     def seed(self, seeds: Iterable[SqlFile]) -> list[AppliedFile]:
         """Run the seed files not yet recorded with the same hash (a changed hash: hash only)."""
         known = self.seed_hashes()
@@ -217,9 +281,16 @@ class MigrationSession:
         """Run one file as one batch; raise :class:`MigrationError` naming where it failed."""
         started = time.perf_counter()
         statements, _ = split(file.text)
+        if not dirty:
+            self._refuse_open_transaction(file, kind, statements)
         result = AppliedFile(file, kind, "hash updated" if dirty else "applied")
         # Every file starts as postgres with postgres' settings, whatever the last one did.
         steps: list[_Step] = [_Step("RESET ALL"), _Step(_DEMOTE)]
+        if self.statement_timeout not in (None, "0"):
+            timeout = sql.SQL("SET statement_timeout = {}").format(
+                sql.Literal(self.statement_timeout)
+            )
+            steps.append(_Step(timeout))
         used: list[StandIn] = []
         if not dirty:
             for statement in statements:
@@ -236,6 +307,14 @@ class MigrationSession:
             steps.append(_Step(UPSERT_SEED, params=(file.display, file.sha256)))
         self._notices.clear()
         cursors: list[psycopg.Cursor[Any]] = []
+        # A caller may run files inside its own transaction (a rolled-back trial): only a
+        # transaction the file itself left open is one that silently loses work.
+        was_idle = self.conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+        done = threading.Event()
+        announce_slow = threading.Thread(
+            target=self._announce_if_slow, args=(file, kind, done), daemon=True
+        )
+        announce_slow.start()
         try:
             with self.conn.pipeline():
                 for step in steps:
@@ -249,8 +328,17 @@ class MigrationSession:
                 self.conn = self._connect()
             raise self._error(file, kind, statements, steps, failed, exc) from exc
         finally:
+            done.set()
             for cursor in cursors:
                 cursor.close()
+        if was_idle and self.conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            # The batch ended inside a transaction the file opened: Sync does not commit
+            # it, so it would vanish with the connection. Never let that pass silently.
+            self.conn.rollback()
+            raise MigrationNotRecorded(
+                f"{file.display}: this {kind} left a transaction open, so its last part and its "
+                "history row were rolled back. End every BEGIN with COMMIT."
+            )
         result.statements = len(statements)
         result.notices = list(self._notices)
         result.seconds = time.perf_counter() - started
@@ -259,6 +347,60 @@ class MigrationSession:
             result.stand_ins.append(message)
         log.info("%s %s: %s in %.3f s", kind, file.display, result.status, result.seconds)
         return result
+
+    def _announce_if_slow(
+        self, file: SqlFile, kind: Literal["migration", "seed"], done: threading.Event
+    ) -> None:
+        """A file still running after ``slow_after`` seconds is named, so a long one
+        (or one waiting on a lock) does not look like a hang."""
+        if done.wait(self.slow_after):
+            return
+        progress.info("applying %s %s ...", kind, file.display)
+        started = time.perf_counter()
+        while not done.wait(10.0):
+            progress.info("still applying %s (%.0f s)", file.display, time.perf_counter() - started)
+
+    def _refuse_open_transaction(
+        self, file: SqlFile, kind: Literal["migration", "seed"], statements: list[Statement]
+    ) -> None:
+        """Refuse a file whose BEGIN is never committed (``commit; begin;`` then nothing).
+
+        The Supabase CLI sends a file as one pipelined batch: its ``COMMIT``
+        commits what came before, the ``BEGIN`` after it opens a transaction the
+        batch's end does not commit, and everything after it — the rest of the
+        file, the history row, later migrations and the seed — is silently lost
+        (the CLI prints only a 25P01 warning). rlsguard refuses such a file
+        before running any of it, naming the line.
+        """
+        opened: Statement | None = None
+        for statement in statements:
+            node = statement.node
+            if not isinstance(node, ast.TransactionStmt):
+                continue
+            if node.kind in (
+                TransactionStmtKind.TRANS_STMT_BEGIN,
+                TransactionStmtKind.TRANS_STMT_START,
+            ):
+                opened = statement
+            elif node.kind in _CLOSING:
+                opened = None
+        if opened is None:
+            return
+        raise MigrationError(
+            file=file.path,
+            display_path=file.display,
+            line=opened.line,
+            column=opened.column,
+            statement=opened.text,
+            problem=SqlProblem(
+                message="this BEGIN opens a transaction the file never commits; everything "
+                "after it (the rest of the file, its history row, later migrations and the "
+                "seed) would be silently lost, as with the Supabase CLI"
+            ),
+            kind=kind,
+            advice="remove the BEGIN (each file already runs in one transaction), or end "
+            "the transaction it opens with COMMIT before the end of the file",
+        )
 
     def _steps_for(
         self, file: SqlFile, statement: Statement, result: AppliedFile, used: list[StandIn]
@@ -434,6 +576,12 @@ class MigrationSession:
 
     def _advice(self, problem: SqlProblem) -> str | None:
         """rlsguard's own explanation for errors that come from the server build."""
+        if problem.sqlstate == "57014" and "statement timeout" in problem.message:
+            return (
+                f"the statement ran longer than the migrations' statement_timeout "
+                f"({self.statement_timeout}); raise [migrations] statement_timeout in the "
+                "rlsguard config if it needs longer"
+            )
         if problem.sqlstate == "0A000" and "is not available" in problem.message:
             name = problem.message.split('"')[1] if '"' in problem.message else ""
             return where_available(name) if name else None
@@ -634,6 +782,15 @@ def _session_target(node: Any) -> str | None:
         if value is not None:
             return str(value)
     return None
+
+
+_CLOSING = (
+    TransactionStmtKind.TRANS_STMT_COMMIT,
+    TransactionStmtKind.TRANS_STMT_ROLLBACK,
+    TransactionStmtKind.TRANS_STMT_PREPARE,
+    TransactionStmtKind.TRANS_STMT_COMMIT_PREPARED,
+    TransactionStmtKind.TRANS_STMT_ROLLBACK_PREPARED,
+)
 
 
 def _is_commit(node: Any) -> bool:

@@ -9,6 +9,7 @@ relative to ``supabase/``, each sorted, duplicates dropped), default ``./seed.sq
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import tomllib
 import warnings
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rlsguard.errors import ConfigError
+from rlsguard.errors import ConfigError, InputFileError
 
 MIGRATION_PATTERN = re.compile(r"^([0-9]+)_(.*)\.sql$")
 _LEGACY_INIT = re.compile(r"([0-9]{14})_init\.sql")
@@ -54,7 +55,7 @@ class SupabaseConfig:
     @classmethod
     def from_toml(cls, path: Path) -> SupabaseConfig:
         try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
+            data = tomllib.loads(read_sql_file(path, str(path)))
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(str(path), "", f"not valid TOML: {exc}") from exc
         return cls.from_mapping(data, str(path))
@@ -205,6 +206,41 @@ class SupabaseProject:
         return cls(folder, config, migrations, seeds, skipped, tuple(notes))
 
 
+def read_sql_file(path: Path, display: str) -> str:
+    """A project file's text (migration, seed, config.toml); any reason it cannot be read
+    names the file and the fix."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError as exc:
+        if path.is_symlink():
+            target = os.readlink(path)
+            raise InputFileError(
+                display,
+                f"is a symbolic link to {target}, which does not exist",
+                "Restore the target or remove the link.",
+            ) from exc
+        raise InputFileError(display, "disappeared while it was read", "Run again.") from exc
+    except PermissionError as exc:
+        raise InputFileError(
+            display, "cannot be read (permission denied)", "Make it readable: chmod a+r."
+        ) from exc
+    except IsADirectoryError as exc:
+        raise InputFileError(display, "is a directory", "Rename it or move it away.") from exc
+    except OSError as exc:
+        raise InputFileError(
+            display, f"cannot be read ({exc.strerror})", "Check the disk."
+        ) from exc
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise InputFileError(
+            f"{display}:{line}",
+            f"is not UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start})",
+            "Save it as UTF-8, as the Supabase CLI and Postgres expect.",
+        ) from exc
+
+
 def _display(path: Path, supabase_dir: Path) -> str:
     try:
         return path.relative_to(supabase_dir.parent).as_posix()
@@ -231,7 +267,7 @@ def _discover_migrations(
         elif (match := MIGRATION_PATTERN.match(path.name)) is None:
             reason = 'file name must match pattern "<timestamp>_name.sql"'
         else:
-            text = path.read_text(encoding="utf-8")
+            text = read_sql_file(path, display)
             found.append(Migration(path, display, text, match.group(1), match.group(2)))
             continue
         skipped.append(SkippedFile(path, reason))
@@ -267,7 +303,11 @@ def _discover_seeds(
             matches = sorted(Path(p) for p in _glob_absolute(relative))
         else:
             matches = sorted(folder.glob(relative))
-        matches = [m for m in matches if m.is_file()]
+        literal = folder / relative
+        if not matches and literal.is_symlink():  # glob skips a dangling link
+            matches = [literal]
+        # A dangling link is kept: reading it names it, rather than skipping the seed silently.
+        matches = [m for m in matches if m.is_file() or (m.is_symlink() and not m.exists())]
         if not matches:
             notes.append(f"no seed files matched pattern: {pattern}")
         for path in matches:
@@ -275,7 +315,10 @@ def _discover_seeds(
             if resolved in seen:
                 continue
             seen.add(resolved)
-            seeds.append(SqlFile(resolved, _display(resolved, folder), resolved.read_text("utf-8")))
+            if not path.exists():  # dangling: report the link itself
+                read_sql_file(path, _display(path.absolute(), folder))
+            display = _display(resolved, folder)
+            seeds.append(SqlFile(resolved, display, read_sql_file(resolved, display)))
     return tuple(seeds)
 
 

@@ -11,7 +11,6 @@ is, uncommitted files included; a ``.json`` file is a snapshot written by
 from __future__ import annotations
 
 import contextlib
-import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -21,6 +20,7 @@ from typing import Literal
 
 from rlsguard.errors import RlsguardError
 from rlsguard.policy.snapshot import Snapshot
+from rlsguard.stack.runtime import RunDir, ServiceUser, new_run_id
 
 SourceKind = Literal["snapshot", "directory", "git"]
 
@@ -135,9 +135,14 @@ def open_source(spec: str | Path, *, supabase_dir: Path) -> Iterator[Source]:
             "repository, so it cannot be a git ref either"
         )
     folder = supabase_dir.relative_to(repo.resolve()).as_posix()
-    tmp = Path(tempfile.mkdtemp(prefix="rlsguard-ref-"))
+    # A marked run directory (rlsguard-ref-<id>): deleted when the block ends, and
+    # reaped by a later run if this process is killed before that; never a bare
+    # mkdtemp a reaper could not tell from a user's folder.
+    export = RunDir(f"ref-{new_run_id()}", Path(tempfile.gettempdir()))
+    export.create(ServiceUser.current())
+    tree = export.path / "tree"
     try:
-        export_tree(repo, text, folder, tmp)
-        yield Source("git", f"{text}:{folder}", supabase_dir=tmp / folder)
+        export_tree(repo, text, folder, tree)
+        yield Source("git", f"{text}:{folder}", supabase_dir=tree / folder)
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        export.remove()

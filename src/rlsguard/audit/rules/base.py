@@ -10,7 +10,7 @@ whole rule set runs in milliseconds and on a snapshot of the surface as well as 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,6 +71,18 @@ def rule(
 
 
 @dataclass(frozen=True)
+class Trigger:
+    """A BEFORE UPDATE row trigger (``pg_trigger``) and the function it runs."""
+
+    table: str  # schema.name
+    name: str
+    function: str  # schema.name
+    language: str
+    body: str
+    when: str | None = None  # the WHEN condition, without parentheses
+
+
+@dataclass(frozen=True)
 class Bucket:
     """A Storage bucket (rows of ``storage.buckets``)."""
 
@@ -87,10 +99,17 @@ class LintContext:
         *,
         locator: Locator | None = None,
         buckets: Iterable[Bucket] = (),
+        triggers: Iterable[Trigger] | None = None,
+        comments: Mapping[tuple[str, str], str] | None = None,
     ) -> None:
         self.catalog = catalog
         self.locator = locator or Locator()
         self.buckets = tuple(buckets)
+        # None: not read (a catalog snapshot); rules that need them then say they could not tell.
+        self.triggers: tuple[Trigger, ...] | None = (
+            tuple(triggers) if triggers is not None else None
+        )
+        self.comments: Mapping[tuple[str, str], str] = comments or {}
         self.current: Rule | None = None
 
     # -- findings ------------------------------------------------------------------------
@@ -181,6 +200,26 @@ class LintContext:
             out.append(("WITH CHECK", checked))
         return out
 
+    @staticmethod
+    def missing_clauses(policy: Policy) -> list[str]:
+        """Clauses whose absence makes Postgres admit no row through this policy.
+
+        A policy with no USING admits no existing row for SELECT, UPDATE and DELETE (it adds
+        no qual, and no qual is a deny); one with neither WITH CHECK nor USING admits no new
+        row for INSERT or UPDATE (measured on PostgreSQL 15: `0 rows` and `new row violates
+        row-level security policy`).
+        """
+        out = []
+        if policy.using_raw is None and policy.command in ("SELECT", "UPDATE", "DELETE", "ALL"):
+            out.append("USING")
+        if (
+            policy.using_raw is None
+            and policy.with_check_raw is None
+            and policy.command in ("INSERT", "UPDATE", "ALL")
+        ):
+            out.append("WITH CHECK")
+        return out
+
     def effective_check(self, policy: Policy) -> Analysis:
         """What new rows are checked against: WITH CHECK, else USING (Postgres reuses it)."""
         checked = self.with_check(policy)
@@ -193,6 +232,9 @@ class LintContext:
 
     def location(self, policy: Policy) -> Location | None:
         return self.locator.policy(policy.qualified_table, policy.name)
+
+    def update_triggers(self, table: Table) -> list[Trigger]:
+        return [t for t in self.triggers or () if t.table == table.qualified]
 
     # -- functions -----------------------------------------------------------------------------
     @functools.cached_property

@@ -9,11 +9,13 @@ second group finds what splinter does not look for.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterator
 
-from rlsguard.audit.exprs import Analysis
+from rlsguard.audit.exprs import Analysis, pinned_columns
 from rlsguard.audit.findings import Finding
+from rlsguard.audit.plpgsql import ROLE_TABLE, trigger_facts, when_change_tests
 from rlsguard.audit.rules.base import (
     CLIENT_ROLES,
     COMMAND_PRIVILEGES,
@@ -22,8 +24,8 @@ from rlsguard.audit.rules.base import (
     rule,
     table_label,
 )
-from rlsguard.audit.rules.surface import is_credential_column
-from rlsguard.policy.catalog import Policy, Table
+from rlsguard.audit.rules.surface import credential_reason
+from rlsguard.policy.catalog import SUPABASE_SCHEMAS, Policy, Table
 
 _MULTIPLE_PERMISSIVE_ROLES = ("anon", "authenticated", "authenticator", "dashboard_user")
 
@@ -142,16 +144,29 @@ def rls_references_user_metadata(ctx: LintContext) -> Iterator[Finding]:
 
 
 def _true_clauses(ctx: LintContext, policy: Policy) -> list[str]:
-    """The clauses of a write policy that admit every row (splinter 0024's cases)."""
-    clauses = []
-    if policy.command in ("UPDATE", "DELETE", "ALL") and ctx.using(policy).always_true:
+    """The clauses of a write policy that admit every row (splinter 0024's cases).
+
+    A missing clause is not a true one: without USING an UPDATE or DELETE policy admits no
+    row, and an INSERT policy without WITH CHECK admits no new row (see
+    :meth:`LintContext.missing_clauses`); ``rls_policy_always_false`` reports those.
+    """
+    clauses: list[str] = []
+    using = ctx.using(policy) if policy.using_raw is not None else None
+    if using is None and policy.command in ("UPDATE", "ALL"):
+        return clauses  # no existing row is admitted, so no new row is written
+    if policy.command in ("UPDATE", "DELETE", "ALL") and using is not None and using.always_true:
         clauses.append("USING")
     if policy.command in ("INSERT", "UPDATE", "ALL"):
         checked = ctx.with_check(policy)
-        if checked is None and policy.command == "INSERT":
-            clauses.append("WITH CHECK (missing)")
-        elif checked is not None and checked.always_true:
+        if checked is not None and checked.always_true:
             clauses.append("WITH CHECK")
+        elif (
+            checked is None
+            and policy.command == "INSERT"
+            and using is not None
+            and using.always_true
+        ):
+            clauses.append("USING (used as the check)")
     return clauses
 
 
@@ -180,9 +195,14 @@ def rls_policy_always_true(ctx: LintContext) -> Iterator[Finding]:
                     f"policy {policy.name} ({policy.command}, {_who(roles)}) has an always-true "
                     f"{' and '.join(clauses)}: it admits every row of {table_label(table)}.",
                     location=ctx.location(policy),
+                    remediation=_scope_fix(ctx, table, policy),
                     policy=policy.name,
                 )
-            elif policy.command in ("SELECT", "ALL") and ctx.using(policy).always_true:
+            elif (
+                policy.command in ("SELECT", "ALL")
+                and policy.using_raw is not None
+                and ctx.using(policy).always_true
+            ):
                 shadowed = [
                     other.name
                     for other in table.policies
@@ -191,6 +211,7 @@ def rls_policy_always_true(ctx: LintContext) -> Iterator[Finding]:
                     and other.command in ("SELECT", "ALL")
                     and set(ctx.policy_roles(other)) & set(roles)
                     and not ctx.using(other).always_true
+                    and other.using_raw is not None
                 ]
                 if shadowed:
                     yield ctx.finding(
@@ -199,9 +220,42 @@ def rls_policy_always_true(ctx: LintContext) -> Iterator[Finding]:
                         f"{table_label(table)}, which makes the narrower SELECT policies "
                         f"{', '.join(shadowed)} pointless (permissive policies are OR-ed).",
                         location=ctx.location(policy),
+                        remediation=f"Drop {policy.name}, or merge what it was for into "
+                        f"{', '.join(shadowed)}; if {table_label(table)} is meant to be public, "
+                        "drop the narrower policies instead.",
                         policy=policy.name,
                         shadowed=shadowed,
                     )
+
+
+_OWNER_NAMES = ("user_id", "owner_id", "author_id", "created_by", "profile_id", "member_id")
+
+
+def _owner_column(ctx: LintContext, table: Table) -> str | None:
+    """The column that says whose a row is: one the table's policies compare with
+    ``auth.uid()``, else a uuid column with an owner-like name."""
+    _, owner = _read_columns(ctx, table)
+    if owner:
+        return sorted(owner)[0]
+    uuid_columns = {c.name for c in table.columns if c.type == "uuid"}
+    return next((n for n in _OWNER_NAMES if n in uuid_columns), None)
+
+
+def _scope_fix(ctx: LintContext, table: Table, policy: Policy) -> str:
+    """Scope an always-true policy with the table's own owner column when it has one."""
+    column = _owner_column(ctx, table)
+    label = table_label(table)
+    if column is None:
+        return (
+            f"Replace the condition of {policy.name} with one that names whose rows of {label} "
+            "these are (a column compared with `(select auth.uid())`, or a tenant the "
+            "requester belongs to), or drop the policy."
+        )
+    clause = "with check" if policy.command == "INSERT" else "using"
+    return (
+        f"Scope {policy.name} to the requester's rows: `alter policy {policy.name} on {label} "
+        f"{clause} ({column} = (select auth.uid()))`, or drop the policy."
+    )
 
 
 # -- beyond splinter ------------------------------------------------------------------------------
@@ -217,7 +271,7 @@ def rls_policy_always_true(ctx: LintContext) -> Iterator[Finding]:
     "'admin', and may give their own row that role when they can update it.",
     remediation="Test the requester: read their role from a table they cannot write, through a "
     "SECURITY DEFINER helper keyed by `(select auth.uid())`, e.g. "
-    "`(select private.app_role()) = 'admin'`.",
+    "`(select <schema>.<role helper>()) = 'admin'` (the finding names the project's own).",
 )
 def row_role_confusion(ctx: LintContext) -> Iterator[Finding]:
     for policy in ctx.catalog.policies:
@@ -236,8 +290,40 @@ def row_role_confusion(ctx: LintContext) -> Iterator[Finding]:
             "the requester: any requester passes for such rows.",
             location=ctx.location(policy),
             policy=policy.name,
+            remediation=_requester_remediation(ctx),
             columns=sorted({column for _, column, _ in tests}),
         )
+
+
+def _requester_remediation(ctx: LintContext) -> str:
+    """Point at the project's own role helper or role table when it has one."""
+    helpers = sorted(
+        f"{f.schema}.{f.name}"
+        for f in ctx.catalog.functions
+        if f.security_definer
+        and f.schema not in SUPABASE_SCHEMAS
+        and _ROLE_HELPER.search(f.name)
+        and f.result not in ("trigger", "event_trigger")
+    )
+    tables = sorted(
+        t.qualified
+        for t in ctx.catalog.tables
+        if t.schema not in SUPABASE_SCHEMAS and ROLE_TABLE.search(t.name)
+    )
+    if helpers:
+        return (
+            "Test the requester, not the row: call the project's helper, e.g. "
+            f"`(select {helpers[0]}(...))`, which reads roles keyed by `(select auth.uid())`."
+        )
+    where = f"from {tables[0]}" if tables else "from a table users cannot write"
+    return (
+        "Test the requester, not the row: read their role "
+        f"{where} through a SECURITY DEFINER helper keyed by `(select auth.uid())` "
+        "(with `set search_path = ''`), and compare that with the literal."
+    )
+
+
+_ROLE_HELPER = re.compile(r"role|admin|member|permission", re.I)
 
 
 def _read_columns(ctx: LintContext, table: Table) -> tuple[set[str], set[str]]:
@@ -255,48 +341,128 @@ def _read_columns(ctx: LintContext, table: Table) -> tuple[set[str], set[str]]:
     "update_policy_without_with_check",
     level="error",
     category="security",
-    title="UPDATE policy without WITH CHECK on columns policies trust",
-    description="Without WITH CHECK, Postgres checks the new row against USING. When the caller "
-    "may update a column the table's policies read (role, tenant, owner), they can move their "
-    "own row into another tenant or role as long as USING still holds.",
-    remediation="Add a WITH CHECK that pins what the caller may not change, e.g. "
-    "`with check (id = (select auth.uid()) and role is not distinct from "
-    "(select private.app_role()))`, or revoke UPDATE on those columns.",
+    title="UPDATE policy lets callers rewrite columns other policies trust",
+    description="Without WITH CHECK, Postgres checks the new row against USING: columns USING "
+    "reads are pinned to values it admits. A column USING does not read, which other "
+    "policies read (tenant, role, owner), that the caller may update and no BEFORE UPDATE "
+    "trigger protects, can be rewritten: the caller moves their own row into another tenant "
+    "or role.",
+    remediation="Add a WITH CHECK that constrains the columns, revoke UPDATE on them, or "
+    "refuse their change in a BEFORE UPDATE trigger.",
 )
 def update_policy_without_with_check(ctx: LintContext) -> Iterator[Finding]:
     for table in ctx.rls_tables:
         if not table.rls_enabled:
             continue
         read, owner = _read_columns(ctx, table)
+        guards = _trigger_guards(ctx, table)
         for policy in table.policies:
             if (
                 policy.command not in ("UPDATE", "ALL")
                 or not policy.permissive
                 or policy.with_check_raw is not None
+                or policy.using_raw is None  # admits no row: rls_policy_always_false
             ):
                 continue
+            using = ctx.using(policy)
+            if using.always_false:
+                continue
+            table_columns = frozenset(c.name for c in table.columns)
+            pinned = pinned_columns(policy.using_raw, policy.table, table_columns)
             updatable: set[str] = set()
             updaters = []
             for role in ctx.policy_roles(policy):
                 columns = ctx.columns_with(table, role, "UPDATE")
-                if columns & read:
+                if columns & (read - pinned):
                     updaters.append(role)
                 updatable |= columns
-            exposed = sorted(read & updatable)
+            candidates = (read - pinned) & updatable
+            exposed = sorted(candidates - guards.guarded)
             if not exposed:
                 continue
             trusted = [c for c in exposed if c not in owner]
+            level = "error" if trusted else "warn"
+            doubts = []
+            unsure = [c for c in exposed if c in guards.conditional]
+            if unsure:
+                doubts.append(
+                    f"a BEFORE UPDATE trigger ({', '.join(guards.names)}) refuses changes to "
+                    f"{', '.join(unsure)} only under a condition"
+                )
+            if guards.unreadable:
+                doubts.append(
+                    f"BEFORE UPDATE trigger functions {', '.join(guards.unreadable)} could "
+                    "not be read"
+                )
+            if ctx.triggers is None:
+                doubts.append("triggers were not read (catalog snapshot)")
+            if doubts and level == "error":
+                level = "warn"
+            label = table_label(table)
+            pinned_words = (
+                f" USING constrains only {', '.join(sorted(pinned))} of the new row."
+                if pinned
+                else ""
+            )
+            doubt_words = (
+                f" Downgraded to a warning: {'; '.join(doubts)}; check it by hand."
+                if doubts
+                else ""
+            )
             yield ctx.finding(
-                table_label(table),
+                label,
                 f"policy {policy.name} ({policy.command}) has no WITH CHECK, and "
-                f"{_who(updaters)} may update {', '.join(exposed)}, which the "
-                f"policies of {table_label(table)} read: a user can rewrite these on their own "
-                "row as long as USING still holds.",
+                f"{_who(updaters)} may set {', '.join(exposed)}, which other policies of "
+                f"{label} read, to any value:{pinned_words} A caller can rewrite these on "
+                f"their own row.{doubt_words}",
                 location=ctx.location(policy),
-                level="error" if trusted else "warn",
+                level=level,
+                remediation=_pin_remediation(policy, label, exposed, updaters, using),
                 policy=policy.name,
                 columns=exposed,
             )
+
+
+class _Guards:
+    """What the BEFORE UPDATE triggers of one table protect."""
+
+    def __init__(self) -> None:
+        self.guarded: set[str] = set()
+        self.conditional: set[str] = set()
+        self.names: list[str] = []
+        self.unreadable: list[str] = []
+
+
+def _trigger_guards(ctx: LintContext, table: Table) -> _Guards:
+    guards = _Guards()
+    for trigger in ctx.update_triggers(table):
+        facts = trigger_facts(trigger.body, trigger.language)
+        if not facts.parsed:
+            guards.unreadable.append(trigger.function)
+            continue
+        guards.names.append(trigger.name)
+        guards.guarded |= facts.guarded
+        guards.conditional |= facts.conditional
+        when = when_change_tests(trigger.when)
+        if when is not None and facts.unconditional_raise:
+            guards.guarded |= when
+    guards.conditional -= guards.guarded
+    return guards
+
+
+def _pin_remediation(
+    policy: Policy, label: str, columns: list[str], roles: list[str], using: Analysis
+) -> str:
+    """A fix in the project's own names: its policy, table, columns and roles."""
+    who = ", ".join(roles) or "authenticated"
+    check = using.text or "true"
+    return (
+        f"Add `with check ({check} and <the value each of {', '.join(columns)} may take>)` "
+        f"to {policy.name} (as the SELECT policies of {label} compare them), or "
+        f"`revoke update ({', '.join(columns)}) on {label} from {who}` (grant UPDATE on the "
+        "other columns only), or refuse the change in a BEFORE UPDATE trigger "
+        f"(`if new.{columns[0]} is distinct from old.{columns[0]} then raise exception ...`)."
+    )
 
 
 @rule(
@@ -305,7 +471,8 @@ def update_policy_without_with_check(ctx: LintContext) -> Iterator[Finding]:
     category="security",
     title="Secrets readable by every signed-in user",
     description="A true-like SELECT policy lets every client it applies to read every row, "
-    "including columns whose names suggest secrets (password, token, key, secret).",
+    "including columns that hold secrets: by name (password, token, API key, `encrypted_*`, "
+    "`*_hash`), by type, or by their comment.",
     remediation="Scope the SELECT policy to the row's owner, move the secrets to a table "
     "without client privileges, or revoke SELECT on those columns.",
 )
@@ -316,17 +483,33 @@ def sensitive_columns_readable(ctx: LintContext) -> Iterator[Finding]:
         for policy in table.policies:
             if policy.command not in ("SELECT", "ALL") or not policy.permissive:
                 continue
-            if not ctx.using(policy).always_true:
+            if policy.using_raw is None or not ctx.using(policy).always_true:
                 continue
             for role in ctx.policy_roles(policy):
                 readable = ctx.columns_with(table, role, "SELECT")
-                secrets = sorted(c for c in readable if is_credential_column(c))
-                if secrets:
+                reasons = {
+                    c.name: reason
+                    for c in table.columns
+                    if c.name in readable
+                    and (
+                        reason := credential_reason(
+                            c.name, c.type, ctx.comments.get((table.qualified, c.name))
+                        )
+                    )
+                }
+                if reasons:
+                    secrets = sorted(reasons)
+                    why = "; ".join(f"{c}: {reasons[c]}" for c in secrets)
+                    label = table_label(table)
                     yield ctx.finding(
-                        table_label(table),
+                        label,
                         f"policy {policy.name} lets every {role} request read all rows of "
-                        f"{table_label(table)}, including {', '.join(secrets)}.",
+                        f"{label}, including {', '.join(secrets)} (secret by {why}).",
                         location=ctx.location(policy),
+                        remediation=f"Scope {policy.name} to the row's owner, move "
+                        f"{', '.join(secrets)} to a table {role} cannot select, or `revoke "
+                        f"select on {label} from {role}` and grant it SELECT on the other "
+                        "columns only.",
                         policy=policy.name,
                         role=role,
                         columns=secrets,
@@ -408,9 +591,10 @@ def auth_uid_null_inversion(ctx: LintContext) -> Iterator[Finding]:
     level="warn",
     category="security",
     title="Permissive policy that admits nothing",
-    description="A permissive policy whose condition is always false (`false`, `1 = 0`) never "
-    "admits a row; when it is the only one for its action, clients silently get nothing and "
-    "no error reaches the logs.",
+    description="A permissive policy whose condition is always false (`false`, `1 = 0`), or an "
+    "UPDATE/DELETE policy written without USING, never admits a row; when it is the only one "
+    "for its action, clients silently get nothing and no error reaches the logs: the "
+    'runbook\'s P1 "RLS policy broken (no access)".',
     remediation="Write the intended condition, or drop the policy (a missing policy denies the "
     "same way, but says so in reviews).",
 )
@@ -429,6 +613,85 @@ def rls_policy_always_false(ctx: LintContext) -> Iterator[Finding]:
                     location=ctx.location(policy),
                     policy=policy.name,
                 )
+                continue
+            missing = ctx.missing_clauses(policy)
+            if missing and (finding := _silent_deny(ctx, table, policy, missing)) is not None:
+                yield finding
+
+
+def _silent_deny(
+    ctx: LintContext, table: Table, policy: Policy, missing: list[str]
+) -> Finding | None:
+    """A policy written without the clause its command needs: it admits nothing."""
+    actions = [
+        a
+        for a in COMMAND_PRIVILEGES[policy.command]
+        if (a == "INSERT" and "WITH CHECK" in missing) or (a != "INSERT" and "USING" in missing)
+    ]
+    roles = list(ctx.policy_roles(policy)) or list(policy.roles)
+    covered = {
+        action
+        for action in actions
+        for other in table.policies
+        if other is not policy
+        and other.permissive
+        and action in COMMAND_PRIVILEGES[other.command]
+        and set(other.roles) & set(policy.roles)
+        and action not in _missing_actions(ctx, other)
+    }
+    lost = [a for a in actions if a not in covered]
+    if not lost:
+        return None
+    label = table_label(table)
+    effects = []
+    if set(lost) & {"SELECT", "UPDATE", "DELETE"}:
+        verbs = ", ".join(a.lower() for a in lost if a != "INSERT")
+        effects.append(
+            f"without USING it admits no existing row, so {_who(roles)} {verbs} nothing "
+            "and get no error"
+        )
+    if "INSERT" in lost:
+        effects.append(
+            "without WITH CHECK or USING every insert fails with 42501 "
+            "(new row violates row-level security policy)"
+        )
+    checked = ctx.with_check(policy)
+    clause = (
+        (checked.text or policy.with_check_raw)
+        if checked is not None
+        else "<whose rows these are, e.g. owner_id = (select auth.uid())>"
+    )
+    fix = (
+        f"Add the missing clause: `alter policy {policy.name} on {label} using ({clause})`"
+        if "USING" in missing
+        else f"Add the missing clause: `alter policy {policy.name} on {label} "
+        f"with check ({clause})`"
+    )
+    return ctx.finding(
+        label,
+        f"policy {policy.name} ({policy.command}, {_who(list(policy.roles))}) on {label}: "
+        f"{'; '.join(effects)}. No other permissive policy admits "
+        f"{'/'.join(a.lower() for a in lost)} for them: a silent deny (the runbook's P1, "
+        "no access).",
+        location=ctx.location(policy),
+        remediation=fix + " (Postgres does not fall back to WITH CHECK for existing rows).",
+        policy=policy.name,
+        missing=missing,
+        actions=lost,
+    )
+
+
+def _missing_actions(ctx: LintContext, policy: Policy) -> set[str]:
+    missing = ctx.missing_clauses(policy)
+    out = set()
+    for action in COMMAND_PRIVILEGES[policy.command]:
+        if (
+            (action == "INSERT" and "WITH CHECK" in missing)
+            or (action != "INSERT" and "USING" in missing)
+            or any(a.always_false for _, a in ctx.expressions(policy))
+        ):
+            out.add(action)
+    return out
 
 
 @rule(

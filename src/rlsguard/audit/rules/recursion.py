@@ -92,8 +92,8 @@ def _describe(path: list[Edge]) -> str:
     "back, makes Postgres raise 'infinite recursion detected in policy' on every query of "
     "the table.",
     remediation="Read the other table through a SECURITY DEFINER function owned by a role that "
-    "bypasses RLS (with `set search_path = ''`), e.g. `(select private.is_member(org_id))`, "
-    "so the check does not run the other table's policies.",
+    "bypasses RLS (with `set search_path = ''`) in a schema the API does not expose, so the "
+    "check does not run the other table's policies (the finding names the tables).",
 )
 def policy_recursion(ctx: LintContext) -> Iterator[Finding]:
     every, reading = policy_graph(ctx)
@@ -114,9 +114,25 @@ def policy_recursion(ctx: LintContext) -> Iterator[Finding]:
             f"querying {first.source} recurses: {_describe(path)}. Postgres raises 42P17 "
             "(infinite recursion detected in policy).",
             location=ctx.location(first.policy),
+            remediation=_break_fix(ctx, first),
             tables=sorted(cycle),
             policy=first.policy.name,
         )
+
+
+def _break_fix(ctx: LintContext, first: Edge) -> str:
+    """How to break the cycle, in the project's names."""
+    private = sorted(s.name for s in ctx.catalog.schemas if not s.exposed and not s.supabase)
+    where = (
+        f"a schema the API does not expose (such as {private[0]})"
+        if private
+        else ("a schema the API does not expose (create one, e.g. `create schema app_private`)")
+    )
+    return (
+        f"In {first.policy.name}, read {first.target} through a SECURITY DEFINER function in "
+        f"{where}, owned by a role that bypasses RLS and with `set search_path = ''`, so the "
+        f"check of {first.source} does not run the policies of {first.target}."
+    )
 
 
 def _back_to(first: Edge, onward: dict[str, list[Edge]]) -> list[Edge] | None:

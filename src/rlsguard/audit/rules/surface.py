@@ -12,8 +12,9 @@ import re
 from collections.abc import Iterator
 
 from rlsguard.audit.findings import Finding
+from rlsguard.audit.plpgsql import function_writes
 from rlsguard.audit.rules.base import CLIENT_ROLES, LintContext, rule, table_label
-from rlsguard.policy.catalog import SUPABASE_SCHEMAS
+from rlsguard.policy.catalog import SUPABASE_SCHEMAS, Catalog
 
 # Column names that hold credentials (any table) and personal data (splinter 0023's intent).
 CREDENTIAL_WORDS = frozenset(
@@ -69,6 +70,37 @@ def is_credential_column(name: str) -> bool:
     if any(w in CREDENTIAL_WORDS for w in words):
         return True
     return any(w == "key" and i > 0 and words[i - 1] in KEY_QUALIFIERS for i, w in enumerate(words))
+
+
+# Words that mark a stored secret in a name, a type name or a comment.
+SECRET_MARKS = frozenset({"encrypted", "hashed", "ciphertext", "hmac", "bcrypt", "argon2"})
+_COMMENT_SECRET = re.compile(
+    r"\b(secret|password|passphrase|credential|api[ _-]?key|private[ _-]?key|access[ _-]?token|"
+    r"refresh[ _-]?token|token|hash(ed)? of|encrypted|do not expose|never expose)\b",
+    re.I,
+)
+
+
+def credential_reason(name: str, type_name: str = "", comment: str | None = None) -> str | None:
+    """Why a column looks like it holds a secret (its name, type or comment), or None.
+
+    Names: ``password_hash``, ``api_key``, ``refresh_token``, ``encrypted_*``, ``*_hashed``.
+    Types: a domain or type whose name says so (``vault_secret``). Comments: what the column
+    holds, in words (``-- bcrypt hash of the PIN``).
+    """
+    words = column_words(name)
+    if is_credential_column(name):
+        return f"its name ({name})"
+    if any(w in SECRET_MARKS for w in words):
+        return f"its name ({name})"
+    if words and words[-1] == "hash" and len(words) > 1 and words[-2] not in ("content", "file"):
+        return f"its name ({name})"
+    type_words = column_words(type_name.rsplit(".", 1)[-1])
+    if any(w in CREDENTIAL_WORDS or w in SECRET_MARKS for w in type_words):
+        return f"its type ({type_name})"
+    if comment and (match := _COMMENT_SECRET.search(comment)):
+        return f"its comment ({match.group(0)!r})"
+    return None
 
 
 def is_sensitive_column(name: str) -> bool:
@@ -324,6 +356,7 @@ def function_search_path_mutable(ctx: LintContext) -> Iterator[Finding]:
             f"{function.schema}.{function.name}",
             f"{kind} {function.signature} does not pin its search_path.",
             location=ctx.locator.function(f"{function.schema}.{function.name}"),
+            security_definer=function.security_definer,
         )
 
 
@@ -334,11 +367,34 @@ def _definer_functions(ctx: LintContext, role: str) -> Iterator[Finding]:
         if function.result in ("trigger", "event_trigger"):
             continue  # not callable through the API
         name = f"{function.schema}.{function.name}"
+        location = ctx.locator.grant(name) or ctx.locator.function(name)
+        escalations = (
+            function_writes(
+                function.body_raw, function.language, function.identity_arguments
+            ).escalations()
+            if role == "anon"
+            else []
+        )
+        if escalations:
+            yield ctx.finding(
+                name,
+                f"SECURITY DEFINER function {function.signature} runs as {function.owner}, "
+                f"anon may call it through the API (/rpc/{function.name}), and it "
+                f"{', '.join(escalations)}: an anonymous caller can make themselves (or "
+                "anyone) an admin.",
+                location=location,
+                level="error",
+                remediation=f"`revoke execute on function {function.signature} from anon, "
+                "public`; if signed-in users need it, check the caller's own role inside it "
+                "before writing, or move it to a schema the API does not expose.",
+                escalations=escalations,
+            )
+            continue
         yield ctx.finding(
             name,
             f"SECURITY DEFINER function {function.signature} in an exposed schema runs as "
             f"{function.owner} and {role} may call it through the API (/rpc/{function.name}).",
-            location=ctx.locator.grant(name) or ctx.locator.function(name),
+            location=location,
         )
 
 
@@ -421,3 +477,83 @@ def public_bucket_allows_listing(ctx: LintContext) -> Iterator[Finding]:
                 bucket=bucket,
                 policy=policy.name,
             )
+
+
+# -- grant mode ---------------------------------------------------------------------------
+
+GRANT_MODE_FIX = (
+    "Set `auto_expose_new_tables = true` under `[api]` in supabase/config.toml (what projects "
+    "created before the default changed run with in production), or grant what clients need "
+    "in a migration: `grant select, insert, update, delete on all tables in schema public "
+    "to anon, authenticated;`."
+)
+
+
+def unreachable_tables(catalog: Catalog) -> tuple[list[str], bool]:
+    """Exposed tables no API role may touch, and whether that is every exposed table.
+
+    Only the ones that matter: every exposed table when none is reachable (the project runs
+    without the legacy grants and its migrations grant nothing), else those that have
+    policies (someone wrote rules for clients who cannot get in).
+    """
+    tables = [
+        t
+        for t in catalog.tables
+        if t.exposed and t.kind != "foreign table" and t.schema not in SUPABASE_SCHEMAS
+    ]
+    closed = [
+        t
+        for t in tables
+        if not any(
+            set(t.effective.get(role, frozenset())) & {"SELECT", "INSERT", "UPDATE", "DELETE"}
+            or any(g.grantee in (role, "PUBLIC") for c in t.columns for g in c.grants)
+            for role in CLIENT_ROLES
+        )
+    ]
+    every = bool(tables) and len(closed) == len(tables)
+    shown = closed if every else [t for t in closed if t.policies]
+    return [t.qualified for t in shown], every
+
+
+@rule(
+    "tables_unreachable_by_api",
+    level="warn",
+    category="security",
+    title="Exposed tables no API role can reach",
+    description="Tables in an exposed schema that neither anon nor authenticated hold any "
+    "privilege on: every request gets 42501, and lint and probe have nothing to judge. A "
+    "project without `[api] auto_expose_new_tables` whose migrations grant nothing runs "
+    "like this locally, while projects created before the default changed run with the "
+    "legacy grants in production - so the result here is not what production does.",
+    remediation=GRANT_MODE_FIX,
+)
+def tables_unreachable_by_api(ctx: LintContext) -> Iterator[Finding]:
+    names, every = unreachable_tables(ctx.catalog)
+    if not names:
+        return
+    if every:
+        shown = ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
+        schemas = sorted({n.split(".", 1)[0] for n in names})
+        yield ctx.finding(
+            ", ".join(schemas),
+            f"no exposed table is reachable by anon or authenticated ({shown}): the API "
+            f"serves nothing, and lint and probe judge nothing. {GRANT_MODE_FIX}",
+            location=ctx.locator.grant(names[0]) or ctx.locator.relation(names[0]),
+            tables=names,
+            every=True,
+        )
+        return
+    for name in names:
+        table = ctx.catalog.table(name)
+        # Policies naming anon/authenticated are policy_without_grant's; PUBLIC ones are ours.
+        if table is None or any(r in p.roles for p in table.policies for r in CLIENT_ROLES):
+            continue
+        yield ctx.finding(
+            name,
+            f"{name} has policies for PUBLIC, but neither anon nor authenticated holds any "
+            f"privilege on it: the policies never apply and every request gets 42501. "
+            f"{GRANT_MODE_FIX}",
+            location=ctx.locator.grant(name) or ctx.locator.relation(name),
+            tables=[name],
+            every=False,
+        )
