@@ -177,9 +177,7 @@ policy_cli.register(app)  # snapshot, diff, blame, rollback
 audit_cli.register(app)  # lint, probe
 gate_cli.register(app)  # gate
 gameday_cli.register(app)  # gameday
-<<<<<<< HEAD
 dev_cli.register(app)  # dev, watch
-=======
 pgtap_cli.register(app)  # test-db
 
 
@@ -192,7 +190,6 @@ def _show_progress() -> None:
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
         logger.propagate = False
->>>>>>> main
 
 
 def _show_warning(

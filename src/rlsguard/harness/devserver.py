@@ -185,7 +185,8 @@ def _build(engine: Any, conn: Any, name: str, parent: str | None, adds: Any) -> 
     seeds = () if migrations else adds
     part = dataclasses.replace(project, migrations=tuple(migrations), seeds=tuple(seeds))
     apply_project(_Target(engine), part, dbname=name, stand_ins=engine.stand_ins,
-                  run_bootstrap=False)  # fmt: skip
+                  run_bootstrap=False,
+                  statement_timeout=engine.config.migrations.statement_timeout)  # fmt: skip
 
 
 def _evict(conn: Any, keep: set[str]) -> None:

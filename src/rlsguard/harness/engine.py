@@ -297,16 +297,12 @@ class Engine:
         self.prepared = prepare_cluster(
             self.stack,
             inputs,
-<<<<<<< HEAD
-            lambda server: _apply(server, project, stand_ins=stand_ins),
-=======
-            lambda server: apply_project(
+            lambda server: _apply(
                 server,
                 project,
                 stand_ins=stand_ins,
                 statement_timeout=self.config.migrations.statement_timeout,
             ),
->>>>>>> main
             binaries=binaries,
             name=self._cluster_name,
             cache=TemplateCache(Path(cache_dir) / "templates" if cache_dir else None),
@@ -360,17 +356,13 @@ class Engine:
             # that bootstrap at once on a fresh server would race to create them.
             with server.connect(None if external else "postgres", autocommit=True) as lock:
                 lock.execute("select pg_advisory_lock(%s)", (BOOTSTRAP_LOCK,))
-<<<<<<< HEAD
-                _apply(server, project, dbname=self.template_db, stand_ins=self.stand_ins)
-=======
-                apply_project(
+                _apply(
                     server,
                     project,
                     dbname=self.template_db,
                     stand_ins=self.stand_ins,
                     statement_timeout=self.config.migrations.statement_timeout,
                 )
->>>>>>> main
             self._databases_forget()
         self.endpoint = endpoint
 
