@@ -149,6 +149,29 @@ def _edit(project: Path, round_no: int) -> None:
         f.write(f"\n-- bench edit {round_no} {time.time_ns()}\n")
 
 
+def per_kind(engine: Any) -> dict[str, Any]:
+    """Checker time per cell by operation (all cells of a kind in one run; Python included)."""
+    from rlsguard.matrix.check import Checker
+    from rlsguard.matrix.load import load_matrix
+
+    loaded = load_matrix(engine.config.matrix, engine.personas.names)
+    out: dict[str, Any] = {}
+    with engine.cloned_database() as db:
+        for kind in ("select", "insert", "update", "delete", "changes"):
+            cells = [c for c in loaded.cells() if c.operation == kind]
+            if not cells:
+                continue
+            runs = [Checker(db, loaded, schemas=["public"]).run(cells) for _ in range(3)]
+            best = min(runs, key=lambda r: r.seconds)
+            out[kind] = {
+                "cells": len(cells),
+                "ms_per_cell": round(best.seconds * 1000 / len(cells), 3),
+                "round_trips": best.round_trips,
+                "fell_back": sum(r.fell_back is not None for r in best.results.values()),
+            }
+    return out
+
+
 def postmaster_cpu(conninfo: str) -> float:
     """CPU seconds of a server so far: the postmaster's own and its exited backends'."""
     import psycopg
@@ -197,6 +220,7 @@ def bench_schema(name: str, rounds: int, scratch: Path, skip_pgtap: bool) -> dic
     try:
         if not skip_pgtap:
             engine = Engine(options=EngineOptions(supabase_dir=project / "supabase")).open()
+            result["checker_per_kind"] = per_kind(engine)
             reason = pgtap_missing(engine.endpoint.major)
             if reason is None:
                 suite = scratch / f"{name}-pgtap"
