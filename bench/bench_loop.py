@@ -97,6 +97,14 @@ class Pgtap:
         bootstrap(server, dbname="bench_base", auto_expose=False)
         with server.connect("bench_base", autocommit=True) as conn:
             conn.execute("create extension pgtap with schema extensions")
+            # On Supabase, supautils lets `postgres` create policies on storage tables; plain
+            # psql has no supautils, so `postgres` gets them the simple way.
+            conn.execute(
+                "do $$ declare t record; begin for t in select c.oid::regclass as r from "
+                "pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = "
+                "'storage' and c.relkind = 'r' loop execute format('alter table %s owner to "
+                "postgres', t.r); end loop; end $$"
+            )
 
     def run(self) -> None:
         supabase = self.project / "supabase"
