@@ -22,7 +22,8 @@ from typing import Any
 
 from rlsguard.harness.engine import Engine, EngineOptions
 from rlsguard.identity.session import Session
-from rlsguard.matrix.check import Checker
+from rlsguard.matrix import catalog
+from rlsguard.matrix.check import METHODS, REQUEST_SETTINGS, Checker
 from rlsguard.matrix.load import load_matrix
 
 HEADER = """\
@@ -44,14 +45,14 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _statement(operation: str, table: str, columns: list[str]) -> str:
+def _statement(operation: str, table: str, columns: list[str], noop: str = "") -> str:
     schema, name = table.split(".", 1)
     target = f'"{schema}"."{name}"'
     key = _key_expr(columns)
     if operation == "select":
         return f"SELECT {key} FROM {target}"
     if operation == "update":
-        first = columns[0]
+        first = noop or columns[0]
         return f'UPDATE {target} SET "{first}" = "{first}" RETURNING {key}'
     return f"DELETE FROM {target} RETURNING {key}"
 
@@ -77,21 +78,35 @@ def write_suite(engine: Any, matrix_path: Path, out_dir: Path) -> dict[str, int]
         conn = db.conn
         for result in run.results.values():
             cell = result.cell
-            if cell.operation not in ("select", "update", "delete") or result.expected is None:
+            if (
+                cell.operation not in ("select", "update", "delete")
+                or result.expected is None
+                or result.fell_back is not None  # FK-refused rows: no one-statement equivalent
+            ):
                 skipped += 1
                 continue
             table = loaded.table(cell.table)
             columns = list(table.key) if table.key else _primary_key(conn, cell.table)
             expected = sorted("|".join("" if v is None else str(v) for v in k)
                               for k in result.expected)  # fmt: skip
-            session = Session(conn, db.personas.resolve(conn, cell.persona))
-            prologue = "; ".join(part.as_string(conn) for part in session.impersonation())
-            query = _statement(cell.operation, cell.table, columns)
-            check = _assertion(query, expected, f"{cell.persona} {cell.operation} {cell.table}")
-            if result.denied is not None and result.denied.denial == "grant":
+            identity = db.personas.resolve(conn, cell.persona)
+            session = Session(conn, identity)
+            parts = [part.as_string(conn) for part in session.impersonation()]
+            for name, value in REQUEST_SETTINGS.get(METHODS[cell.operation], {}).items():
+                parts.append(f"SELECT set_config({_literal(name)}, {_literal(value)}, true)")
+            prologue = "; ".join(parts)
+            noop = ""
+            if cell.operation == "update":
+                info = catalog.describe_tables(conn, [cell.table], [identity.role])[cell.table]
+                noop = info.noop_column(identity.role, columns) if info else ""
+            query = _statement(cell.operation, cell.table, columns, noop)
+            label = f"{cell.persona} {cell.operation} {cell.table}"
+            check = _assertion(query, expected, label)
+            if result.denied is not None:  # refused as a whole: the same error, or the test fails
+                state = result.denied.sqlstate or "42501"
                 check = (
-                    f"SELECT throws_ok({_literal(query)}, '42501', NULL, "
-                    f"{_literal(f'{cell.persona} {cell.operation} {cell.table} (no grant)')});"
+                    f"SELECT throws_ok({_literal(query)}, {_literal(state)}, NULL, "
+                    f"{_literal(label + ' (refused)')});"
                 )
             files[cell.table].append(
                 f"SAVEPOINT cell;\n{prologue};\n{check}\nROLLBACK TO SAVEPOINT cell;\n"
