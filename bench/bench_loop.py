@@ -183,8 +183,9 @@ def per_kind(engine: Any) -> dict[str, Any]:
 def postmaster_cpu(conninfo: str) -> float:
     """CPU seconds of a server so far: the postmaster's own and its exited backends'."""
     import psycopg
+    from psycopg.conninfo import make_conninfo
 
-    with psycopg.connect(conninfo) as conn:
+    with psycopg.connect(make_conninfo(conninfo, dbname="postgres")) as conn:
         datadir = conn.execute("show data_directory").fetchone()[0]
     pid = int(Path(datadir, "postmaster.pid").read_text().split()[0])
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
