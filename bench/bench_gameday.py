@@ -29,6 +29,11 @@ TTD_TARGET_S = 2.0
 TTR_TARGET_S = 5.0
 WHOLE_TARGET_S = 30.0
 QUICK = ["using-false", "revoke-grant"]
+# Section 1 only: the database drills (section 2) have their own bench, bench_dbdrills.py.
+SECTION_1 = [
+    "drop-policy", "revoke-grant", "rls-disabled", "rotated-jwt-secret", "runbook-rollback",
+    "using-false", "using-true",
+]  # fmt: skip
 
 
 def summarize(samples: list[float]) -> dict[str, float]:
@@ -58,7 +63,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="two scenarios, one run")
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    scenarios = QUICK if args.quick else []
+    scenarios = QUICK if args.quick else SECTION_1
     runs = 1 if args.quick else args.runs
     walls: list[float] = []
     per: dict[str, dict[str, list[float]]] = {}

@@ -167,6 +167,43 @@ def test_lookup_stops_at_the_repository_root(tmp_path: Path) -> None:
     assert config.backend == "local"
 
 
+def test_a_nearer_supabase_project_wins_over_a_parent_config(tmp_path: Path) -> None:
+    """Running inside a sub-project must not silently test the parent's database."""
+    project(
+        tmp_path,
+        {
+            "rlsguard.toml": 'backend = "docker"\n',
+            "supabase/config.toml": "",
+            "examples/shop/supabase/migrations/1_init.sql": "",
+        },
+    )
+    shop = tmp_path / "examples" / "shop"
+    (shop / "src").mkdir()
+    with pytest.warns(ConfigWarning, match=r"rlsguard\.toml is not used: .*shop/supabase"):
+        config = load_config(shop / "src")
+    assert config.source is None
+    assert config.backend == "local"
+    assert config.supabase_dir == shop / "supabase"
+    # Outside the sub-project the parent's config applies as before.
+    assert load_config(tmp_path / "examples").source == tmp_path / "rlsguard.toml"
+
+
+def test_a_parent_config_naming_the_nearer_project_is_kept(tmp_path: Path) -> None:
+    project(
+        tmp_path,
+        {
+            "rlsguard.toml": 'backend = "docker"\nsupabase_dir = "apps/web/supabase"\n',
+            "apps/web/supabase/config.toml": "",
+        },
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        config = load_config(tmp_path / "apps" / "web")
+    assert config.source == tmp_path / "rlsguard.toml"
+    assert config.backend == "docker"
+    assert config.supabase_dir == tmp_path / "apps" / "web" / "supabase"
+
+
 def test_supabase_dir_pins_lookup_to_its_parent(tmp_path: Path) -> None:
     project(
         tmp_path,

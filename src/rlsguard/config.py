@@ -7,6 +7,13 @@ Where it is looked up
     that holds a config, or at the repository root (a directory with ``.git``
     or ``.hg``). ``start`` may also name a config file directly.
 
+    A Supabase project on the way up (a directory whose ``supabase/`` holds
+    ``config.toml`` or ``migrations/``, what the Supabase CLI treats as a
+    project) keeps a parent's config only when that config's ``supabase_dir``
+    is this very folder; otherwise the nearer project wins with defaults and a
+    :class:`ConfigWarning` names the parent config it ignored. Running inside a
+    sub-project never silently tests the parent's database.
+
     In one directory, ``rlsguard.toml`` is read first, then ``pyproject.toml``
     if it has a ``[tool.rlsguard]`` table. When both exist, ``rlsguard.toml``
     wins and a :class:`ConfigWarning` names the ignored table: a dedicated
@@ -60,6 +67,8 @@ DEFAULT_SUPABASE_DIR = "supabase"
 DEFAULT_MATRIX = "fixtures/rls_matrix.yaml"
 DEFAULT_DOCKER_IMAGE = "supabase/postgres:17.6.1.132"
 REPO_MARKERS = (".git", ".hg")
+# What makes a folder a Supabase project for the Supabase CLI (and for the lookup above).
+SUPABASE_MARKERS = ("config.toml", "migrations")
 
 # GUCs that decide where the server listens and logs. rlsguard sets them so
 # the cluster stays on loopback and its log stays readable; a project may not.
@@ -311,6 +320,39 @@ class LintConfig(_Section):
     )
 
 
+class MutantWaiver(_Section):
+    """A mutant the checks cannot kill and the project accepts; reports show the reason."""
+
+    mutant: str = Field(
+        min_length=1,
+        description=(
+            "The mutant's id as `rlsguard mutate` prints it; * and ? match any characters "
+            "(e.g. 'private.*()/drop_search_path')."
+        ),
+    )
+    reason: str = Field(
+        min_length=1, description="Why no check can or should kill it; shown in every report."
+    )
+
+
+class MutateConfig(_Section):
+    """``rlsguard mutate``: the mutation score of the project's checks."""
+
+    waivers: tuple[MutantWaiver, ...] = Field(
+        default=(),
+        description=(
+            "Mutants accepted on purpose ([[mutate.waivers]] with mutant, reason). They are "
+            "left out of the score and listed, with their reason, in every report."
+        ),
+    )
+    min_score: float | None = Field(
+        default=None,
+        ge=0,
+        le=100,
+        description="The default of --min-score: below it `rlsguard mutate` exits 1.",
+    )
+
+
 class PgtapConfig(_Section):
     """pgTAP test files (``supabase test db``'s ``supabase/tests``) run as pytest items."""
 
@@ -434,6 +476,10 @@ class ProjectConfig(_Section):
         default=LintConfig(),
         description="rlsguard lint and probe: waivers of accepted findings.",
     )
+    mutate: MutateConfig = Field(
+        default=MutateConfig(),
+        description="rlsguard mutate: waived mutants and the minimum score.",
+    )
     pgtap: PgtapConfig = Field(
         default=PgtapConfig(),
         description="pgTAP test files run as pytest items and by rlsguard test-db.",
@@ -513,6 +559,9 @@ def load_config(
         else:
             base_dir = origin
             found = _search_upwards(origin)
+            nearest = _nearest_supabase_project(origin, found)
+            if nearest is not None:
+                base_dir, found = nearest, _owned_by(found, nearest)
     if found is None:
         config = _validate({}, base_dir=base_dir, path=None, prefix="")
     else:
@@ -602,6 +651,47 @@ def _search_upwards(origin: Path) -> tuple[Path, dict[str, Any] | None] | None:
             return found
         if any((directory / marker).exists() for marker in REPO_MARKERS):
             return None
+    return None
+
+
+def _nearest_supabase_project(
+    origin: Path, found: tuple[Path, dict[str, Any] | None] | None
+) -> Path | None:
+    """The nearest directory from ``origin`` up to (not including) the found config's
+    directory that holds a Supabase project, if any."""
+    stop = found[0].parent if found is not None else None
+    for directory in (origin, *origin.parents):
+        if directory == stop:
+            return None
+        if any((directory / DEFAULT_SUPABASE_DIR / m).exists() for m in SUPABASE_MARKERS):
+            return directory
+        if any((directory / marker).exists() for marker in REPO_MARKERS):
+            return None
+    return None
+
+
+def _owned_by(
+    found: tuple[Path, dict[str, Any] | None] | None, project: Path
+) -> tuple[Path, dict[str, Any] | None] | None:
+    """``found`` when its ``supabase_dir`` is ``project``'s supabase folder, else None (with a
+    warning naming the config that was passed over)."""
+    if found is None:
+        return None
+    path, table = found
+    raw = _parse(path) if table is None else table
+    value = raw.get("supabase_dir", DEFAULT_SUPABASE_DIR) if isinstance(raw, dict) else None
+    if (
+        isinstance(value, str)
+        and (path.parent / value).resolve() == (project / DEFAULT_SUPABASE_DIR).resolve()
+    ):
+        return found
+    warnings.warn(
+        f"{path} is not used: it configures another Supabase project than "
+        f"{project / DEFAULT_SUPABASE_DIR}, which is nearer; defaults apply. Add an "
+        f"rlsguard.toml in {project} (or run with --supabase-dir) to configure this one",
+        ConfigWarning,
+        stacklevel=3,
+    )
     return None
 
 

@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from rlsguard.cli import app
-from tests.audit.conftest import KNOWN_BAD, REFERENCE
+from tests.audit.conftest import KNOWN_BAD, REFERENCE, REPO
 from tests.audit.sarif_check import problems
 
 runner = CliRunner()
@@ -90,3 +90,20 @@ def test_probe_a_bad_migration_json(bad_project: Path) -> None:
 def test_a_missing_project_is_a_usage_error(tmp_path: Path) -> None:
     result = runner.invoke(app, ["lint", "--supabase-dir", str(tmp_path / "nowhere")])
     assert result.exit_code == 2
+
+
+def test_probe_fails_when_a_table_got_no_attempt(tmp_path: Path) -> None:
+    """The storage corpus project: profiles are tried, its storage tables cannot be."""
+    project = tmp_path / "storage"
+    shutil.copytree(REPO / "tests" / "projects" / "public" / "storage_folders", project)
+    args = ["probe", "--supabase-dir", str(project / "supabase")]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1, result.output
+    assert "not every table was checked" in result.output
+    assert "0 attempts on 2 table(s)" in result.output
+    assert "storage.objects: its synthetic row belongs to no one" in result.output
+    allowed = runner.invoke(app, [*args, "--allow-empty"])
+    assert allowed.exit_code == 0, allowed.output
+    assert "not every table was checked" not in allowed.output
+    # The reference platform tries every table: no flag needed.
+    assert runner.invoke(app, ["probe", "--supabase-dir", str(REFERENCE)]).exit_code == 0

@@ -24,8 +24,13 @@ LINT_FIXTURES = fixtures("lint")
 
 @pytest.fixture(scope="module")
 def findings(notes_engine: Engine) -> Iterator[list[Finding]]:
-    with cloned(notes_engine, LINT_FIXTURES) as db:
-        yield lint_database(db.conn, exposed_schemas=["public"], files=sources(LINT_FIXTURES))
+    try:
+        with cloned(notes_engine, LINT_FIXTURES) as db:
+            yield lint_database(db.conn, exposed_schemas=["public"], files=sources(LINT_FIXTURES))
+    finally:
+        # A role setting belongs to the cluster, not to the clone: undo the pre-request fixture.
+        with notes_engine.connect("postgres", autocommit=True) as conn:
+            conn.execute("alter role authenticator reset pgrst.db_pre_request")
 
 
 def _matching(findings: list[Finding], fixture: SqlFixture, obj: str) -> list[Finding]:

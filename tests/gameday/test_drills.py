@@ -20,12 +20,13 @@ from rlsguard.gameday.report import postmortem, resolved_message, summary_doc
 from rlsguard.gameday.run import platform_for
 from rlsguard.gameday.scenario import load_scenario
 from rlsguard.gameday.target import local_cluster, local_database
+from rlsguard.stack.pgbouncer import discover_pgbouncer
 
 ROOT = Path(__file__).parents[2]
 SCENARIOS = sorted((ROOT / "fixtures" / "gameday").glob("*.yaml"))
 # In the default run: the silent deny (only canaries and drift see it) and the revoked grant
 # (the one the log rule sees). `pytest -m chaos` runs every scenario.
-DEFAULT_RUN = {"using-false", "revoke-grant"}
+DEFAULT_RUN = {"using-false", "revoke-grant", "idle-in-transaction"}
 PARAMS = [
     pytest.param(p, id=p.stem, marks=() if p.stem in DEFAULT_RUN else pytest.mark.slow)
     for p in SCENARIOS
@@ -49,6 +50,8 @@ def drill(private: tuple[Any, Platform], path: Path, tmp_path: Path) -> tuple[Dr
     """The drill's result and its artifacts folder (a scenario runs once per worker)."""
     if path in _RESULTS:
         return _RESULTS[path]
+    if path.stem.startswith("pgbouncer-") and discover_pgbouncer() is None:
+        pytest.skip("pgbouncer is not installed (rlsguard doctor; apt-get install pgbouncer)")
     engine, platform = private
     clock = ManualClock()
     scenario = load_scenario(path)
@@ -152,3 +155,22 @@ def test_a_steady_state_that_does_not_hold_stops_the_drill_before_any_fault(
     assert not (tmp_path / "l.jsonl").exists()  # nothing was ledgered: nothing was injected
     assert rls == (False,)  # the drill did not "fix" what it did not break
     assert still == (1,)
+
+
+def test_the_report_says_what_the_runbooks_kill_query_would_have_missed(
+    private: tuple[Any, Platform], tmp_path: Path
+) -> None:
+    result, _ = drill(private, ROOT / "fixtures" / "gameday" / "idle-in-transaction.yaml", tmp_path)
+    (step,) = [s for s in result.remedy_steps if "runbook_missed" in s]
+    assert step["runbook_would_end"] == 0
+    assert step["ended"] >= 1
+    assert any(k.endswith("/idle in transaction") for k in step["runbook_missed"])
+    assert "kill-idle-misses-idle-in-transaction" in summary_doc([result])["defects"]
+    # what the users saw, from the journal: 504s (lock timeout) in the app's own log too
+    assert result.app["errors"] >= 1
+    assert result.app["log_errors"].get("lock_timeout", 0) >= 1
+    text = postmortem(result)
+    assert "## What the app's users saw" in text
+    series = result.journal.first("app.timeline")
+    assert series is not None
+    assert any(p["errors"] for p in series.data["series"])

@@ -23,6 +23,7 @@ from rlsguard.cli import audit as audit_cli
 from rlsguard.cli import dev as dev_cli
 from rlsguard.cli import gameday as gameday_cli
 from rlsguard.cli import gate as gate_cli
+from rlsguard.cli import mutate as mutate_cli
 from rlsguard.cli import pgtap as pgtap_cli
 from rlsguard.cli import policy as policy_cli
 from rlsguard.cli.console import print_error
@@ -178,6 +179,7 @@ audit_cli.register(app)  # lint, probe
 gate_cli.register(app)  # gate
 gameday_cli.register(app)  # gameday
 dev_cli.register(app)  # dev, watch
+mutate_cli.register(app)  # mutate
 pgtap_cli.register(app)  # test-db
 
 

@@ -185,13 +185,15 @@ def probe(
         bool,
         typer.Option(
             "--allow-empty",
-            help="Exit 0 even when nothing was probed (no persona could act, no attempt made).",
+            help="Exit 0 even when nothing (or not every exposed table) was probed: no "
+            "persona could act, or a table got 0 attempts.",
         ),
     ] = False,
 ) -> None:
     """Try privilege escalation and cross-tenant reads and writes as every persona.
 
-    Exits 1 when a finding fails (see --fail-on) or when nothing was probed.
+    Exits 1 when a finding fails (see --fail-on), when nothing was probed, or when a table got
+    0 attempts (each is named with the reason); --allow-empty accepts the last two.
     """
     from rlsguard.audit.api import probe_project
 
@@ -218,6 +220,19 @@ def probe(
             "[red]nothing was checked:[/] the probe made 0 attempts "
             f"({escape(report.notes[-1] if report.notes else 'no exposed table or actor')}). "
             "Seed the personas' users or pass --allow-empty.",
+            markup=True,
+            soft_wrap=True,
+        )
+        raise typer.Exit(1)
+    if report.untested and not allow_empty:
+        # A table the probe could not try is as unchecked as a whole empty run, only smaller.
+        _report(report.findings, check="probe", fmt=fmt, fail_on=FailOn.none, output=output,
+                default_uri=default_uri, notes=notes)  # fmt: skip
+        gaps = "; ".join(f"{table}: {why}" for table, why in sorted(report.untested.items()))
+        err.print(
+            f"[red]not every table was checked:[/] 0 attempts on {len(report.untested)} "
+            f"table(s) ({escape(gaps)}). Give each an owner the probe can read, or pass "
+            "--allow-empty if that is intended.",
             markup=True,
             soft_wrap=True,
         )

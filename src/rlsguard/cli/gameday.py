@@ -109,6 +109,7 @@ def gameday(
             ledger=ledger_path,
             reporter_for=lambda s: LiveProgress(err, prefix=f"{s.name}: "),
             on_result=on_result,
+            on_skip=lambda s, why: err.print(f"[yellow]SKIP[/] {escape(s.name)}: {escape(why)}"),
         )
         from rlsguard.gameday.run import run_gameday
 

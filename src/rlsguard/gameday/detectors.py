@@ -30,6 +30,11 @@ class Observation:
     blame: dict[str, str] = field(default_factory=dict)  # object -> the change that made it
     log: list[LogRecord] | None = None
     auth: list[AuthAttempt] | None = None
+    # Section 2 (gameday.dbprobes / the app rig): what the server and the app's users show.
+    activity: Any = None  # dbprobes.Activity
+    serverlog: list[LogRecord] | None = None  # the server log, read without sending traffic
+    app: Any = None  # refapp.users.Window: the synthetic users' requests since the last tick
+    health: dict[str, Any] | None = None  # the app's GET /health
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from the journal when the clock is the system's.
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
 from collections.abc import Callable
@@ -24,12 +25,13 @@ import psycopg
 
 from rlsguard.clock import SYSTEM_CLOCK, Clock
 from rlsguard.errors import RlsguardError
-from rlsguard.gameday import probes
+from rlsguard.gameday import dbdetectors, dbfaults, dbprobes, dbremedies, probes  # noqa: F401
 from rlsguard.gameday.detectors import DETECTORS, Detector, Firing, Observation
 from rlsguard.gameday.faults import FAULTS, FaultContext
 from rlsguard.gameday.ledger import CHAOS_APP, DbLedger, Entry, FileLedger, Ledger
 from rlsguard.gameday.remediation import REMEDIATIONS, RemedyContext, applied_versions
 from rlsguard.gameday.revert import Residue, residue, revert_outstanding
+from rlsguard.gameday.rig import AppRig, Runtime, start_rig
 from rlsguard.gameday.runbook import QUICK_REFERENCE
 from rlsguard.gameday.scenario import Scenario
 from rlsguard.gameday.target import Target
@@ -40,7 +42,9 @@ from rlsguard.policy.snapshot import Snapshot
 from rlsguard.supabase.migrations import MigrationSession
 from rlsguard.workspace.trial import as_migration
 
-ORDER = ("drift", "auth", "log", "canaries")  # cheapest observation first
+# Cheapest observation first.
+ORDER = ("drift", "auth", "log", "serverlog", "activity", "app", "health", "canaries")
+NO_REQUEST_YET = "the synthetic users sent no request yet"
 CANARY_APP = "rlsguard-canary"  # the synthetic users' sessions (not chaos: they are traffic)
 
 
@@ -82,6 +86,7 @@ class DrillResult:
     remedy_steps: list[dict[str, Any]] = field(default_factory=list)
     impact: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
+    app: dict[str, Any] = field(default_factory=dict)  # section 2: what the app's users saw
 
     @property
     def ttd(self) -> float | None:
@@ -152,6 +157,14 @@ class Drill:
         self.file_ledger = FileLedger(ledger_file)
         self.journal = Journal("gameday", scenario.name, clock=clock, reporter=reporter)
         self.result = DrillResult(scenario, self.journal, target.name)
+        self.rig: AppRig | None = None
+        self.ledger: Ledger | None = None
+        self.plan: Any = None
+        self._extra_conns: list[psycopg.Connection[Any]] = []
+        self._epoch = 0
+        self.runtime = Runtime(
+            target, self.run_id, lambda: self._admin(), server=getattr(target, "server", None)
+        )
 
     # -- probes --------------------------------------------------------------------------
     def _observe(self, wanted: set[str], tail: probes.LogTail | None) -> Observation:
@@ -177,6 +190,16 @@ class Drill:
         elif need == "log" and tail is not None:
             self.traffic.send()
             obs.log = tail.read()
+        elif need == "serverlog" and tail is not None:
+            obs.serverlog = tail.read()
+        elif need == "activity":
+            # Unreachable server: no observation; the app's detectors say so.
+            with contextlib.suppress(psycopg.Error):
+                obs.activity = dbprobes.activity(self._admin())
+        elif need == "app" and self.rig is not None:
+            obs.app = self.rig.fresh()
+        elif need == "health" and self.rig is not None:
+            obs.health = self.rig.health()
 
     def _blame(self, changes: list[Change]) -> dict[str, str]:
         """Which migration made each change: one applied that the project does not have, or
@@ -195,6 +218,8 @@ class Drill:
         """Why the steady state does not hold (empty: it holds)."""
         obs = self._observe(set(probes_wanted), None)
         why = []
+        if "app" in probes_wanted:
+            why.extend(self._app_steady(self.rig.sent_since_look if self.rig else None))
         if obs.canaries is not None and not obs.canaries.ok:
             why.append(
                 f"{len(obs.canaries.failures)} canary request(s) fail: "
@@ -212,6 +237,49 @@ class Drill:
             )
         return why
 
+    def _settled(self, probes_wanted: list[str]) -> list[str]:
+        """The steady state, judged once the app's users have answers to judge."""
+        why = self._steady(probes_wanted)
+        for _ in range(50):
+            if why != [NO_REQUEST_YET]:
+                break
+            self._tick(self.spec.budgets.tick_s)
+            why = self._steady(probes_wanted)
+        return why
+
+    def _app_steady(self, window: Any) -> list[str]:
+        """Every synthetic user got answers, and none failed, since the last look."""
+        if self.rig is None or window is None:
+            return ["no app runs in this drill"]
+        if window.requests == 0:
+            return [NO_REQUEST_YET]
+        if window.errors:
+            return [f"{window.errors} of {window.requests} app requests failed {window.by_status}"]
+        return []
+
+    def _tick(self, seconds: float) -> None:
+        """Between two looks: with an app, first wait for its users' next answer (an
+        observable condition), so a tick always judges new requests; then the clock's
+        sleep (on the manual clock it only advances time)."""
+        waited = 0.0
+        if self.rig is not None and self.spec.app is not None:
+            started = time.monotonic()
+            self.rig.wait_for_answers(self.spec.app.client_timeout_s + 1.0)
+            waited = time.monotonic() - started
+        self.sleep(max(0.0, seconds - waited) if self.clock is SYSTEM_CLOCK else seconds)
+
+    def _admin(self) -> psycopg.Connection[Any]:
+        """The runner's superuser session, reconnected after the server went away."""
+        if self.conn.closed or self.conn.broken or self._epoch != self.runtime.epoch:
+            if self._epoch != self.runtime.epoch:
+                self.platform.engine.databases.close()  # its session died with the server
+            self._epoch = self.runtime.epoch
+            self.conn = self.target.connect(f"{CHAOS_APP}:{self.run_id}")
+            self._extra_conns.append(self.conn)
+            if self.ledger is not None:
+                self.ledger.db.conn = self.conn
+        return self.conn
+
     # -- the drill -----------------------------------------------------------------------
     def run(self) -> DrillResult:
         spec, j = self.spec, self.journal
@@ -222,17 +290,83 @@ class Drill:
         ):
             self.db = self.platform.engine.database(canary_conn)
             self.traffic = probes.Traffic(self.db, self.platform.matrix)
-            ledger = Ledger(self.file_ledger, DbLedger(self.conn))
+            ledger = self.ledger = Ledger(self.file_ledger, DbLedger(self.conn))
             try:
+                if spec.app is not None:
+                    self._start_app()
                 self._run(ledger)
             except RlsguardError as exc:
                 self.result.error = str(exc)
             except psycopg.Error as exc:
                 self.result.error = f"the database failed: {exc}"
             finally:
-                self._revert_and_check(ledger, canary_conn)
+                try:
+                    self._revert_and_check(ledger, canary_conn)
+                finally:
+                    self._stop_app()
+                    for extra in self._extra_conns:
+                        extra.close()
         j.end("pass" if self.result.ok else "fail")
         return self.result
+
+    def _start_app(self) -> None:
+        spec = self.spec.app
+        assert spec is not None
+        with self.journal.step("app", "reference app and synthetic users") as step:
+            conn = self._admin()
+            if spec.slow_statement_ms:
+                # The app's role logs its slow statements (the runbook's "duration:" lines);
+                # a role-in-database setting goes with the drill's database.
+                conn.execute(
+                    psycopg.sql.SQL(
+                        "ALTER ROLE authenticator IN DATABASE {} "
+                        "SET log_min_duration_statement = {}"
+                    ).format(
+                        psycopg.sql.Identifier(self.target.dbname),
+                        psycopg.sql.Literal(f"{spec.slow_statement_ms}ms"),
+                    )
+                )
+            self.rig = start_rig(self.platform.engine, self.target, spec, self.clock)
+            self.runtime.rig = self.rig
+            self.app_started = self.clock.now()
+            step.detail = (
+                f"{self.rig.app.url}: pool {spec.pool_max}, {len(spec.personas)} users at "
+                f"{spec.rate_hz:g}/s, {self.rig.pooler}"
+                + (f" ({self.rig.pooler_note})" if self.rig.pooler_note else "")
+            )
+            if self.rig.pooler_note:
+                self.journal.event("pooler", self.rig.pooler_note, pooler=self.rig.pooler)
+
+    def _stop_app(self) -> None:
+        if self.rig is None:
+            return
+        self.rig.stop()
+        end = self.clock.now()
+        series = self.rig.users.timeline(self.app_started, end, self.spec.budgets.tick_s)
+        for point in series:  # on the journal's time axis (seconds since the drill started)
+            point["t"] = round(point["t"] - self.journal.origin, 3)
+        total = self.rig.users.window(self.app_started, end)
+        self.result.app = {
+            "url": self.rig.app.url,
+            "pooler": self.rig.pooler,
+            "pooler_note": self.rig.pooler_note,
+            "requests": total.requests,
+            "errors": total.errors,
+            "by_status": total.as_dict()["by_status"],
+            "p95_ms": total.p95_ms,
+            "log_file": str(self.rig.app.log_file),
+            "log_errors": _count_errors(self.rig.app_log(0)),
+        }
+        self.journal.event(
+            "app.timeline",
+            f"{total.requests} app requests, {total.errors} failed",
+            step_s=self.spec.budgets.tick_s,
+            series=series,
+        )
+        self.journal.summary["app"] = self.result.app
+        for server in (self.rig.app.server, self.rig.bouncer):
+            if server is not None:
+                self.platform.engine.stack.discard(server.name)
 
     def _run(self, ledger: Ledger) -> None:
         spec, j, r = self.spec, self.journal, self.result
@@ -246,7 +380,7 @@ class Drill:
                     f"reverted {len(previous)} fault(s) left by an earlier run",
                     ids=[p.id for p in previous],
                 )
-            why = self._steady(spec.steady_state)
+            why = self._settled(spec.steady_state)
             if why:
                 step.status = "failed"
                 step.detail = why[0]
@@ -264,6 +398,8 @@ class Drill:
             settings = dict(spec.detection.settings.get(name, {}))
             if name == "pg_log":
                 settings.setdefault("dbname", self.target.dbname)
+            if name == "pg_errors":
+                settings.setdefault("window_s", spec.budgets.tick_s * spec.budgets.detect_ticks)
             detectors[name] = DETECTORS.get(name)(settings)
         wanted = {d.needs for d in detectors.values()} | set(spec.verify)
         tail = probes.LogTail.at_end(self.target.log) if self.target.log is not None else None
@@ -283,11 +419,18 @@ class Drill:
                 self.platform.project_root,
                 self.platform.project_versions,
                 self.baseline_settings,
+                runtime=self.runtime,
             )
-            plan = fault.plan(params, ctx)
+            plan = self.plan = fault.plan(params, ctx)
             entry = self._entry("fault", plan.summary, plan.revert, baseline=self.baseline.doc)
             ledger.record(entry)  # BEFORE the fault exists
-            if plan.migration is not None:
+            injected: dict[str, Any] = {}
+            if plan.inject is not None:
+                if plan.disconnects:
+                    ledger.mark(entry, "applied")  # the server goes away with the fault
+                injected = plan.inject()
+                self.file_ledger.note(entry.id, processes=injected.get("processes", []))
+            elif plan.migration is not None:
                 m = plan.migration
                 with MigrationSession(self.target.as_conn_target(), self.target.dbname) as s:
                     s.run(as_migration(m["text"], m["version"], m["name"]), "migration")
@@ -295,13 +438,15 @@ class Drill:
                 with self.conn.transaction():
                     for statement in plan.apply:
                         self.conn.execute(statement)
-            ledger.mark(entry, "applied")
+            if not plan.disconnects:
+                ledger.mark(entry, "applied")
             j.event(
                 "fault.injected",
                 plan.summary,
                 fault=spec.fault.kind,
                 params=spec.fault.params,
                 objects=plan.objects,
+                **{k: v for k, v in injected.items() if k != "processes"},
             )
             step.detail = plan.summary
 
@@ -341,7 +486,7 @@ class Drill:
                         )
                 if all(n in r.fired or n in r.unavailable for n in spec.detection.expect):
                     break
-                self.sleep(spec.budgets.tick_s)
+                self._tick(spec.budgets.tick_s)
             r.detected = declared
             # Unavailable here (no server log on a DSN target) is reported, not failed.
             r.missing = [
@@ -365,7 +510,7 @@ class Drill:
                 remedy = REMEDIATIONS.get(spec_step.kind)
                 ctx2 = RemedyContext(
                     self.target,
-                    self.conn,
+                    self._admin(),
                     self.platform.exposed,
                     self.platform.approved,
                     self.baseline_settings,
@@ -373,6 +518,7 @@ class Drill:
                     ledger,
                     lambda kind, summary, revert: self._entry(kind, summary, revert),
                     self.artifacts,
+                    runtime=self.runtime,
                 )
                 for done in remedy(ctx2, dict(spec_step.params)):
                     j.event(
@@ -396,7 +542,7 @@ class Drill:
                         "steady_state.regained", f"{', '.join(spec.verify)} hold again", tick=tick
                     )
                     break
-                self.sleep(spec.budgets.tick_s)
+                self._tick(spec.budgets.tick_s)
             if not r.recovered:
                 step.status = "failed"
                 step.detail = why[0]
@@ -422,6 +568,10 @@ class Drill:
         if not hasattr(self, "baseline"):
             return
         with j.step("revert", "revert and residue check") as step:
+            if self.plan is not None and self.plan.release is not None:
+                released = self.plan.release(_quietly(self._admin))
+                j.event("fault.released", f"in-process undo: {released}", **released)
+            self._admin()
             reverted = revert_outstanding(
                 self.conn, self.platform.exposed, self.file_ledger, spare_running=True
             )
@@ -431,6 +581,7 @@ class Drill:
                     f"{len(reverted)} ledger entr(y/ies) reverted",
                     ids=[x.id for x in reverted],
                 )
+            ledger.db.conn = self.conn
             ledger.db.drop_if_clean()
             r.residue = residue(
                 self.conn, self.platform.exposed, self.baseline, self.baseline_settings
@@ -442,7 +593,7 @@ class Drill:
                 if after[t] != self.fingerprints[t]
             ]
             r.data_ok = not r.data_changes
-            why = self._steady(self.spec.steady_state)
+            why = self._settled(self.spec.steady_state)
             if why:
                 r.residue.drift.extend(why)
             if not r.residue.clean or not r.data_ok:
@@ -483,3 +634,21 @@ class Drill:
                 "ok": r.ok,
             }
         )
+
+
+def _quietly(connect: Callable[[], Any]) -> Any:
+    """The admin session, or None while the server cannot be reached."""
+    try:
+        return connect()
+    except psycopg.Error:
+        return None
+
+
+def _count_errors(records: list[dict[str, Any]]) -> dict[str, int]:
+    """The app log's failed requests by error class."""
+    out: dict[str, int] = {}
+    for r in records:
+        if r.get("outcome") == "error":
+            key = str(r.get("error_class"))
+            out[key] = out.get(key, 0) + 1
+    return out

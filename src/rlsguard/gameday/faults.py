@@ -9,6 +9,7 @@ ledger first (:mod:`.ledger`), then applies. Register new faults with ``@FAULTS.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -36,6 +37,7 @@ class FaultContext:
     project_root: Path
     migration_versions: tuple[str, ...] = ()
     db_settings: dict[str, str] = field(default_factory=dict)  # ALTER DATABASE ... SET values
+    runtime: Any = None  # gameday.rig.Runtime: the live target, app and server (process faults)
 
 
 @dataclass
@@ -48,6 +50,12 @@ class FaultPlan:
     migration: dict[str, str] | None = None  # {version, name, text}: applied as `db push` would
     objects: list[str] = field(default_factory=list)
     settings: list[str] = field(default_factory=list)  # database settings the fault changes
+    # Process-level faults (held sessions, a killed server): applied by ``inject`` (it returns
+    # what to journal, ``processes`` among it), undone in-process by ``release`` (given the
+    # runner's admin connection) and, when the runner is gone, by ``revert``.
+    inject: Callable[[], dict[str, Any]] | None = None
+    release: Callable[[Any], dict[str, Any]] | None = None
+    disconnects: bool = False  # the fault takes the server away: mark the ledger first
 
 
 class _Params(BaseModel):

@@ -27,6 +27,8 @@ from psycopg.types.json import Jsonb
 
 SCHEMA = "rlsguard_chaos"
 CHAOS_APP = "rlsguard-chaos"  # application_name prefix of every session a drill opens
+# Sessions remediations never end: the drill's own observers (the canary's traffic).
+PROTECTED_APPS = ("rlsguard-canary",)
 CHANNEL = SCHEMA  # NOTIFY channel of ledger state changes
 
 _DDL = f"""
@@ -89,6 +91,10 @@ class FileLedger:
 
     def mark(self, entry_id: str, state: str) -> None:
         self._append({"id": entry_id, "state": state})
+
+    def note(self, entry_id: str, **fields: Any) -> None:
+        """Add to an entry (a process fault's pids and start times, once it has them)."""
+        self._append({"id": entry_id, **fields})
 
     def entries(self) -> dict[str, dict[str, Any]]:
         """Every id's merged record (later lines override earlier ones)."""

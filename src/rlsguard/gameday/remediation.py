@@ -41,6 +41,7 @@ class RemedyContext:
     new_entry: Callable[[str, str, list[str]], Entry]
     artifacts: Path | None = None
     now: datetime | None = None
+    runtime: Any = None  # gameday.rig.Runtime, for remediations that act on processes
 
 
 @dataclass

@@ -14,10 +14,65 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from rlsguard.gameday.chart import timeline_png
 from rlsguard.gameday.drill import DrillResult
 from rlsguard.gameday.runbook import CONFLICTS, DEFECTS, QUICK_REFERENCE
 
 COMPONENT = "Authentication / Row Level Security"
+DB_COMPONENT = "Postgres Database (seen through the reference app)"
+CHART = "timeline.png"
+
+
+def _component(result: DrillResult) -> str:
+    return DB_COMPONENT if result.app else COMPONENT
+
+
+def app_timeline(result: DrillResult) -> list[dict[str, Any]]:
+    event = result.journal.first("app.timeline")
+    return list(event.data.get("series", [])) if event is not None else []
+
+
+def _marks(result: DrillResult) -> dict[str, float]:
+    out = {}
+    for kind, label in (
+        ("fault.injected", "fault"),
+        ("incident.declared", "detected"),
+        ("steady_state.regained", "recovered"),
+    ):
+        event = result.journal.first(kind)
+        if event is not None:
+            out[label] = event.t
+    return out
+
+
+def app_section(result: DrillResult, chart: str | None) -> list[str]:
+    """What the app's users saw: totals, the app log's error classes, the chart."""
+    a = result.app
+    if not a:
+        return []
+    series = app_timeline(result)
+    worst = max(series, key=lambda p: p["error_rate"], default=None)
+    lines = [
+        "## What the app's users saw",
+        "",
+        f"- {a['requests']} requests from synthetic users, {a['errors']} failed; by status: "
+        + ", ".join(f"{k}: {v}" for k, v in a["by_status"].items()),
+        f"- p95 latency over the drill: {a['p95_ms']} ms",
+        f"- app log ({a['log_file']}): failed requests by error class: "
+        + (", ".join(f"{k}: {v}" for k, v in a["log_errors"].items()) or "none"),
+        f"- connection path: {a['pooler']}"
+        + (f" ({a['pooler_note']})" if a["pooler_note"] else ""),
+    ]
+    if worst is not None:
+        lines.append(
+            f"- worst step: {worst['error_rate']:.0%} errors, p95 {worst['p95_ms']} ms "
+            f"(at +{worst['t']:.1f} s)"
+        )
+    if chart:
+        lines += ["", f"![error rate and latency]({chart})"]
+    else:
+        lines += ["", "(no chart: install matplotlib, `pip install 'rlsguard[charts]'`)"]
+    return [*lines, ""]
 
 
 def _mark(met: bool | None) -> str:
@@ -48,6 +103,11 @@ def confirmed_defects(result: DrillResult) -> list[str]:
         keys.append("rollback-policy-is-row-role-confusion")
     if spec.fault.kind == "revoke_grant" and "drift" in result.fired:
         keys.append("grants-not-checked")
+    for step in result.remedy_steps:
+        if step.get("runbook_missed") and result.recovered:
+            keys.append("kill-idle-misses-idle-in-transaction")
+    if spec.fault.kind in ("hold_connections", "idle_in_transaction") and result.recovered:
+        keys.append("pooler-restart-is-not-a-fix")
     return list(dict.fromkeys(keys))
 
 
@@ -87,7 +147,7 @@ def incident_message(result: DrillResult) -> str:
     )
     return (
         f"🚨 INCIDENT: {spec.runbook.incident} ({row.severity})\n"
-        f"Component: {COMPONENT}\n"
+        f"Component: {_component(result)}\n"
         "Status: Investigating\n"
         f"Impact: {impact}\n"
         f"ETA: {row.resolution_s / 60:g} minutes\n"
@@ -102,7 +162,7 @@ def resolved_message(result: DrillResult) -> str:
     personas = result.impact.get("personas", [])
     return (
         f"✅ INCIDENT RESOLVED: {spec.runbook.incident}\n"
-        f"Component: {COMPONENT}\n"
+        f"Component: {_component(result)}\n"
         f"Resolution: {resolution}\n"
         f"Impact: {_secs(ttr)} of degradation, {len(personas)} persona(s) affected\n"
         f"Root Cause: {spec.root_cause}\n"
@@ -111,7 +171,7 @@ def resolved_message(result: DrillResult) -> str:
     )
 
 
-def postmortem(result: DrillResult) -> str:
+def postmortem(result: DrillResult, chart: str | None = None) -> str:
     spec = result.scenario.spec
     doc = result.journal.document()
     ttd, ttr = _times(result)
@@ -149,7 +209,8 @@ def postmortem(result: DrillResult) -> str:
     else:
         for name, firing in result.fired.items():
             lines.append(f"- {name}: {firing.message}")
-    lines += ["", "## Remediation Steps Taken", ""]
+    lines += ["", *app_section(result, chart)]
+    lines += ["## Remediation Steps Taken", ""]
     lines += [f"- {s['action']}: {s['detail']}" for s in result.remedy_steps] or ["- none"]
     lines += ["", "## Prevention for Next Time", ""]
     gaps = detection_gaps(result)
@@ -158,15 +219,22 @@ def postmortem(result: DrillResult) -> str:
     if defects:
         lines += ["", "## Runbook defects this drill confirmed", ""]
         lines += [f"- {DEFECTS[k].text}" for k in defects]
-    lines += [
-        "",
-        "## Action Items",
-        "",
-        "- [ ] Alert on synthetic-user (canary) failures, not only on error rates",
-        "- [ ] Alert on policy drift against the approved snapshot",
-        "- [ ] Replace the runbook's hand-written Quick Rollback with the generated one",
-        "",
-    ]
+    lines += ["", "## Action Items", ""]
+    if result.app:
+        lines += [
+            "- [ ] Alert on the app's 5xx rate and p95, and on pg_stat_activity saturation",
+            "- [ ] Kill idle connections by state *and* age in every database (the runbook's "
+            "query misses `idle in transaction` and other databases)",
+            "- [ ] Set idle_in_transaction_session_timeout and a statement_timeout per role",
+            "",
+        ]
+    else:
+        lines += [
+            "- [ ] Alert on synthetic-user (canary) failures, not only on error rates",
+            "- [ ] Alert on policy drift against the approved snapshot",
+            "- [ ] Replace the runbook's hand-written Quick Rollback with the generated one",
+            "",
+        ]
     return "\n".join(lines)
 
 
@@ -212,7 +280,10 @@ def summary_doc(results: Sequence[DrillResult]) -> dict[str, Any]:
 def summary_markdown(results: Sequence[DrillResult]) -> str:
     doc = summary_doc(results)
     lines = [
-        "# Game day: runbook section 1 (RLS/Auth Failure, P1)",
+        "# Game day: "
+        + ", ".join(
+            sorted({f"runbook section {r.scenario.spec.runbook.section}" for r in results})
+        ),
         "",
         "| scenario | verdict | TTD (target) | TTR (target) | detected by | silent (gap) |",
         "|---|---|---|---|---|---|",
@@ -226,8 +297,9 @@ def summary_markdown(results: Sequence[DrillResult]) -> str:
         )
     lines += [
         "",
-        "Runbook targets: detect within 2 min, resolve < 15 min (Quick Reference). Drill "
-        "targets (wall clock, local stack): TTD <= 2 s, TTR <= 5 s.",
+        "Runbook targets: detect within 2 min, resolve per the Quick Reference (RLS/Auth "
+        "< 15 min, Database query failure < 30 min). Drill targets (wall clock, local "
+        "stack): TTD <= 2 s, TTR <= 5 s.",
     ]
     if doc["detection_gaps"]:
         lines += ["", "## Detection gaps", ""] + [f"- {g}" for g in doc["detection_gaps"]]
@@ -246,11 +318,17 @@ def write_reports(results: Sequence[DrillResult], directory: Path) -> list[Path]
     for r in results:
         folder = directory / r.scenario.name
         folder.mkdir(parents=True, exist_ok=True)
+        chart = None
+        if r.app and timeline_png(
+            app_timeline(r), folder / CHART, r.scenario.spec.title, _marks(r)
+        ):
+            chart = CHART
+            written.append(folder / CHART)
         files = {
             "journal.json": r.journal.dumps(),
             "incident.md": incident_message(r),
             "resolved.md": resolved_message(r),
-            "postmortem.md": postmortem(r),
+            "postmortem.md": postmortem(r, chart),
         }
         for name, text in files.items():
             (folder / name).write_text(text, encoding="utf-8")

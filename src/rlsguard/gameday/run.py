@@ -24,6 +24,7 @@ from rlsguard.gameday.revert import Reverted, revert_outstanding
 from rlsguard.gameday.scenario import Scenario
 from rlsguard.gameday.target import Target, dsn_target, local_cluster, local_database
 from rlsguard.journal import Reporter
+from rlsguard.stack.pgbouncer import discover_pgbouncer
 
 SEEDED_SCHEMAS = ("public",)
 
@@ -84,6 +85,7 @@ class GameDay:
     sleep: Callable[[float], None] = time.sleep
     reporter_for: Callable[[Scenario], Reporter | None] = lambda s: None
     on_result: Callable[[DrillResult], None] = lambda r: None
+    on_skip: Callable[[Scenario, str], None] = lambda s, why: None
 
 
 @contextlib.contextmanager
@@ -106,6 +108,20 @@ def run_gameday(day: GameDay) -> list[DrillResult]:
     with _targets(day) as (engine, target_for):
         platform = platform_for(engine, day.config)
         for scenario in day.scenarios:
+            if scenario.spec.app is not None and day.dsn is not None:
+                day.on_skip(
+                    scenario,
+                    "a database drill runs the reference app against a server rlsguard "
+                    "started; run it without --dsn (a private local cluster)",
+                )
+                continue
+            if scenario.spec.fault.kind == "pgbouncer_down" and discover_pgbouncer() is None:
+                day.on_skip(
+                    scenario,
+                    "pgbouncer is not installed (rlsguard doctor): this drill needs the pooler; "
+                    "the other database drills run the app direct",
+                )
+                continue
             with target_for(scenario.name) as target:
                 artifacts = day.report_dir / scenario.name if day.report_dir else None
                 drill = Drill(

@@ -41,6 +41,7 @@ QUICK_REFERENCE: dict[str, QuickReference] = {
 }
 
 SECTION_1 = "1. RLS/Auth Failure"
+SECTION_2 = "2. Database Query Failure"
 DETECTION_WINDOW_S = 2 * 60  # "Detection (0-2 min)"
 
 CONFLICTS: dict[str, str] = {
@@ -98,6 +99,19 @@ DEFECTS: dict[str, Defect] = {
             "rollback-not-from-approved-state",
             "Quick Rollback restores policies 'from git history' by hand; the drill derives "
             "the rollback from the approved snapshot and verifies it (drift + canaries).",
+        ),
+        Defect(
+            "kill-idle-misses-idle-in-transaction",
+            "Section 2's 'Kill Idle Connections' matches state = 'idle' in database "
+            "'postgres' only: it never ends an 'idle in transaction' session (the ones that "
+            "hold locks) nor any session of another database (the app's). The drill's "
+            "remediation targets both and counts what the runbook's query would have missed.",
+        ),
+        Defect(
+            "pooler-restart-is-not-a-fix",
+            "Section 2's first fix, 'Restart Connection Pooler', frees nothing when the "
+            "connections are held at the server or by a lock holder: only ending those "
+            "sessions (or the lock holder) does.",
         ),
         Defect(
             "grants-not-checked",

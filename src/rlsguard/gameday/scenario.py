@@ -25,7 +25,8 @@ from rlsguard.gameday.runbook import QUICK_REFERENCE, SECTION_1
 from rlsguard.matrix.load import MatrixError, Problem, _from_pydantic, _read_yaml, dotted
 
 SCHEMA_ID = "https://rlsguard.dev/schemas/gameday.schema.json"
-PROBES = ("canaries", "drift", "auth")
+PROBES = ("canaries", "drift", "auth", "app")
+Probe = Literal["canaries", "drift", "auth", "app"]
 Severity = Literal["P1", "P2", "P3"]
 
 
@@ -82,6 +83,28 @@ class Budgets(_Model):
     ttr_s: float = Field(default=5.0, gt=0, description="Wall-time target to recover.")
 
 
+class AppSpec(_Model):
+    """The reference app a database drill runs, and the synthetic users who call it."""
+
+    pool_max: int = Field(default=4, ge=1, description="The app's pool max size.")
+    acquire_timeout_s: float = Field(default=0.5, gt=0, description="Pool wait before a 503.")
+    statement_timeout_ms: int = Field(default=800, ge=0, description="Before a 504 (57014).")
+    lock_timeout_ms: int = Field(default=400, ge=0, description="Before a 504 (55P03).")
+    pooler: Literal["direct", "pgbouncer"] = Field(
+        default="direct", description="pgbouncer: through PgBouncer when it is installed."
+    )
+    personas: list[str] = Field(
+        default=["student", "teacher", "admin"], min_length=1, description="One user each."
+    )
+    tables: list[str] = Field(default=["classes", "assignments"], min_length=1)
+    rate_hz: float = Field(default=10.0, gt=0, le=200, description="Requests per second each.")
+    max_seconds: float = Field(default=300.0, gt=0, description="Users stop after this anyway.")
+    client_timeout_s: float = Field(default=3.0, gt=0)
+    slow_statement_ms: int = Field(
+        default=200, ge=0, description="log_min_duration_statement for the app's role."
+    )
+
+
 class ScenarioSpec(_Model):
     """One drill."""
 
@@ -95,16 +118,17 @@ class ScenarioSpec(_Model):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", description="Short id (file stem).")
     title: str
     runbook: RunbookRef
-    steady_state: list[Literal["canaries", "drift", "auth"]] = Field(
+    steady_state: list[Probe] = Field(
         min_length=1, description="Probes that must pass before the fault and after recovery."
     )
     fault: FaultSpec
     detection: DetectionSpec
     remediation: list[RemediationSpec] = Field(min_length=1)
-    verify: list[Literal["canaries", "drift", "auth"]] = Field(
-        min_length=1, description="Probes that prove recovery."
-    )
+    verify: list[Probe] = Field(min_length=1, description="Probes that prove recovery.")
     budgets: Budgets = Field(default=Budgets())
+    app: AppSpec | None = Field(
+        default=None, description="Run the reference app and synthetic users (section 2)."
+    )
     root_cause: str = Field(description="One sentence for the post-mortem.")
 
 
@@ -184,6 +208,7 @@ def _unknown(name: str, known: Iterable[str], what: str) -> str:
 
 def _check_references(scenario: Scenario, file: str) -> Iterator[Problem]:
     """Registered names, their parameters, the runbook row and the file name."""
+    from rlsguard.gameday import dbdetectors, dbfaults, dbremedies  # noqa: F401  (register)
     from rlsguard.gameday.detectors import DETECTORS
     from rlsguard.gameday.faults import FAULTS
     from rlsguard.gameday.remediation import REMEDIATIONS
@@ -234,6 +259,9 @@ def _check_references(scenario: Scenario, file: str) -> Iterator[Problem]:
             yield problem(
                 f"remediation[{i}].kind", _unknown(step.kind, REMEDIATIONS.names(), "remediation")
             )
+    needs_app = "app" in spec.steady_state or "app" in spec.verify
+    if needs_app and spec.app is None:
+        yield problem("app", "the 'app' probe needs the reference app: add an `app:` section")
     if scenario.source is not None and scenario.source.stem != spec.name:
         yield problem("name", f"must equal the file name {scenario.source.stem!r}")
 

@@ -46,6 +46,7 @@ class Target:
     base_conninfo: str
     destructive: bool
     log: PgLog | None = None
+    server: Any = None  # the PostgresServer when rlsguard started it (crash drills need it)
 
     def conninfo(self, application: str = CHAOS_APP) -> str:
         return psycopg.conninfo.make_conninfo(
@@ -118,6 +119,7 @@ def local_database(engine: Any, name: str) -> Iterator[Target]:
         where = dsn_name(engine.conninfo(name))
         kind = "local" if log is not None else "scratch"
         # rlsguard created this database: breaking it is allowed wherever it lives.
-        yield Target(f"{kind}:{where}", kind, name, base, destructive=True, log=log)
+        owned = server if kind == "local" else None
+        yield Target(f"{kind}:{where}", kind, name, base, destructive=True, log=log, server=owned)
     finally:
         engine.drop(name)

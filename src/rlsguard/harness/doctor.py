@@ -205,6 +205,20 @@ def check_redis(config: ProjectConfig) -> Check:
     return Check("redis", "ok", found.describe(), [f"skipped {r}" for r in found.rejected])
 
 
+def check_pgbouncer() -> Check:
+    from rlsguard.stack.pgbouncer import discover_pgbouncer
+
+    found = discover_pgbouncer()
+    if found is None:
+        return Check(
+            "pgbouncer",
+            "info",
+            "not installed: database drills run the app direct to Postgres "
+            "(apt-get install pgbouncer adds the pooled variant)",
+        )
+    return Check("pgbouncer", "ok", found)
+
+
 def check_run_dir() -> Check:
     from rlsguard.stack.runtime import _is_writable_tmpfs, run_roots
 
@@ -362,6 +376,7 @@ def diagnose(
         lambda: check_pgtap(config),
         lambda: check_extensions(config),
         lambda: check_redis(config),
+        check_pgbouncer,
         check_run_dir,
         check_user,
         check_docker,

@@ -233,6 +233,9 @@ class Function:
     body: str  # normalised
     execute_grants: tuple[Grant, ...] = ()  # explicit EXECUTE (PUBLIC by default)
     executable_by: frozenset[str] = frozenset()  # API roles that hold EXECUTE, however
+    # PostgREST's db_pre_request (set on authenticator): called as the request's role before
+    # every request, so anon and authenticated must be able to execute it.
+    pre_request: bool = False
 
     @property
     def signature(self) -> str:
@@ -383,7 +386,15 @@ select p.oid, n.nspname as schema, p.proname as name,
             else p.prosrc end as body,
        {_acl_json("coalesce(p.proacl, acldefault('f', p.proowner))")} as grants,
        array(select r from unnest(%(roles)s::text[]) r
-             where has_function_privilege(r, p.oid, 'EXECUTE')) as executable_by
+             where has_function_privilege(r, p.oid, 'EXECUTE')) as executable_by,
+       exists (select 1 from pg_db_role_setting s
+               join pg_roles a on a.oid = s.setrole and a.rolname = 'authenticator'
+               cross join unnest(s.setconfig) c
+               where s.setdatabase in (0, (select oid from pg_database
+                                           where datname = current_database()))
+                 and starts_with(c, 'pgrst.db_pre_request=')
+                 and to_regproc(substr(c, length('pgrst.db_pre_request=') + 1)) = p.oid
+              ) as pre_request
 from pg_proc p
 join pg_namespace n on n.oid = p.pronamespace
 join pg_language l on l.oid = p.prolang
@@ -620,4 +631,5 @@ def _function(row: Mapping[str, Any], exposed: tuple[str, ...]) -> Function:
         body=normalize_body(body, row["language"]),
         execute_grants=_grants(row["grants"]),
         executable_by=frozenset(row["executable_by"]),
+        pre_request=bool(row.get("pre_request")),
     )

@@ -98,6 +98,18 @@ def rlsguard_clone(rlsguard_engine: Any) -> Iterator[Any]:
 
 
 @pytest.fixture
+def rlsguard_isolation(rlsguard_engine: Any, rlsguard_db: Any) -> Any:
+    """The isolation property on the project's database and matrix (see
+    :mod:`rlsguard.pytest.isolation`): ``strategy()`` for ``@given``, ``check(state)``."""
+    from rlsguard.matrix.load import load_matrix
+    from rlsguard.pytest.isolation import Isolation
+
+    matrix = load_matrix(rlsguard_engine.config.matrix, rlsguard_engine.personas.names)
+    schemas = list(rlsguard_engine.load_project().config.api_schemas)
+    return Isolation(rlsguard_db, matrix, schemas)
+
+
+@pytest.fixture
 def private_postgres(rlsguard_stack: Any) -> Iterator[Any]:
     """A cluster of the test's own, for tests that crash, freeze or exhaust it."""
     server = rlsguard_stack.postgres(rlsguard_stack.unique_name("private"))

@@ -44,6 +44,7 @@ from rlsguard.pytest.fixtures import (  # noqa: F401 -- declared here, where pyt
     rlsguard_clone,
     rlsguard_db,
     rlsguard_engine,
+    rlsguard_isolation,
     rlsguard_personas,
     rlsguard_stack,
 )

@@ -390,6 +390,8 @@ def _definer_functions(ctx: LintContext, role: str) -> Iterator[Finding]:
                 escalations=escalations,
             )
             continue
+        if function.pre_request:
+            continue  # PostgREST runs it as anon/authenticated before every request
         yield ctx.finding(
             name,
             f"SECURITY DEFINER function {function.signature} in an exposed schema runs as "

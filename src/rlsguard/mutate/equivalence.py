@@ -1,0 +1,122 @@
+"""Mutants that cannot change what anyone reaches, and mutants the project waived.
+
+Detected only where it is cheap and certain: the same normalised SQL; an operand that another
+operand repeats (found while generating); a grant or revoke that changes nothing because the
+role keeps the privilege through ``PUBLIC`` or a role it belongs to; a grant or revoke on a
+table whose RLS admits no row to that role for that command anyway (no policy applies), so
+only the kind of refusal changes. Everything else is judged by running the checks; what the
+checks cannot see and the project accepts is waived in ``[mutate] waivers`` with a reason.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from rlsguard.mutate.model import Mutant
+from rlsguard.mutate.operators import requires_uid
+from rlsguard.policy.catalog import Catalog, Table
+from rlsguard.policy.sqlnorm import normalize_statements
+
+
+@dataclass(frozen=True)
+class WaiverRule:
+    """``mutant``: an id or a glob over ids (``public.users.*/to_anon``); ``reason``: shown."""
+
+    mutant: str
+    reason: str
+
+
+def _same_sql(mutant: Mutant) -> str:
+    if not mutant.after or not mutant.before or mutant.kind != "policy":
+        return ""
+    try:
+        same = normalize_statements(mutant.before) == normalize_statements(mutant.after)
+    except Exception:
+        return ""
+    return "the mutant normalises to the original SQL" if same else ""
+
+
+def _inherited(table: Table, role: str, privilege: str, catalog: Catalog) -> str:
+    holders = {"public"}
+    for r in catalog.roles:
+        if r.name == role:
+            holders.update(r.member_of)
+    for grant in table.grants:
+        if grant.privilege == privilege and grant.grantee.lower() in holders:
+            return f"{role} keeps {privilege} through {grant.grantee}"
+    return ""
+
+
+def _no_policy_admits(table: Table, role: str, privilege: str) -> str:
+    if not table.rls_enabled:
+        return ""
+    for policy in table.policies:
+        if policy.permissive and policy.command in (privilege, "ALL") and policy.applies_to(role):
+            return ""
+    return (
+        f"RLS is on and no permissive {privilege} policy applies to {role}: it reaches no row "
+        "either way, only the kind of refusal changes"
+    )
+
+
+def _widened_to_nobody(mutant: Mutant, catalog: Catalog) -> str:
+    """A policy's TO widened to roles that hold no privilege for its command on the table:
+    the policy reaches no one new (``service_role`` bypasses RLS either way)."""
+    table_name, _, name = mutant.object.rpartition(".")
+    table = catalog.table(table_name)
+    policy = next((p for p in table.policies if p.name == name), None) if table else None
+    if table is None or policy is None:
+        return ""
+    new = [r for r in ("anon", "authenticated") if not policy.applies_to(r)]
+    if mutant.operator == "to_anon":
+        new = [r for r in new if r == "anon"]
+    clauses = [c for c in (policy.using_raw, policy.with_check_raw) if c]
+    if clauses and all(requires_uid(c) for c in clauses):
+        return (
+            "every row it admits needs a comparison with auth.uid(), which is NULL for anon "
+            "(and service_role bypasses RLS): nobody new is reached"
+        )
+    needed = {"ALL": {"SELECT", "INSERT", "UPDATE", "DELETE"}}.get(policy.command, {policy.command})
+    if any(needed & table.effective.get(role, frozenset()) for role in new):
+        return ""
+    who = " and ".join(new) or "no API role"
+    return (
+        f"{who} hold(s) no {policy.command} privilege on {table.qualified}: nobody new is reached"
+    )
+
+
+def equivalent(mutant: Mutant, catalog: Catalog) -> str:
+    """Why ``mutant`` cannot change access ("" when it may)."""
+    if mutant.equivalent:
+        return mutant.equivalent
+    same = _same_sql(mutant)
+    if same:
+        return same
+    if mutant.operator in ("to_public", "to_anon"):
+        return _widened_to_nobody(mutant, catalog)
+    if mutant.kind == "grant" and mutant.operator in ("revoke_table", "grant_table"):
+        table = catalog.table(mutant.object)
+        _, _, spec = mutant.id.partition("/")
+        _, role, privilege = spec.split(":")
+        if table is None:
+            return ""
+        if mutant.operator == "revoke_table":
+            inherited = _inherited(table, role, privilege, catalog)
+            if inherited:
+                return inherited
+        return _no_policy_admits(table, role, privilege)
+    return ""
+
+
+def waiver_for(mutant: Mutant, waivers: Sequence[WaiverRule]) -> WaiverRule | None:
+    for waiver in waivers:
+        if fnmatch.fnmatchcase(mutant.id, waiver.mutant):
+            return waiver
+    return None
+
+
+def unused_waivers(mutants: Sequence[Mutant], waivers: Sequence[WaiverRule]) -> list[WaiverRule]:
+    """Waivers that match no mutant: reported, so none outlives its reason."""
+    return [w for w in waivers if not any(fnmatch.fnmatchcase(m.id, w.mutant) for m in mutants)]
