@@ -7,6 +7,10 @@
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
+# Eager: the function ``bootstrap`` shares its name with its module, and a lazy attribute would
+# be shadowed by the submodule as soon as anything imports it.
+from rlsguard.supabase.bootstrap import BootstrapReport, bootstrap, clone_database
+
 # Names are imported on first use (PEP 562): the bootstrap and migration code pulls in the
 # SQL parser, which `rlsguard matrix check` and `pytest -m rls` on a cached template never need.
 _WHERE = {
@@ -14,7 +18,6 @@ _WHERE = {
     "AppliedFile": "rlsguard.supabase.migrations",
     "ApplyReport": "rlsguard.supabase.apply",
     "BootstrapError": "rlsguard.supabase.errors",
-    "BootstrapReport": "rlsguard.supabase.bootstrap",
     "DEVIATIONS": "rlsguard.supabase.deviations",
     "Deviation": "rlsguard.supabase.deviations",
     "ExtensionUnavailable": "rlsguard.supabase.errors",
@@ -35,14 +38,11 @@ _WHERE = {
     "apply_migrations": "rlsguard.supabase.migrations",
     "apply_project": "rlsguard.supabase.apply",
     "apply_seeds": "rlsguard.supabase.migrations",
-    "bootstrap": "rlsguard.supabase.bootstrap",
-    "clone_database": "rlsguard.supabase.bootstrap",
     "create_user": "rlsguard.supabase.users",
 }
 
 if TYPE_CHECKING:
     from rlsguard.supabase.apply import ApplyReport, apply_project
-    from rlsguard.supabase.bootstrap import BootstrapReport, bootstrap, clone_database
     from rlsguard.supabase.deviations import DEVIATIONS, Deviation
     from rlsguard.supabase.errors import (
         BootstrapError,
