@@ -24,7 +24,7 @@ from rlsguard.cli.options import (
     SupabaseDirOption,
     engine_options,
 )
-from rlsguard.errors import RlsguardError
+from rlsguard.errors import InvalidArgument, RlsguardError
 
 POLL_SECONDS = 0.2
 
@@ -103,7 +103,7 @@ def _commands(engine: Any, state: Path) -> Iterator[Any]:
                 ask = json.loads(self.rfile.read())
                 argv = [str(a) for a in ask["argv"]]
                 if argv[:2] != ["matrix", "check"]:
-                    raise ValueError(argv)
+                    raise InvalidArgument(f"the dev server runs `matrix check` only, not {argv}")
                 code, out, err = run_here(argv)
             except Exception as exc:  # the client falls back to running the command itself
                 code, out, err = 2, "", f"error: the dev server could not run it: {exc}\n"
