@@ -26,7 +26,8 @@ ROOT = Path(__file__).parents[2]
 SCENARIOS = sorted((ROOT / "fixtures" / "gameday").glob("*.yaml"))
 # In the default run: the silent deny (only canaries and drift see it) and the revoked grant
 # (the one the log rule sees). `pytest -m chaos` runs every scenario.
-DEFAULT_RUN = {"using-false", "revoke-grant", "idle-in-transaction"}
+# redis-killed: the auth rig (Redis, SMTP, the auth service, synthetic sign-ins) end to end.
+DEFAULT_RUN = {"using-false", "revoke-grant", "idle-in-transaction", "redis-killed"}
 PARAMS = [
     pytest.param(p, id=p.stem, marks=() if p.stem in DEFAULT_RUN else pytest.mark.slow)
     for p in SCENARIOS

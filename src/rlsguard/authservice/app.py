@@ -7,6 +7,7 @@ secret, the API keys, the config file, the SMTP sink and the clock file.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,8 +19,10 @@ from starlette.applications import Starlette
 
 from rlsguard.authservice.clock import OffsetFileClock
 from rlsguard.authservice.logs import configure_json_logging
-from rlsguard.authservice.mailer import Mailer, NoMailer, SmtpMailer
-from rlsguard.authservice.ratelimit import TokenBucketLimiter, gotrue_limits
+from rlsguard.authservice.mailer import SMTP_TIMEOUT_S, Mailer, NoMailer, SmtpMailer
+from rlsguard.authservice.outbox import OutboxSender
+from rlsguard.authservice.ratelimit import RateLimiter, TokenBucketLimiter, gotrue_limits
+from rlsguard.authservice.redislimit import RedisTokenBucketLimiter, redis_client
 from rlsguard.authservice.routes import ApiKeys, build_app
 from rlsguard.authservice.service import AuthService
 from rlsguard.authservice.settings import AuthSettings, load_auth_settings
@@ -35,6 +38,11 @@ ENV_SMTP = "RLSGUARD_AUTH_SMTP"
 ENV_CLOCK_FILE = "RLSGUARD_AUTH_CLOCK_FILE"
 ENV_BCRYPT_COST = "RLSGUARD_AUTH_BCRYPT_COST"
 ENV_RATE_LIMIT_HEADER = "RLSGUARD_AUTH_RATE_LIMIT_HEADER"
+ENV_OVERRIDES = "RLSGUARD_AUTH_SETTINGS"  # JSON: rlsguard's own settings (not config.toml keys)
+ENV_SMTP_TIMEOUT = "RLSGUARD_AUTH_SMTP_TIMEOUT"
+# The secret the gateway's API keys were made with (Kong keeps its own copy of the keys): by
+# default the JWT secret. A drill rotates the JWT secret alone to break only the tokens.
+ENV_GATEWAY_SECRET = "RLSGUARD_AUTH_GATEWAY_SECRET"
 POOL_MAX = 4
 
 
@@ -46,31 +54,51 @@ def create_app(
     issuer: str,
     clock: Clock = SYSTEM_CLOCK,
     mailer: Mailer | None = None,
+    gateway_secret: str | None = None,
 ) -> Starlette:
     signer = TokenSigner(secret=secret, issuer=issuer, expiry_s=settings.jwt_expiry, clock=clock)
+    gateway = TokenSigner(secret=gateway_secret) if gateway_secret else signer
     pool: ConnectionPool[Any] = ConnectionPool(
         dsn, min_size=1, max_size=POOL_MAX, kwargs={"autocommit": True}, open=False
     )
-    service = AuthService(
-        settings,
-        signer,
+    sender = OutboxSender(
         pool,
-        clock,
-        TokenBucketLimiter(gotrue_limits(settings.rate_limit), clock),
         mailer or NoMailer(),
+        clock,
+        base_s=settings.mail_retry_base_s,
+        max_s=settings.mail_retry_max_s,
+        poll_s=settings.mail_poll_s,
     )
+    service = AuthService(settings, signer, pool, clock, make_limiter(settings, clock), sender)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         pool.open(wait=False)  # healthy at once; the first query waits for a connection
+        sender.start()
         try:
             yield
         finally:
+            sender.stop()
             pool.close()
 
-    app = build_app(service, ApiKeys(signer.anon_key, signer.service_role_key), lifespan=lifespan)
+    keys = ApiKeys(gateway.anon_key, gateway.service_role_key)
+    app = build_app(service, keys, lifespan=lifespan)
     app.state.service = service
     return app
+
+
+def make_limiter(settings: AuthSettings, clock: Clock) -> RateLimiter:
+    limits = gotrue_limits(settings.rate_limit)
+    if settings.rate_limit_backend == "memory":
+        return TokenBucketLimiter(limits, clock)
+    return RedisTokenBucketLimiter(
+        redis_client(settings.rate_limit_redis_url, settings.rate_limit_redis_timeout_ms),
+        limits,
+        clock,
+        on_error=settings.rate_limit_on_redis_error,
+        workers=settings.rate_limit_workers,
+        retry_s=settings.rate_limit_redis_retry_s,
+    )
 
 
 def _require(name: str) -> str:
@@ -89,12 +117,15 @@ def app_from_env() -> Starlette:
         overrides["bcrypt_cost"] = int(os.environ[ENV_BCRYPT_COST])
     if os.environ.get(ENV_RATE_LIMIT_HEADER):
         overrides["rate_limit_header"] = os.environ[ENV_RATE_LIMIT_HEADER]
+    if os.environ.get(ENV_OVERRIDES):
+        overrides.update(json.loads(os.environ[ENV_OVERRIDES]))
     settings = load_auth_settings(Path(config) if config else None, **overrides)
     smtp = os.environ.get(ENV_SMTP)
     mailer: Mailer | None = None
     if smtp:
         host, _, port = smtp.rpartition(":")
-        mailer = SmtpMailer(host, int(port))
+        timeout = float(os.environ.get(ENV_SMTP_TIMEOUT) or SMTP_TIMEOUT_S)
+        mailer = SmtpMailer(host, int(port), timeout_s=timeout)
     clock_file = os.environ.get(ENV_CLOCK_FILE)
     return create_app(
         dsn=_require(ENV_DSN),
@@ -103,4 +134,5 @@ def app_from_env() -> Starlette:
         issuer=_require(ENV_ISSUER),
         clock=OffsetFileClock(clock_file) if clock_file else SYSTEM_CLOCK,
         mailer=mailer,
+        gateway_secret=os.environ.get(ENV_GATEWAY_SECRET) or None,
     )

@@ -53,6 +53,9 @@ OVER_EMAIL_SEND_RATE_LIMIT = "over_email_send_rate_limit"
 INVALID_CREDENTIALS = "invalid_credentials"
 EMAIL_ADDRESS_INVALID = "email_address_invalid"
 REQUEST_ENTITY_TOO_LARGE = "request_entity_too_large"
+# Not GoTrue's (its limiter is in-process and cannot fail): a shared limiter that is down and
+# configured to fail closed answers 503 with this code.
+RATE_LIMITER_UNAVAILABLE = "rate_limiter_unavailable"
 
 
 @dataclass
@@ -63,6 +66,7 @@ class ApiError(Exception):
     error_code: str
     msg: str
     weak_password_reasons: list[str] | None = field(default=None)
+    headers: dict[str, str] | None = field(default=None)  # e.g. Retry-After on a 429
 
     def __str__(self) -> str:
         return f"{self.status}: {self.msg}"
@@ -109,7 +113,7 @@ def error_response(exc: ApiError | OAuthError, api_version: str | None) -> Respo
     if isinstance(exc, OAuthError):
         return _json({"error": exc.error, "error_description": exc.description}, 400, {})
     dated = api_version is not None and api_version >= API_VERSION_2024
-    headers = {"x-sb-error-code": exc.error_code}
+    headers = {"x-sb-error-code": exc.error_code, **(exc.headers or {})}
     body: dict[str, Any]
     if dated:
         assert api_version is not None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -71,3 +72,46 @@ def auth_endpoint(config: Any, stack: Any, engine: Callable[[], Any]) -> Iterato
             stack.discard(endpoint.server.name)
         stack.discard(smtp.name)
         eng.drop(dbname)
+
+
+@contextmanager
+def private_auth_service(
+    stack: Any,
+    engine: Any,
+    *,
+    settings: dict[str, Any] | None = None,
+    workers: int = 1,
+    smtp: Any = None,
+    smtp_timeout_s: float | None = None,
+    tag: str = "auth",
+) -> Iterator[AuthEndpoint]:
+    """The reference service on its own clone of the template, for tests and drills that break
+    it (kill it, freeze its Redis, stall its SMTP) without disturbing anyone else's service."""
+    dbname = f"rlsguard_{tag}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    engine.clone(dbname)
+    own_smtp = smtp is None
+    if own_smtp:
+        smtp = stack.smtp(stack.unique_name(f"{tag}-smtp"))
+    endpoint: AuthEndpoint | None = None
+    try:
+        endpoint = start_auth_service(
+            stack,
+            conninfo=engine.conninfo(dbname, user=AUTH_ADMIN),
+            secret=engine.signer.secret,
+            config_toml=None,
+            smtp=smtp,
+            name=stack.unique_name(tag),
+            rate_limit_header=RATE_LIMIT_HEADER,
+            bcrypt_cost=TEST_BCRYPT_COST,
+            settings=settings,
+            workers=workers,
+            smtp_timeout_s=smtp_timeout_s,
+        )
+        endpoint.dbname = dbname
+        yield endpoint
+    finally:
+        if endpoint is not None and endpoint.server is not None:
+            stack.discard(endpoint.server.name)
+        if own_smtp:
+            stack.discard(smtp.name)
+        engine.drop(dbname)

@@ -29,9 +29,21 @@ class Limit:
     burst: float
 
 
+@dataclass(frozen=True)
+class Decision:
+    """Allowed or not, and when a refused client may try again (``Retry-After``)."""
+
+    allowed: bool
+    retry_after_s: float = 0.0
+
+
 class RateLimiter(Protocol):
     def allow(self, bucket: str, key: str) -> bool:
         """Take one request from ``bucket`` for ``key``; False when over the limit."""
+        ...
+
+    def decide(self, bucket: str, key: str) -> Decision:
+        """:meth:`allow` with the wait before the next token."""
         ...
 
 
@@ -43,6 +55,9 @@ def gotrue_limits(limits: RateLimits) -> dict[str, Limit]:
         "otp": Limit(limits.sign_in_sign_ups, FIVE_MINUTES_S, BURST),
         "verify": Limit(limits.token_verifications, FIVE_MINUTES_S, BURST),
         "email": Limit(limits.email_sent, HOUR_S, max(limits.email_sent, 1)),
+        # Per email address (rlsguard's shared limiter only): password attempts on one account
+        # from any number of addresses, at the sign-in rate.
+        "login": Limit(limits.sign_in_sign_ups, FIVE_MINUTES_S, BURST),
     }
 
 
@@ -56,9 +71,12 @@ class TokenBucketLimiter:
         self._lock = threading.Lock()
 
     def allow(self, bucket: str, key: str) -> bool:
+        return self.decide(bucket, key).allowed
+
+    def decide(self, bucket: str, key: str) -> Decision:
         limit = self.limits.get(bucket)
         if limit is None:
-            return True
+            return Decision(True)
         capacity = min(limit.burst, limit.rate) if limit.rate else 0.0
         refill = limit.rate / limit.period_s
         now = self.clock.now()
@@ -67,6 +85,6 @@ class TokenBucketLimiter:
             tokens = min(capacity, tokens + max(0.0, now - last) * refill)
             if tokens < 1.0:
                 self._buckets[(bucket, key)] = (tokens, now)
-                return False
+                return Decision(False, (1.0 - tokens) / refill if refill else limit.period_s)
             self._buckets[(bucket, key)] = (tokens - 1.0, now)
-            return True
+            return Decision(True)

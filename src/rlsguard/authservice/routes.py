@@ -236,7 +236,7 @@ def build_app(
         grant = request.query_params.get("grant_type", "")
         if grant not in ("password", "refresh_token"):
             raise E.bad_request(E.INVALID_CREDENTIALS, "unsupported_grant_type")
-        service.rate_limit("token", who(request))
+        await run_in_threadpool(service.rate_limit, "token", who(request))
         if grant == "password":
             pw = await parse_body(request, PasswordGrantParams)
             result = await run_in_threadpool(service.password_grant, pw, who(request))

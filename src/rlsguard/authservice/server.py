@@ -7,6 +7,7 @@ black-box tests at a real Supabase Auth with a URL and an anon key.
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,13 +69,17 @@ def start_auth_service(
     name: str | None = None,
     bcrypt_cost: int | None = None,
     rate_limit_header: str | None = None,
+    settings: dict[str, Any] | None = None,
+    workers: int = 1,
+    smtp_timeout_s: float | None = None,
 ) -> AuthEndpoint:
     """Start the reference service in ``stack`` and wait until it answers.
 
     ``conninfo`` must log in as ``supabase_auth_admin`` (as GoTrue does). Settings are
     validated here first, so a bad ``[auth]`` fails in the caller with file and key.
     """
-    app_module.load_auth_settings(config_toml)  # fail early, in this process, with the key
+    # Fail early, in this process, with the key.
+    app_module.load_auth_settings(config_toml, **(settings or {}))
     name = name or stack.unique_name("auth")
     clock_file = Path(stack.path) / f"{name}.clock"
     clock_file.write_text("0", encoding="ascii")
@@ -92,7 +97,13 @@ def start_auth_service(
         env[app_module.ENV_BCRYPT_COST] = str(bcrypt_cost)
     if rate_limit_header:
         env[app_module.ENV_RATE_LIMIT_HEADER] = rate_limit_header
-    server = stack.http(name, APP, path=f"{PREFIX}/health", env=env, factory=True, start=False)
+    if settings:
+        env[app_module.ENV_OVERRIDES] = json.dumps(settings)
+    if smtp_timeout_s is not None:
+        env[app_module.ENV_SMTP_TIMEOUT] = str(smtp_timeout_s)
+    server = stack.http(
+        name, APP, path=f"{PREFIX}/health", env=env, factory=True, start=False, workers=workers
+    )
     server.env[app_module.ENV_ISSUER] = server.url(PREFIX)
     server.start()
     signer = TokenSigner(secret=secret)

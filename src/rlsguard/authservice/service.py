@@ -12,8 +12,10 @@ import hashlib
 import hmac
 import ipaddress
 import logging
+import math
 import re
 import secrets
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,9 +26,8 @@ from typing import Any
 from psycopg_pool import ConnectionPool
 
 from rlsguard.authservice import errors as E
-from rlsguard.authservice import store
+from rlsguard.authservice import outbox, store
 from rlsguard.authservice.errors import ApiError, OAuthError, bad_request, forbidden, unprocessable
-from rlsguard.authservice.mailer import Mailer, MailerError
 from rlsguard.authservice.models import (
     OtpParams,
     PasswordGrantParams,
@@ -35,8 +36,10 @@ from rlsguard.authservice.models import (
     UserUpdateParams,
     VerifyParams,
 )
+from rlsguard.authservice.outbox import OutboxSender
 from rlsguard.authservice.passwords import check_strength, hash_password, verify_password
 from rlsguard.authservice.ratelimit import RateLimiter
+from rlsguard.authservice.redislimit import LimiterUnavailable
 from rlsguard.authservice.responses import token_json, user_json
 from rlsguard.authservice.settings import AuthSettings
 from rlsguard.authservice.tokens import issue_access_token, verify_access_token
@@ -120,20 +123,39 @@ class AuthService:
         pool: ConnectionPool[Any],
         clock: Clock,
         limiter: RateLimiter,
-        mailer: Mailer,
+        sender: OutboxSender,
     ) -> None:
         self.settings = settings
         self.signer = signer
         self.pool = pool
         self.clock = clock
         self.limiter = limiter
-        self.mailer = mailer
+        self.sender = sender
+        self._queued = threading.local()  # Message-IDs this request queued, sent after commit
 
     # -- helpers -----------------------------------------------------------------------------
     @contextmanager
     def _tx(self) -> Iterator[store.Conn]:
+        self._queued.ids = []
         with self.pool.connection() as conn, conn.transaction():
             yield conn
+        self._deliver_queued()
+
+    def _deliver_queued(self) -> None:
+        """After the commit: one immediate attempt at this request's own mail while SMTP is
+        healthy (the user waits no longer than before the outbox); otherwise, or on failure,
+        the background sender retries it with backoff."""
+        ids: list[str] = getattr(self._queued, "ids", [])
+        self._queued.ids = []
+        for message_id in ids:
+            if self.sender.healthy:
+                try:
+                    self.sender.send_one(only=message_id)
+                except Exception as exc:  # the sender retries; the request succeeded
+                    extra = {"event": "outbox_error", "exception": type(exc).__name__}
+                    log.error("immediate send", extra=extra)
+        if ids:
+            self.sender.wake()
 
     def rate_limit(self, bucket: str, caller: Caller) -> None:
         """middleware.go ``performRateLimitingWithHeader``: 429 over_request_rate_limit.
@@ -144,8 +166,31 @@ class AuthService:
         """
         if not caller.limit_key:
             return
-        if not self.limiter.allow(bucket, caller.limit_key):
-            raise ApiError(429, E.OVER_REQUEST_RATE_LIMIT, "Request rate limit reached")
+        message = "Request rate limit reached"
+        self._take(bucket, caller.limit_key, E.OVER_REQUEST_RATE_LIMIT, message)
+
+    def _take(self, bucket: str, key: str, code: str, message: str) -> None:
+        """One token or a 429 with ``Retry-After`` (whole seconds, at least 1); a shared limiter
+        that is down and fails closed answers 503."""
+        try:
+            decision = self.limiter.decide(bucket, key)
+        except LimiterUnavailable:
+            raise ApiError(
+                503,
+                E.RATE_LIMITER_UNAVAILABLE,
+                "Service unavailable: the rate limiter cannot be reached, try again shortly",
+                headers={"Retry-After": "1"},
+            ) from None
+        if not decision.allowed:
+            retry = str(max(1, math.ceil(decision.retry_after_s)))
+            raise ApiError(429, code, message, headers={"Retry-After": retry})
+
+    def rate_limit_email(self, email: str) -> None:
+        """Password attempts per account (the shared limiter only: GoTrue has no such bucket)."""
+        if self.settings.rate_limit_backend != "redis":
+            return
+        self._take("login", email.strip().lower(), E.OVER_REQUEST_RATE_LIMIT,
+                   "Request rate limit reached")  # fmt: skip
 
     def _email_limit(self) -> None:
         """mail.go: zero means no email at all; otherwise only limited without autoconfirm."""
@@ -153,8 +198,7 @@ class AuthService:
             raise ApiError(429, E.OVER_EMAIL_SEND_RATE_LIMIT, "Email rate limit exceeded")
         if self.settings.autoconfirm:
             return
-        if not self.limiter.allow("email", "instance"):
-            raise ApiError(429, E.OVER_EMAIL_SEND_RATE_LIMIT, "Email rate limit exceeded")
+        self._take("email", "instance", E.OVER_EMAIL_SEND_RATE_LIMIT, "Email rate limit exceeded")
 
     def _user_json(self, conn: store.Conn, user_id: str) -> dict[str, Any]:
         user = store.find_user_by_id(conn, user_id)
@@ -196,11 +240,12 @@ class AuthService:
             f"It expires in {self.settings.email.otp_expiry // 60} minutes.\n"
             f"Site: {self.settings.site_url}\n"
         )
-        try:
-            self.mailer.send(email, subject, body)
-        except MailerError as exc:
-            log.error("mail not sent", extra={"event": "mail_failed", "reason": str(exc)})
-            raise ApiError(500, E.UNEXPECTED_FAILURE, "Error sending confirmation email") from None
+        # Queued with the OTP's hash in this transaction: both commit or neither does.
+        self.sender.ensure_table()
+        message_id = outbox.enqueue(
+            conn, email, subject, body, self.clock.now(), self.settings.email.otp_expiry
+        )
+        self._queued.ids.append(message_id)
 
     # -- endpoints ---------------------------------------------------------------------------
     def signup(self, params: SignupParams, caller: Caller) -> dict[str, Any]:
@@ -272,6 +317,7 @@ class AuthService:
             raise unprocessable("phone_provider_disabled", "Phone logins are disabled")
         if not params.email:
             raise bad_request(E.VALIDATION_FAILED, "missing email or phone")
+        self.rate_limit_email(params.email)
         with self._tx() as conn:
             user = store.find_user_by_email(conn, params.email, AUDIENCE)
             if user is None or not user["encrypted_password"]:

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from rlsguard.errors import ConfigError
 
@@ -81,6 +81,18 @@ class AuthSettings(_Strict):
     # Not CLI keys (GoTrue environment settings the CLI leaves unset):
     bcrypt_cost: int = Field(GOTRUE_BCRYPT_COST, ge=4, le=16)
     rate_limit_header: str = ""  # GOTRUE_RATE_LIMIT_HEADER: unset = no per-client limits
+    # rlsguard's own (GoTrue keeps its buckets in process): a limiter shared by every worker.
+    # See docs/auth-ratelimit.md for the failure policy and the fallback's bound.
+    rate_limit_backend: Literal["memory", "redis"] = "memory"
+    rate_limit_redis_url: str = ""
+    rate_limit_on_redis_error: Literal["closed", "open"] = "closed"
+    rate_limit_redis_timeout_ms: int = Field(250, ge=1, le=10_000)
+    rate_limit_redis_retry_s: float = Field(1.0, gt=0, le=60)
+    rate_limit_workers: int = Field(1, ge=1, le=64)  # processes sharing the fail-open budget
+    # Email outbox: the sender's retry schedule (exponential, capped).
+    mail_retry_base_s: float = Field(1.0, gt=0, le=3600)
+    mail_retry_max_s: float = Field(300.0, gt=0, le=86400)
+    mail_poll_s: float = Field(0.2, gt=0, le=60)
 
     @field_validator("password_requirements")
     @classmethod
@@ -89,6 +101,12 @@ class AuthSettings(_Strict):
             choices = ", ".join(repr(k) for k in PASSWORD_REQUIREMENTS)
             raise ValueError(f"must be one of {choices}")
         return value
+
+    @model_validator(mode="after")
+    def _redis_needs_url(self) -> AuthSettings:
+        if self.rate_limit_backend == "redis" and not self.rate_limit_redis_url:
+            raise ValueError("rate_limit_backend = 'redis' needs rate_limit_redis_url")
+        return self
 
     @property
     def required_characters(self) -> tuple[str, ...]:

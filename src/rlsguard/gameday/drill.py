@@ -25,7 +25,17 @@ import psycopg
 
 from rlsguard.clock import SYSTEM_CLOCK, Clock
 from rlsguard.errors import RlsguardError
-from rlsguard.gameday import dbdetectors, dbfaults, dbprobes, dbremedies, probes  # noqa: F401
+from rlsguard.gameday import (  # noqa: F401  (registering)
+    authdetectors,
+    authfaults,
+    authremedies,
+    dbdetectors,
+    dbfaults,
+    dbprobes,
+    dbremedies,
+    probes,
+)
+from rlsguard.gameday.authrig import AuthRig, start_auth_rig, stop_auth_rig
 from rlsguard.gameday.detectors import DETECTORS, Detector, Firing, Observation
 from rlsguard.gameday.faults import FAULTS, FaultContext
 from rlsguard.gameday.ledger import CHAOS_APP, DbLedger, Entry, FileLedger, Ledger
@@ -52,9 +62,11 @@ ORDER = (
     "statements",
     "app",
     "health",
+    "authsvc",
     "canaries",
 )
 NO_REQUEST_YET = "the synthetic users sent no request yet"
+NO_SIGNIN_YET = "sent no sign-in yet"
 CANARY_APP = "rlsguard-canary"  # the synthetic users' sessions (not chaos: they are traffic)
 
 
@@ -97,6 +109,7 @@ class DrillResult:
     impact: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
     app: dict[str, Any] = field(default_factory=dict)  # section 2: what the app's users saw
+    auth: dict[str, Any] = field(default_factory=dict)  # sections 1, 3-5: the auth rig's users
 
     @property
     def ttd(self) -> float | None:
@@ -168,6 +181,9 @@ class Drill:
         self.journal = Journal("gameday", scenario.name, clock=clock, reporter=reporter)
         self.result = DrillResult(scenario, self.journal, target.name)
         self.rig: AppRig | None = None
+        self.authrig: AuthRig | None = None
+        self.outage_statuses: dict[int, int] = {}  # sign-in statuses while the fault was on
+        self._fault_on = False
         self.ledger: Ledger | None = None
         self.plan: Any = None
         self._extra_conns: list[psycopg.Connection[Any]] = []
@@ -212,6 +228,9 @@ class Drill:
             obs.app = self.rig.fresh()
         elif need == "health" and self.rig is not None:
             obs.health = self.rig.health()
+        elif need == "authsvc" and self.authrig is not None:
+            obs.authsvc = self.authrig.observe()
+            self._outage_samples(obs.authsvc)
 
     def _blame(self, changes: list[Change]) -> dict[str, str]:
         """Which migration made each change: one applied that the project does not have, or
@@ -232,6 +251,11 @@ class Drill:
         why = []
         if "app" in probes_wanted:
             why.extend(self._app_steady(self.rig.sent_since_look if self.rig else None))
+        if "authsvc" in probes_wanted:
+            if self.authrig is None or obs.authsvc is None:
+                why.append("no auth rig runs in this drill")
+            else:
+                why.extend(self.authrig.steady_problems(obs.authsvc))
         if obs.canaries is not None and not obs.canaries.ok:
             why.append(
                 f"{len(obs.canaries.failures)} canary request(s) fail: "
@@ -253,7 +277,7 @@ class Drill:
         """The steady state, judged once the app's users have answers to judge."""
         why = self._steady(probes_wanted)
         for _ in range(50):
-            if why != [NO_REQUEST_YET]:
+            if why != [NO_REQUEST_YET] and not any(w.endswith(NO_SIGNIN_YET) for w in why):
                 break
             self._tick(self.spec.budgets.tick_s)
             why = self._steady(probes_wanted)
@@ -278,6 +302,10 @@ class Drill:
             started = time.monotonic()
             self.rig.wait_for_answers(self.spec.app.client_timeout_s + 1.0)
             waited = time.monotonic() - started
+        if self.authrig is not None and self.spec.auth_service is not None:
+            started = time.monotonic()
+            self.authrig.wait_for_answers(self.spec.auth_service.client_timeout_s + 1.0)
+            waited += time.monotonic() - started
         self.sleep(max(0.0, seconds - waited) if self.clock is SYSTEM_CLOCK else seconds)
 
     def _statements(self) -> dict[str, Any] | None:
@@ -314,6 +342,8 @@ class Drill:
             try:
                 if spec.app is not None:
                     self._start_app()
+                if spec.auth_service is not None:
+                    self._start_auth()
                 self._run(ledger)
             except RlsguardError as exc:
                 self.result.error = str(exc)
@@ -324,6 +354,7 @@ class Drill:
                     self._revert_and_check(ledger, canary_conn)
                 finally:
                     self._stop_app()
+                    self._stop_auth()
                     for extra in self._extra_conns:
                         extra.close()
         j.end("pass" if self.result.ok else "fail")
@@ -356,6 +387,78 @@ class Drill:
             )
             if self.rig.pooler_note:
                 self.journal.event("pooler", self.rig.pooler_note, pooler=self.rig.pooler)
+
+    def _start_auth(self) -> None:
+        spec = self.spec.auth_service
+        assert spec is not None
+        with self.journal.step("auth", "auth service, Redis, SMTP and synthetic users") as step:
+            stack = self.platform.engine.stack
+            if stack is None or self.target.kind != "local":
+                from rlsguard.gameday.faults import FaultError
+
+                raise FaultError(
+                    "auth drills run the reference auth service, Redis and an SMTP sink in "
+                    "rlsguard's own stack: run them without --dsn (a private local cluster)"
+                )
+            self.authrig = start_auth_rig(self.platform.engine, self.target.dbname, spec)
+            self.runtime.auth = self.authrig
+            step.detail = (
+                f"{self.authrig.endpoint.url}: {spec.workers} worker(s), limiter in Redis "
+                f"(fail {spec.on_redis_error}), {spec.users} user(s) at {spec.rate_hz:g}/s"
+                + (f", OTPs at {spec.otp_hz:g}/s" if spec.otp_hz else "")
+            )
+
+    def _outage_samples(self, view: Any) -> None:
+        """Count sign-in statuses seen while the fault is on (for ``expect_during_outage``)."""
+        if not self._fault_on:
+            return
+        for s in view.window.samples:
+            if s.kind == "signin":
+                self.outage_statuses[s.status] = self.outage_statuses.get(s.status, 0) + 1
+
+    def _outage_behaviour(self) -> list[str]:
+        """The configured behaviour held while the fault was on: every status the scenario
+        expects (``expect_during_outage``) was seen, looking a few more ticks if need be."""
+        wanted = {int(k): v for k, v in self.spec.expect_during_outage.items()}
+        if not wanted or self.authrig is None:
+            return []
+
+        def unmet() -> list[int]:
+            return [s for s, n in wanted.items() if self.outage_statuses.get(s, 0) < n]
+
+        for _ in range(self.spec.budgets.detect_ticks):
+            if not unmet():
+                break
+            self._tick(self.spec.budgets.tick_s)
+            self._outage_samples(self.authrig.observe())
+        missing = unmet()
+        if missing:
+            return [
+                f"during the fault: sign-ins answered {self.outage_statuses}, expected "
+                f"{self.spec.expect_during_outage}"
+            ]
+        self.journal.event(
+            "outage.behaviour",
+            f"during the fault sign-ins answered {self.outage_statuses} as configured",
+            statuses={str(k): v for k, v in self.outage_statuses.items()},
+        )
+        return []
+
+    def _stop_auth(self) -> None:
+        if self.authrig is None:
+            return
+        summary = stop_auth_rig(self.authrig)
+        summary["during_fault"] = {str(k): v for k, v in sorted(self.outage_statuses.items())}
+        self.result.auth = summary
+        self.journal.event(
+            "auth.summary",
+            f"{summary['signins']} synthetic sign-ins, {summary['failed']} failed; "
+            f"during the fault: {summary['during_fault']}",
+            **summary,
+        )
+        self.journal.summary["auth"] = summary
+        self.authrig = None
+        self.runtime.auth = None
 
     def _stop_app(self) -> None:
         if self.rig is None:
@@ -475,6 +578,7 @@ class Drill:
                 **{k: v for k, v in injected.items() if k != "processes"},
             )
             step.detail = plan.summary
+            self._fault_on = True
 
         with j.step("detect", "detection") as step:
             declared = False
@@ -514,10 +618,11 @@ class Drill:
                     break
                 self._tick(spec.budgets.tick_s)
             r.detected = declared
+            r.missing.extend(self._outage_behaviour())
             # Unavailable here (no server log on a DSN target) is reported, not failed.
             r.missing = [
                 n for n in spec.detection.expect if n not in r.fired and n not in r.unavailable
-            ]
+            ] + [m for m in r.missing if m.startswith("during the fault")]
             r.gaps = [
                 n for n in spec.detection.silent if n not in r.fired and n not in r.unavailable
             ]
@@ -531,6 +636,7 @@ class Drill:
                 + (f"; silent as expected: {', '.join(r.gaps)}" if r.gaps else "")
             )
 
+        self._fault_on = False
         with j.step("remediate", "remediation") as step:
             for spec_step in spec.remediation:
                 remedy = REMEDIATIONS.get(spec_step.kind)

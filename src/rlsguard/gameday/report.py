@@ -45,6 +45,29 @@ def _marks(result: DrillResult) -> dict[str, float]:
     return out
 
 
+def auth_section(result: DrillResult) -> list[str]:
+    """What the auth rig's synthetic users saw, and the outbox's delivery check."""
+    a = result.auth
+    if not a:
+        return []
+    lines = [
+        "## What the auth service's users saw",
+        "",
+        f"- {a['signins']} synthetic sign-ins, {a['failed']} failed; by status: "
+        + (", ".join(f"{k}: {v}" for k, v in a["by_status"].items()) or "none"),
+        f"- sign-in p50: {a['p50_ms']} ms; during the fault: "
+        + (", ".join(f"{k}: {v}" for k, v in a.get("during_fault", {}).items()) or "no sample"),
+    ]
+    d = a.get("delivery")
+    if d and (d["queued"] or a.get("otp_requests")):
+        lines.append(
+            f"- OTP emails: {d['queued']} queued, {d['delivered']} delivered, "
+            f"{d['pending']} still queued, {len(d['missing'])} lost, {d['duplicates']} "
+            "duplicate(s) (by Message-ID)"
+        )
+    return [*lines, ""]
+
+
 def app_section(result: DrillResult, chart: str | None) -> list[str]:
     """What the app's users saw: totals, the app log's error classes, the chart."""
     a = result.app
@@ -209,7 +232,7 @@ def postmortem(result: DrillResult, chart: str | None = None) -> str:
     else:
         for name, firing in result.fired.items():
             lines.append(f"- {name}: {firing.message}")
-    lines += ["", *app_section(result, chart)]
+    lines += ["", *app_section(result, chart), *auth_section(result)]
     lines += ["## Remediation Steps Taken", ""]
     lines += [f"- {s['action']}: {s['detail']}" for s in result.remedy_steps] or ["- none"]
     lines += ["", "## Prevention for Next Time", ""]

@@ -162,6 +162,7 @@ class Runtime:
     rig: AppRig | None = None
     server: Any = None  # the owned PostgresServer of a local target
     state: dict[str, Any] = field(default_factory=dict)
+    auth: Any = None  # gameday.authrig.AuthRig of an auth drill
     epoch: int = 0  # bumped when the server restarts: every session opened before is dead
 
     def server_restarted(self) -> None:

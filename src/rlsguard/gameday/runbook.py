@@ -23,6 +23,10 @@ class QuickReference:
     section: str
 
 
+SECTION_3 = "3. Email Delivery Failure"
+SECTION_4 = "4. Rate Limiter Issues"
+SECTION_5 = "5. Authentication Server"
+
 QUICK_REFERENCE: dict[str, QuickReference] = {
     row.incident: row
     for row in (
@@ -37,6 +41,10 @@ QUICK_REFERENCE: dict[str, QuickReference] = {
         ),
         QuickReference("Single user auth issue", "P2", "5 minutes", 60 * 60, "5. Authentication"),
         QuickReference("Email delivery delay", "P3", "30 minutes", 4 * 3600, "3. Email Delivery"),
+        # Not rows of the Quick Reference (see CONFLICTS["not-in-quick-reference"]): the
+        # sections' own P2, with the Quick Reference's P2 targets.
+        QuickReference("Rate limiter issues", "P2", "5 minutes", 60 * 60, SECTION_4),
+        QuickReference("Authentication server down", "P2", "5 minutes", 60 * 60, SECTION_5),
     )
 }
 
@@ -49,6 +57,27 @@ CONFLICTS: dict[str, str] = {
         "Quick Reference: resolve an RLS/Auth P1 in < 15 min; section 1 schedules its "
         "Remediation at '15-30 min' and the resolved Notification at '30+ min'. The drill "
         "holds the Quick Reference's 15 min."
+    ),
+    "email-severity": (
+        "Section 3 is headed 'Email Delivery Failure - P2'; the Quick Reference rates 'Email "
+        "delivery delay' P3 (30 min response, < 4 hours). With an outbox a failure is a delay "
+        "(nothing is lost), so the drill holds the Quick Reference's P3."
+    ),
+    "not-in-quick-reference": (
+        "Sections 4 (Rate Limiter Issues) and 5 (Authentication Server) are P2 in their "
+        "headings but have no Quick Reference row; the drill uses P2 with the targets of the "
+        "Quick Reference's P2 row (5 minutes, < 1 hour)."
+    ),
+    "auth-server-vs-auth-flow": (
+        "An auth server that is down breaks sign-in for every user, which the Quick Reference "
+        "calls 'Auth flow broken (all users)', P1; section 5 rates it P2. The drill follows "
+        "section 5 (P2) and says so."
+    ),
+    "keys-blocks-redis": (
+        'Section 4 lists stuck keys with `redis-cli KEYS "ratelimit:*"`: KEYS walks the '
+        "whole keyspace in one command and blocks Redis meanwhile; the drill uses SCAN. Its "
+        "DEL example names `ratelimit:<email>`; our keys carry the bucket: "
+        "`ratelimit:login:<email>`, `ratelimit:token:<address>`."
     ),
     "leak": (
         "Quick Reference has no row for a policy that shows too much (a leak); section 1 "

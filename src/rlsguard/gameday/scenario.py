@@ -25,8 +25,8 @@ from rlsguard.gameday.runbook import QUICK_REFERENCE, SECTION_1
 from rlsguard.matrix.load import MatrixError, Problem, _from_pydantic, _read_yaml, dotted
 
 SCHEMA_ID = "https://rlsguard.dev/schemas/gameday.schema.json"
-PROBES = ("canaries", "drift", "auth", "app")
-Probe = Literal["canaries", "drift", "auth", "app"]
+PROBES = ("canaries", "drift", "auth", "app", "authsvc")
+Probe = Literal["canaries", "drift", "auth", "app", "authsvc"]
 Severity = Literal["P1", "P2", "P3"]
 
 
@@ -105,6 +105,20 @@ class AppSpec(_Model):
     )
 
 
+class AuthServiceSpec(_Model):
+    """The auth rig an auth drill runs (sections 1, 3, 4, 5): Redis, SMTP, the service and
+    synthetic users signing in (and asking for OTPs)."""
+
+    users: int = Field(default=2, ge=1, le=20, description="Synthetic users signing in.")
+    rate_hz: float = Field(default=5.0, gt=0, le=50, description="Sign-ins per second each.")
+    otp_hz: float = Field(default=0.0, ge=0, le=50, description="OTP requests per second.")
+    workers: int = Field(default=1, ge=1, le=4, description="uvicorn workers of the service.")
+    on_redis_error: Literal["closed", "open"] = Field(
+        default="closed", description="The limiter's policy while Redis is down."
+    )
+    client_timeout_s: float = Field(default=2.0, gt=0)
+
+
 class ScenarioSpec(_Model):
     """One drill."""
 
@@ -128,6 +142,14 @@ class ScenarioSpec(_Model):
     budgets: Budgets = Field(default=Budgets())
     app: AppSpec | None = Field(
         default=None, description="Run the reference app and synthetic users (section 2)."
+    )
+    auth_service: AuthServiceSpec | None = Field(
+        default=None, description="Run the auth rig (sections 1, 3, 4, 5)."
+    )
+    expect_during_outage: dict[int, int] = Field(
+        default_factory=dict,
+        description="Statuses the synthetic sign-ins must get while the fault is on, "
+        "e.g. {503: 1} for a fail-closed limiter (each listed status seen at least that often)",
     )
     root_cause: str = Field(description="One sentence for the post-mortem.")
 
@@ -208,7 +230,14 @@ def _unknown(name: str, known: Iterable[str], what: str) -> str:
 
 def _check_references(scenario: Scenario, file: str) -> Iterator[Problem]:
     """Registered names, their parameters, the runbook row and the file name."""
-    from rlsguard.gameday import dbdetectors, dbfaults, dbremedies  # noqa: F401  (register)
+    from rlsguard.gameday import (  # noqa: F401  (register)
+        authdetectors,
+        authfaults,
+        authremedies,
+        dbdetectors,
+        dbfaults,
+        dbremedies,
+    )
     from rlsguard.gameday.detectors import DETECTORS
     from rlsguard.gameday.faults import FAULTS
     from rlsguard.gameday.remediation import REMEDIATIONS
@@ -262,6 +291,10 @@ def _check_references(scenario: Scenario, file: str) -> Iterator[Problem]:
     needs_app = "app" in spec.steady_state or "app" in spec.verify
     if needs_app and spec.app is None:
         yield problem("app", "the 'app' probe needs the reference app: add an `app:` section")
+    needs_auth = "authsvc" in spec.steady_state or "authsvc" in spec.verify
+    if needs_auth and spec.auth_service is None:
+        yield problem("auth_service", "the 'authsvc' probe needs the auth rig: add an "
+                      "`auth_service:` section")  # fmt: skip
     if scenario.source is not None and scenario.source.stem != spec.name:
         yield problem("name", f"must equal the file name {scenario.source.stem!r}")
 

@@ -37,6 +37,7 @@ class HttpService(PythonServer):
         env: Mapping[str, str] | None = None,
         factory: bool = False,
         app_dir: str | os.PathLike[str] | None = None,
+        workers: int = 1,
     ) -> None:
         if ":" not in app:
             raise ValueError(f"app must be an import string like 'package.module:app', not {app!r}")
@@ -48,6 +49,7 @@ class HttpService(PythonServer):
         self.env = dict(env or {})
         self.factory = factory
         self.app_dir = Path(app_dir).resolve() if app_dir is not None else None
+        self.workers = workers  # > 1: uvicorn's supervisor and its worker processes (one tree)
         self.port = free_port()
 
     @property
@@ -75,6 +77,8 @@ class HttpService(PythonServer):
         ]  # fmt: skip
         if self.factory:
             args.append("--factory")
+        if self.workers > 1:
+            args += ["--workers", str(self.workers)]
         if self.app_dir is not None:
             args += ["--app-dir", str(self.app_dir)]
         return self.python("uvicorn", *args)

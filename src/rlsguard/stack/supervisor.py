@@ -270,9 +270,17 @@ class Stack:
         factory: bool = False,
         app_dir: str | os.PathLike[str] | None = None,
         start: bool = True,
+        workers: int = 1,
     ) -> HttpService:
         """An ASGI app (``"package.module:app"``) under uvicorn on 127.0.0.1."""
         server = HttpService(
-            name, self.context, app, path=path, env=env, factory=factory, app_dir=app_dir
+            name,
+            self.context,
+            app,
+            path=path,
+            env=env,
+            factory=factory,
+            app_dir=app_dir,
+            workers=workers,
         )
         return self.add(server, start=start)
