@@ -7,6 +7,8 @@ Ctrl-C during a command, never with a traceback.
 
 from __future__ import annotations
 
+import atexit
+import gc
 import sys
 
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for a Ctrl-C
@@ -38,6 +40,15 @@ def _say_interrupted() -> None:
 
 def main() -> None:
     """Run the CLI: exit 2 with one line for an rlsguard error, 130 with one line for Ctrl-C."""
+    # Registered first, so it runs last: whatever is still alive at exit is moved out of the
+    # collector's reach, and the interpreter's final collections skip it (~0.05-0.3 s).
+    atexit.register(gc.freeze)
+    if sys.argv[1:2] == ["matrix"]:
+        from rlsguard.harness.devclient import main as on_dev_server
+
+        code = on_dev_server(sys.argv[1:])  # a running `rlsguard dev` answers, warm
+        if code is not None:
+            raise SystemExit(code)
     try:
         from rlsguard.cli import run
 

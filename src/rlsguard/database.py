@@ -18,7 +18,6 @@ from rlsguard.identity.batch import Batch
 from rlsguard.identity.personas import Personas, find_user_by_id
 from rlsguard.identity.session import ApiSettings, Identity, Request, Session
 from rlsguard.identity.tokens import AuthUser
-from rlsguard.supabase.users import create_user
 
 API_ROLES = ("anon", "authenticated", "service_role")
 
@@ -130,6 +129,8 @@ class Database:
         Without an email (and not anonymous or by phone) a realistic one is made up,
         reproducibly, with a ``full_name`` in the user metadata.
         """
+        from rlsguard.supabase.users import create_user
+
         metadata = dict(user_metadata or {})
         if email is None and phone is None and not anonymous:
             if self._factory is None:

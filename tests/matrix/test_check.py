@@ -29,11 +29,10 @@ def test_the_notes_matrix_passes_in_one_round_trip(
 def test_the_shop_matrix_passes(shop_db: Database, shop_matrix: Matrix) -> None:
     run = check_matrix(shop_db, shop_matrix, schemas=["public"])
     assert [r.cell.id for r in run.failed] == []
-    # Order 10 has items: deleting all of the customer's orders fails as a whole, so each
-    # row is tried alone; RLS let order 10 through and the foreign key refused it.
+    # Order 10 has items (ON DELETE RESTRICT): the delete runs in replica mode, so the foreign
+    # key does not refuse it and RLS alone decides, in one statement (no retry row by row).
     cancel = run["customer-public.orders-delete"]
-    assert cancel.fell_back is not None
-    assert cancel.fell_back.sqlstate == "23503"
+    assert cancel.fell_back is None
     assert cancel.actual == {("10",), ("11",)}
     assert run["customer-public.order_items-select"].actual == {("10", "1"), ("10", "2")}
     assert run["staff-public.audit_log-select"].actual == {

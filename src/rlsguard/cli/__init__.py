@@ -20,6 +20,7 @@ from rich.table import Table
 
 from rlsguard import __version__
 from rlsguard.cli import audit as audit_cli
+from rlsguard.cli import dev as dev_cli
 from rlsguard.cli import gameday as gameday_cli
 from rlsguard.cli import gate as gate_cli
 from rlsguard.cli import mutate as mutate_cli
@@ -183,6 +184,7 @@ policy_cli.register(app)  # snapshot, diff, blame, rollback
 audit_cli.register(app)  # lint, probe
 gate_cli.register(app)  # gate
 gameday_cli.register(app)  # gameday
+dev_cli.register(app)  # dev, watch
 mutate_cli.register(app)  # mutate
 pgtap_cli.register(app)  # test-db
 

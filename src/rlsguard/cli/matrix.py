@@ -63,7 +63,9 @@ def _engine(
     stand_in: list[str] | None = None,
     pg_bin: str | None = None,
 ) -> Any:
-    """The project's engine: its config is read, nothing is started yet."""
+    """The project's engine: its config is read, nothing is started yet (or, when the
+    project's dev server runs, an engine attached to it: nothing to start)."""
+    from rlsguard.harness.devserver import attach_for
     from rlsguard.harness.engine import Engine
 
     options = engine_options(
@@ -75,13 +77,17 @@ def _engine(
         stand_in=stand_in,
         pg_bin=pg_bin,
     )
-    return Engine(options=options)
+    return attach_for(options) or Engine(options=options)
 
 
 @contextmanager
 def _database(engine: Any) -> Iterator[Any]:
     """The project's prepared database, cloned for this command and dropped after (on a
     live database: the database itself in a transaction that is rolled back)."""
+    if getattr(engine, "dev_server", False):  # attached: the dev server owns the cluster
+        with engine.cloned_database() as db:
+            yield db
+        return
     with engine, engine.cloned_database() as db:
         yield db
 

@@ -66,8 +66,6 @@ from rlsguard.stack.databases import MAINTENANCE_DB, Databases
 from rlsguard.stack.external import ExternalPostgres
 from rlsguard.stack.pgbin import PgBinaries
 from rlsguard.stack.supervisor import Stack
-from rlsguard.supabase.apply import apply_project
-from rlsguard.supabase.bootstrap import bootstrap, bootstrap_stand_ins
 from rlsguard.supabase.extensions import StandIns
 from rlsguard.supabase.project import SupabaseProject
 
@@ -299,7 +297,7 @@ class Engine:
         self.prepared = prepare_cluster(
             self.stack,
             inputs,
-            lambda server: apply_project(
+            lambda server: _apply(
                 server,
                 project,
                 stand_ins=stand_ins,
@@ -309,9 +307,7 @@ class Engine:
             name=self._cluster_name,
             cache=TemplateCache(Path(cache_dir) / "templates" if cache_dir else None),
             use_cache=self.config.cache.enabled,
-            base=_bootstrap_layer(
-                binaries, project.config.auto_expose, bootstrap_stand_ins(stand_ins)
-            ),
+            base=_bootstrap_layer(binaries, project.config.auto_expose, stand_ins),
             max_connections=self.config.postgres.max_connections,
             gucs=dict(self.config.postgres.settings),
         )
@@ -360,7 +356,7 @@ class Engine:
             # that bootstrap at once on a fresh server would race to create them.
             with server.connect(None if external else "postgres", autocommit=True) as lock:
                 lock.execute("select pg_advisory_lock(%s)", (BOOTSTRAP_LOCK,))
-                apply_project(
+                _apply(
                     server,
                     project,
                     dbname=self.template_db,
@@ -590,8 +586,23 @@ class Engine:
             yield conn
 
 
+def _apply(server: Any, project: SupabaseProject, **kw: Any) -> Any:
+    from rlsguard.supabase.apply import apply_project  # the SQL parser, only when building
+
+    return apply_project(server, project, **kw)
+
+
+def _bootstrap(server: Any, **kw: Any) -> Any:
+    from rlsguard.supabase.bootstrap import bootstrap
+
+    return bootstrap(server, **kw)
+
+
 def _bootstrap_layer(binaries: PgBinaries, auto_expose: bool, stand_ins: StandIns) -> Layer:
     """initdb + the Supabase bootstrap: shared by every version of every project's migrations."""
+    from rlsguard.supabase.bootstrap import bootstrap_stand_ins
+
+    stand_ins = bootstrap_stand_ins(stand_ins)
     inputs = TemplateInputs.collect(
         binaries,
         values={
@@ -602,7 +613,7 @@ def _bootstrap_layer(binaries: PgBinaries, auto_expose: bool, stand_ins: StandIn
         },
     )
     return Layer(
-        inputs, lambda server: bootstrap(server, auto_expose=auto_expose, stand_ins=stand_ins)
+        inputs, lambda server: _bootstrap(server, auto_expose=auto_expose, stand_ins=stand_ins)
     )
 
 

@@ -39,7 +39,14 @@ select n.name, (
         where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
           and a.attidentity <> 'a' and a.attgenerated = ''
           and has_column_privilege(r.oid, c.oid, a.attnum, 'UPDATE')))
-      from pg_roles r where r.rolname = any(%(roles)s))
+      from pg_roles r where r.rolname = any(%(roles)s)),
+    -- a DELETE may skip foreign-key triggers: referenced, and no trigger or rule of the
+    -- table's own acts on DELETE (then replica mode changes nothing but the FK checks)
+    'delete_skips_fks', c.relkind = 'r'
+      and exists (select 1 from pg_constraint f where f.confrelid = c.oid and f.contype = 'f')
+      and not exists (select 1 from pg_trigger t where t.tgrelid = c.oid
+                        and not t.tgisinternal and t.tgtype & 8 <> 0)
+      and not exists (select 1 from pg_rewrite w where w.ev_class = c.oid and w.ev_type = '4')
   )
   from pg_class c
   join pg_namespace s on s.oid = c.relnamespace
@@ -108,6 +115,7 @@ class TableInfo:
     columns: dict[str, Column]
     primary_key: tuple[str, ...]
     updatable: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    delete_skips_fks: bool = False  # see Checker: a delete then needs no row-by-row retry
 
     @property
     def schema(self) -> str:
@@ -185,6 +193,7 @@ def describe_tables(
             columns={c[0]: Column(c[0], c[1], c[2]) for c in info["columns"] or []},
             primary_key=tuple(info["primary_key"] or ()),
             updatable={r: tuple(cols) for r, cols in (info["updatable"] or {}).items()},
+            delete_skips_fks=bool(info.get("delete_skips_fks")),
         )
     return found
 

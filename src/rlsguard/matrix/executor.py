@@ -130,6 +130,8 @@ class Block:
     method: str = "GET"
     statements: list[Statement] = field(default_factory=list)
     settings: dict[str, str] = field(default_factory=dict)
+    # Set as the superuser before the impersonation (``session_replication_role``).
+    elevated: dict[str, str] = field(default_factory=dict)
 
     def add(self, statement: Statement) -> int:
         self.statements.append(statement)
@@ -171,6 +173,12 @@ class _Base:
         texts = [base]
         if request.read_only:
             texts.insert(0, "SET LOCAL transaction_read_only = on")
+        if block.elevated:
+            calls = ", ".join(
+                f"set_config({sql_literal(k)}, {sql_literal(v)}, true)"
+                for k, v in block.elevated.items()
+            )
+            texts.insert(0, f"SELECT {calls}")
         settings = dict(block.settings)
         if request.method.upper() != "GET":
             settings = {"request.method": request.method.upper(), **settings}
@@ -342,20 +350,29 @@ class Plan:
         """``settings``: per HTTP method, transaction-local settings of its blocks."""
         self.settings = settings or {}
         self.blocks: list[Block] = []
-        self._by_key: dict[tuple[str | None, str], int] = {}
+        self._by_key: dict[tuple[str | None, str, tuple[tuple[str, str], ...]], int] = {}
         self._shared: dict[str, Ref] = {}
         self.outcomes: list[list[Outcome]] = []
 
-    def add(self, identity: Identity | None, method: str, statement: Statement) -> Ref:
+    def add(
+        self,
+        identity: Identity | None,
+        method: str,
+        statement: Statement,
+        elevated: dict[str, str] | None = None,
+    ) -> Ref:
         if identity is None and statement.text in self._shared:
             return self._shared[statement.text]
         who = None if identity is None else identity.label
-        slot = self._by_key.get((who, method))
+        key = (who, method, tuple(sorted((elevated or {}).items())))
+        slot = self._by_key.get(key)
         if slot is None:
             slot = len(self.blocks)
-            self._by_key[(who, method)] = slot
+            self._by_key[key] = slot
             settings = dict(self.settings.get(method, {})) if identity is not None else {}
-            self.blocks.append(Block(identity, method, settings=settings))
+            self.blocks.append(
+                Block(identity, method, settings=settings, elevated=dict(elevated or {}))
+            )
         ref = Ref(slot, self.blocks[slot].add(statement))
         if identity is None:
             self._shared[statement.text] = ref

@@ -60,7 +60,10 @@ class Engines:
                     raise RlsguardError(state["error"])
                 self.engine = Engine.attach(EngineState(**state))
             else:
-                self.engine = Engine(options=_engine_options(self.config)).open()
+                from rlsguard.harness.devserver import attach_for
+
+                options = _engine_options(self.config)
+                self.engine = attach_for(options) or Engine(options=options).open()
         except RlsguardError as exc:
             self.error = str(exc)
             raise

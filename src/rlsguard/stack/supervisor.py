@@ -20,24 +20,20 @@ import weakref
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import FrameType, TracebackType
-from typing import Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from rlsguard.errors import ServerError
 from rlsguard.stack.bincache import default_cache_root
-from rlsguard.stack.http import HttpService
 from rlsguard.stack.ipc import release_ipc
 from rlsguard.stack.pgbin import PgBinaries, accessible_copy, discover_pg_binaries
 from rlsguard.stack.postgres import PostgresServer, PostgresSettings
 from rlsguard.stack.process import Context, Server
-from rlsguard.stack.redis import (
-    ConfigValue,
-    RedisBinary,
-    RedisServer,
-    accessible_binary,
-    discover_redis_binary,
-)
 from rlsguard.stack.runtime import ReapReport, RunDir, ServiceUser, reap_stale
-from rlsguard.stack.smtp import SmtpSink
+
+if TYPE_CHECKING:  # imported where used: a command that only needs Postgres skips them
+    from rlsguard.stack.http import HttpService
+    from rlsguard.stack.redis import ConfigValue, RedisBinary, RedisServer
+    from rlsguard.stack.smtp import SmtpSink
 
 log = logging.getLogger("rlsguard.stack")
 
@@ -247,6 +243,13 @@ class Stack:
         start: bool = True,
     ) -> RedisServer:
         """A new local Redis/Valkey owned by this stack (no persistence unless asked)."""
+        from rlsguard.stack.redis import (
+            RedisBinary,
+            RedisServer,
+            accessible_binary,
+            discover_redis_binary,
+        )
+
         ctx = self.context
         if not isinstance(binary, RedisBinary):
             binary = discover_redis_binary(binary)
@@ -258,6 +261,8 @@ class Stack:
 
     def smtp(self, name: str | None = None, *, start: bool = True) -> SmtpSink:
         """A new SMTP sink on 127.0.0.1 that records every message it accepts."""
+        from rlsguard.stack.smtp import SmtpSink
+
         return self.add(SmtpSink(name or self.unique_name("smtp"), self.context), start=start)
 
     def http(
@@ -273,6 +278,8 @@ class Stack:
         workers: int = 1,
     ) -> HttpService:
         """An ASGI app (``"package.module:app"``) under uvicorn on 127.0.0.1."""
+        from rlsguard.stack.http import HttpService
+
         server = HttpService(
             name,
             self.context,

@@ -12,9 +12,6 @@ import bisect
 from dataclasses import dataclass
 from typing import Any
 
-import pglast
-from pglast import parser
-
 
 @dataclass(frozen=True)
 class Statement:
@@ -49,6 +46,9 @@ class LineIndex:
 
 def split(text: str) -> tuple[list[Statement], str | None]:
     """The statements of ``text``, and pglast's parse error when it had to fall back."""
+    import pglast  # on first use: commands that find their template cached never parse SQL
+    from pglast import parser
+
     index = LineIndex(text)
     nodes: list[Any]
     try:
@@ -80,6 +80,8 @@ def _scan_split(text: str) -> list[tuple[int, int]]:
     Used only for files the parser rejects, so the server gets to report the syntax error; a
     ``BEGIN ATOMIC ... END`` body (where semicolons do not end the statement) is kept whole.
     """
+    from pglast import parser
+
     try:
         tokens = parser.scan(text)
     except parser.ParseError:
