@@ -13,7 +13,7 @@ began; exhaustion drills (connections, pool) TTD <= 2 s and TTR <= 5 s; the whol
 < 300 MB. ``--quick`` runs the pool and crash drills once. The PgBouncer drills run when the
 binary is installed (``RLSGUARD_PGBOUNCER`` names another), and are listed as skipped if not.
 
-    python bench/bench_dbdrills.py [--quick] [--runs N]
+    python bench/bench_dbdrills.py [--quick] [--runs N] [--only NAME,...]
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ ROOT = Path(__file__).resolve().parent.parent
 FOLDER = ROOT / "fixtures" / "gameday"
 ALL = [
     "connection-exhaustion", "pool-leak", "idle-in-transaction", "long-transaction",
-    "slow-function", "statement-timeout", "server-crash", "pgbouncer-killed", "pgbouncer-frozen",
+    "slow-function", "missing-index", "statement-timeout", "server-crash", "pgbouncer-killed",
+    "pgbouncer-frozen",
 ]  # fmt: skip
 QUICK = ["pool-leak", "server-crash"]
 EXHAUSTION = {"connection-exhaustion", "pool-leak"}
@@ -98,6 +99,7 @@ class MemorySampler(threading.Thread):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="pool and crash drills, once")
+    parser.add_argument("--only", default="", help="comma-separated scenario names")
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     os.chdir(ROOT)
@@ -109,6 +111,8 @@ def main() -> None:
     from rlsguard.stack.pgbouncer import discover_pgbouncer
 
     names = QUICK if args.quick else ALL
+    if args.only:
+        names = [n for n in names if n in args.only.split(",")] or args.only.split(",")
     skipped = []
     if discover_pgbouncer() is None:
         skipped = [n for n in names if n.startswith("pgbouncer-")]

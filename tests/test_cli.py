@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import psycopg
 from typer.testing import CliRunner
 
@@ -76,6 +77,27 @@ def test_up_serves_until_ctrl_c_and_leaves_nothing(
         conninfo = lines[-1].removeprefix("psql ").strip().strip("'")
         with psycopg.connect(conninfo) as conn:
             assert conn.execute("select count(*) from public.notes").fetchone() == (3,)
+        status: dict[str, str] = {}
+        for line in proc.stdout:  # the supabase-start-like summary, up to the last key
+            label, _, value = line.strip().partition(": ")
+            status[label] = value
+            if label == "service_role key":
+                break
+        api = status["API URL"]
+        assert status["Auth URL"] == f"{api}/auth/v1"
+        assert status["REST URL"] == f"{api}/rest/v1"
+        key = status["anon key"]
+        headers = {"apikey": key, "Authorization": f"Bearer {key}"}
+        # one URL answers both: the auth service mounted in the app, and the app's REST reads
+        health = httpx.get(f"{api}/auth/v1/health", headers=headers, timeout=10)
+        assert health.status_code == 200, health.text
+        service = status["service_role key"]
+        as_service = {"apikey": service, "Authorization": f"Bearer {service}"}
+        notes = httpx.get(f"{api}/rest/v1/notes", headers=as_service, timeout=10)
+        assert notes.status_code == 200, notes.text
+        assert len(notes.json()) == 3  # the seed's notes, through the app's REST read
+        denied = httpx.get(f"{api}/rest/v1/notes", headers=headers, timeout=10)
+        assert denied.status_code == 403  # anon holds no grant on notes: the API runs as anon
     finally:
         proc.send_signal(signal.SIGINT)
         try:

@@ -13,6 +13,7 @@ from rlsguard.gameday.dbdetectors import (
     LongQueries,
     PgErrors,
     SlowStatements,
+    StatementStats,
 )
 from rlsguard.gameday.dbprobes import Activity
 from rlsguard.gameday.detectors import Observation
@@ -129,3 +130,42 @@ def test_health_separates_the_database_from_the_pool() -> None:
     firing = Health().check(Observation(0, health=down))
     assert firing is not None
     assert "database unreachable (53300" in firing.message
+
+
+def stats(calls: int, total_ms: float, query: str = "select public.class_average($1)") -> dict:
+    return {
+        "q1": {
+            "queryid": "q1",
+            "query": query,
+            "calls": calls,
+            "total_ms": total_ms,
+            "max_ms": total_ms,
+        }
+    }
+
+
+def test_statement_stats_judge_the_calls_since_the_last_look() -> None:
+    rule = StatementStats({"min_ms": 300})
+    rule.calibrate(stats(100, 1000.0))  # 10 ms a call before the fault
+    # 2 calls since: 800 ms in all -> 400 ms each (the lifetime mean is only ~17 ms)
+    firing = rule.check(Observation(1, statements=stats(102, 1800.0)))
+    assert firing is not None
+    assert "class_average" in firing.message
+    assert firing.data["statements"][0] == {
+        "queryid": "q1",
+        "query": "select public.class_average($1)",
+        "calls": 2,
+        "mean_ms": 400.0,
+        "max_ms": 1800.0,
+    }
+    # not run since: no verdict from old counters
+    assert rule.check(Observation(2, statements=stats(102, 1800.0))) is None
+    # fast again
+    assert rule.check(Observation(3, statements=stats(112, 1900.0))) is None
+
+
+def test_statement_stats_need_a_baseline() -> None:
+    rule = StatementStats({"min_ms": 300})
+    assert rule.check(Observation(0, statements=stats(1, 5000.0))) is None  # becomes the base
+    assert rule.check(Observation(1, statements=stats(2, 10000.0))) is not None
+    assert not StatementStats().available(Observation(0))  # extension missing: unavailable

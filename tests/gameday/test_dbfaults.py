@@ -8,7 +8,13 @@ import psycopg
 import pytest
 
 from rlsguard.errors import DestructiveActionRefused
-from rlsguard.gameday.dbfaults import CrashParams, CrashServer, refusal_message, slowed_definition
+from rlsguard.gameday.dbfaults import (
+    CrashParams,
+    CrashServer,
+    if_not_exists,
+    refusal_message,
+    slowed_definition,
+)
 from rlsguard.gameday.faults import FaultContext, FaultError
 from rlsguard.gameday.holders import refused_code, refused_message, terminate_sql
 from rlsguard.gameday.rig import Runtime
@@ -98,7 +104,7 @@ def test_every_section_2_fault_has_a_scenario() -> None:
     kinds = {s.spec.fault.kind for s in scenarios if s.spec.app is not None}
     assert kinds == {
         "hold_connections", "leak_pool", "idle_in_transaction", "long_transaction",
-        "slow_function", "crash_server", "pgbouncer_down",
+        "slow_function", "drop_index", "crash_server", "pgbouncer_down",
     }  # fmt: skip
     names = {s.name for s in scenarios}
     assert {
@@ -107,6 +113,7 @@ def test_every_section_2_fault_has_a_scenario() -> None:
         "idle-in-transaction",
         "long-transaction",
         "slow-function",
+        "missing-index",
         "statement-timeout",
         "server-crash",
     } <= names
@@ -129,3 +136,20 @@ def test_database_drills_are_skipped_on_a_dsn_target(tmp_path: Path) -> None:
     assert run_gameday(day) == []
     assert skipped == [("pool-leak", skipped[0][1])]
     assert "without --dsn" in skipped[0][1]
+
+
+def test_the_index_undo_is_its_own_definition_made_idempotent() -> None:
+    indexdef = "CREATE INDEX assignments_class_idx ON public.assignments USING btree (class_id)"
+    assert if_not_exists(indexdef) == (
+        "CREATE INDEX IF NOT EXISTS assignments_class_idx ON public.assignments "
+        "USING btree (class_id)"
+    )
+    assert if_not_exists(indexdef, concurrently=True).startswith(
+        "CREATE INDEX CONCURRENTLY IF NOT EXISTS assignments_class_idx"
+    )
+    unique = "CREATE UNIQUE INDEX u ON public.t USING btree (a)"
+    assert (
+        if_not_exists(unique) == "CREATE UNIQUE INDEX IF NOT EXISTS u ON public.t USING btree (a)"
+    )
+    with pytest.raises(FaultError):
+        if_not_exists("ALTER TABLE t ADD COLUMN c int")

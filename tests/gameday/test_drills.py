@@ -175,3 +175,19 @@ def test_the_report_says_what_the_runbooks_kill_query_would_have_missed(
     series = result.journal.first("app.timeline")
     assert series is not None
     assert any(p["errors"] for p in series.data["series"])
+
+
+@pytest.mark.slow
+def test_pg_stat_statements_names_the_slow_function_or_says_unavailable(
+    private: tuple[Any, Platform], tmp_path: Path
+) -> None:
+    result, _ = drill(private, ROOT / "fixtures" / "gameday" / "slow-function.yaml", tmp_path)
+    engine, _ = private
+    server = getattr(engine.prepared, "server", None)
+    if server is None or "pg_stat_statements" not in server.binaries.available_extensions():
+        assert "pg_stat_statements" in result.unavailable
+        return
+    assert "pg_stat_statements" not in result.unavailable
+    firing = result.fired["pg_stat_statements"]
+    assert "class_average" in firing.message
+    assert firing.data["statements"][0]["mean_ms"] >= 300

@@ -114,7 +114,8 @@ def up(
         bool, typer.Option("--auth/--no-auth", help="Also start Redis, SMTP and the auth service.")
     ] = True,
 ) -> None:
-    """Start the project's database, Redis, SMTP and the auth service; Ctrl-C stops them."""
+    """Start the project's database, Redis, SMTP and the API (REST + auth on one URL); Ctrl-C
+    stops them."""
     from rlsguard.harness.engine import Engine
 
     # Our own handler: started from a script (`rlsguard up &`), SIGINT arrives ignored and
@@ -156,10 +157,15 @@ def up(
             )
         elif auth:
             from rlsguard.authservice.up import format_status, start_local_services
+            from rlsguard.refapp.gateway import start_gateway
 
             services = start_local_services(engine)
+            # One API URL, as Supabase's gateway: REST and /auth/v1 on the same app.
+            gateway, services.auth = start_gateway(engine, services.auth)
+            rows = services.lines(engine.signer.secret)
+            rows.insert(1, ("REST URL", f"{gateway.url}/rest/v1"))
             typer.echo("\nStarted rlsguard local development setup.\n")
-            typer.echo(format_status(services.lines(engine.signer.secret)))
+            typer.echo(format_status(rows))
             for note in services.notes:
                 err_console.print(f"[yellow]note:[/] {escape(note)}")
         typer.echo("Press Ctrl-C to stop.", err=True)

@@ -251,3 +251,58 @@ class Health(Detector):
         if not why:
             why.append(f"health answered {h.get('status')}: {h.get('error', '')[:120]}")
         return Firing(self.name, "health check fails: " + "; ".join(why), dict(h))
+
+
+@DETECTORS.register("pg_stat_statements")
+class StatementStats(Detector):
+    """The statement whose executions since the last tick took ``min_ms`` on average (calls
+    and total time are deltas of ``pg_stat_statements`` between ticks, so a statement that
+    was slow once, long ago, does not fire). Names the statement, not just "something is
+    slow": the log's ``duration:`` lines carry no query text here (they would carry tokens).
+    """
+
+    name = "pg_stat_statements"
+    needs = "statements"
+    defaults: ClassVar[dict[str, Any]] = {"min_ms": 500.0, "min_calls": 1}
+
+    def __init__(self, settings: dict[str, Any] | None = None) -> None:
+        super().__init__(settings)
+        self._last: dict[str, Any] | None = None
+
+    def calibrate(self, rows: dict[str, Any] | None) -> None:
+        """The counters before the fault: the first tick's deltas start from them."""
+        self._last = rows
+
+    def check(self, obs: Observation) -> Firing | None:
+        rows = obs.statements or {}
+        last, self._last = self._last, rows
+        if last is None:
+            return None
+        slow = []
+        for qid, r in rows.items():
+            before = last.get(qid, {"calls": 0, "total_ms": 0.0})
+            calls = int(r["calls"]) - int(before["calls"])
+            if calls < int(self.settings["min_calls"]):
+                continue  # not run since the last tick (or the counters were reset)
+            mean = (float(r["total_ms"]) - float(before["total_ms"])) / calls
+            if mean >= float(self.settings["min_ms"]):
+                slow.append(
+                    {
+                        "queryid": qid,
+                        "query": r["query"],
+                        "calls": calls,
+                        "mean_ms": round(mean, 1),
+                        "max_ms": round(float(r["max_ms"]), 1),
+                    }
+                )
+        if not slow:
+            return None
+        slow.sort(key=lambda s: s["mean_ms"] * s["calls"], reverse=True)
+        worst = slow[0]
+        return Firing(
+            self.name,
+            f"{len(slow)} statement(s) averaging over {self.settings['min_ms']:g} ms since the "
+            f"last look; the worst: {worst['calls']} call(s), mean {worst['mean_ms']:.0f} ms, "
+            f"max {worst['max_ms']:.0f} ms: {' '.join(worst['query'].split())[:160]}",
+            {"statements": slow[:10]},
+        )

@@ -262,6 +262,94 @@ class SlowFunction(Fault):
         )
 
 
+class DropIndexParams(_Params):
+    index: str = Field(default="public.assignments_class_idx", description="schema.index")
+    pad_rows: int = Field(
+        default=200_000,
+        ge=0,
+        le=5_000_000,
+        description="Rows added to the index's table first (drill database only), so that "
+        "the missing index shows: a small table is scanned fast with or without it.",
+    )
+    pad_sql: str | None = Field(
+        default=None,
+        description="INSERT ... SELECT ... generate_series(1, {rows}) ... '{marker}' ...; "
+        "default: assignments of another class titled with the marker.",
+    )
+    unpad_sql: str | None = Field(
+        default=None, description="The DELETE of exactly the padded rows (uses '{marker}')."
+    )
+
+
+PAD_ASSIGNMENTS = (
+    "insert into public.assignments (class_id, title, published) "
+    "select (select id from public.classes order by id desc limit 1), '{marker}', false "
+    "from generate_series(1, {rows})"
+)
+UNPAD_ASSIGNMENTS = "delete from public.assignments where title = '{marker}'"
+
+
+def if_not_exists(indexdef: str, *, concurrently: bool = False) -> str:
+    """``pg_get_indexdef``'s text made idempotent (the remedy may have re-created it)."""
+    head, sep, rest = indexdef.partition(" INDEX ")
+    if not sep:
+        raise FaultError(f"not an index definition: {indexdef[:80]}")
+    return f"{head} INDEX {'CONCURRENTLY ' if concurrently else ''}IF NOT EXISTS {rest}"
+
+
+@FAULTS.register("drop_index")
+class DropIndex(Fault):
+    """The index a hot query uses, dropped (a migration that "cleaned up unused indexes"),
+    on a table padded with rows so that the sequential scan costs what it costs in
+    production. The undo is the index's own ``pg_get_indexdef`` and the DELETE of exactly
+    the padded rows (titled with the run's marker), both written down first."""
+
+    Params = DropIndexParams
+
+    def plan(self, params: DropIndexParams, ctx: FaultContext) -> FaultPlan:
+        rt = _runtime(ctx)
+        conn = rt.admin()
+        row = conn.execute(
+            "select pg_get_indexdef(i.indexrelid), i.indrelid::regclass::text, "
+            "i.indisunique or i.indisprimary or exists (select 1 from pg_constraint c "
+            "where c.conindid = i.indexrelid) from pg_index i where i.indexrelid = "
+            "to_regclass(%s)",
+            (params.index,),
+        ).fetchone()
+        if row is None:
+            raise FaultError(f"no index {params.index}: name one as schema.index")
+        indexdef, table, constrained = str(row[0]), str(row[1]), bool(row[2])
+        if constrained:
+            raise FaultError(
+                f"{params.index} backs a constraint (unique, primary key): drop a plain index"
+            )
+        marker = f"rlsguard gameday padding {rt.run_id}"
+        pad = (params.pad_sql or PAD_ASSIGNMENTS).format(rows=params.pad_rows, marker=marker)
+        unpad = (params.unpad_sql or UNPAD_ASSIGNMENTS).format(marker=marker)
+        rt.state[f"indexdef:{params.index}"] = indexdef  # for the fix
+        drop = f"DROP INDEX {qualified(params.index)}"
+
+        def inject() -> dict[str, Any]:
+            admin = rt.admin()
+            if params.pad_rows:
+                with admin.transaction():
+                    admin.execute(pad)
+                admin.execute(f"ANALYZE {table}")
+                if rt.rig is not None:
+                    rt.rig.fresh()  # the padding's load is not the missing index's latency
+            with admin.transaction():
+                admin.execute(drop)
+            return {"index": params.index, "table": table, "padded_rows": params.pad_rows}
+
+        return FaultPlan(
+            f"index {params.index} dropped on {table}"
+            + (f" (padded with {params.pad_rows} rows)" if params.pad_rows else ""),
+            revert=[if_not_exists(indexdef), *([unpad] if params.pad_rows else [])],
+            objects=[params.index, table],
+            inject=inject,  # the ledger's undo runs in every case (no in-process release)
+        )
+
+
 class LeakParams(_Params):
     connections: int | None = Field(default=None, description="Default: the pool's max size.")
 

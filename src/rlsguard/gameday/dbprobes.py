@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
+import psycopg.sql
 from psycopg.rows import dict_row
 
 RUNBOOK_QUERY = "SELECT datname, count(*) FROM pg_stat_activity GROUP BY datname;"
@@ -78,3 +79,42 @@ def activity(conn: psycopg.Connection[Any]) -> Activity:
         if r["state"] == "active":
             out.active.append({**brief, "age_s": r["query_age_s"] or 0.0})
     return out
+
+
+STATEMENTS_QUERY = (
+    "select queryid::text as queryid, left(query, 300) as query, calls, "
+    "total_exec_time::float8 as total_ms, max_exec_time::float8 as max_ms "
+    "from {schema}.pg_stat_statements where queryid is not null"
+)
+
+
+def statements(conn: psycopg.Connection[Any], *, create: bool = False) -> dict[str, Any] | None:
+    """Per-statement counters from ``pg_stat_statements``, keyed by queryid; None when the
+    extension is not there or not preloaded (then its detector is *unavailable*, not
+    missing). ``create``: install it in this database - only on a cluster the run owns."""
+    try:
+        schema = _statements_schema(conn)
+        if schema is None and create:
+            with conn.transaction():
+                conn.execute("create extension if not exists pg_stat_statements")
+            schema = _statements_schema(conn)
+        if schema is None:
+            return None
+        query = psycopg.sql.SQL(STATEMENTS_QUERY.replace("{schema}", "{}")).format(
+            psycopg.sql.Identifier(schema)
+        )
+        with conn.transaction():
+            rows = conn.cursor(row_factory=dict_row).execute(query).fetchall()
+    except psycopg.Error:
+        # Not preloaded ("must be loaded via shared_preload_libraries"), not installable, or
+        # a server older than 13 (mean_time, not mean_exec_time): unavailable.
+        return None
+    return {r["queryid"]: r for r in rows}
+
+
+def _statements_schema(conn: psycopg.Connection[Any]) -> str | None:
+    row = conn.execute(
+        "select n.nspname from pg_extension e join pg_namespace n on n.oid = e.extnamespace "
+        "where e.extname = 'pg_stat_statements'"
+    ).fetchone()
+    return str(row[0]) if row else None

@@ -16,6 +16,8 @@ Superusers' sessions (the responders') and the drill's own observers are never e
   first successful request.
 - ``restore_function``: the slow function's definition as it was (what "find the slow query,
   optimise it" ends with).
+- ``create_index``: the dropped index re-created from its own definition, ``CONCURRENTLY``
+  (writers keep writing while it builds) unless the session is inside a transaction.
 """
 
 from __future__ import annotations
@@ -252,5 +254,29 @@ def restore_function(ctx: RemedyContext, params: dict[str, Any]) -> list[RemedyS
             "slow query fixed",
             f"{function} restored to its definition before the incident",
             {"function": function},
+        )
+    ]
+
+
+@REMEDIATIONS.register("create_index")
+def create_index(ctx: RemedyContext, params: dict[str, Any]) -> list[RemedyStep]:
+    from rlsguard.gameday.dbfaults import if_not_exists
+
+    index = str(params.get("index", "public.assignments_class_idx"))
+    indexdef = ctx.runtime.state.get(f"indexdef:{index}") if ctx.runtime else None
+    if indexdef is None:
+        return [RemedyStep("index not created", f"no saved definition of {index}")]
+    conn = ctx.runtime.admin()
+    concurrently = conn.autocommit and conn.info.transaction_status.name == "IDLE"
+    started = time.perf_counter()
+    conn.execute(if_not_exists(indexdef, concurrently=concurrently))
+    table = indexdef.split(" ON ", 1)[1].split(" USING ", 1)[0]
+    conn.execute(f"ANALYZE {table}")
+    return [
+        RemedyStep(
+            "slow query fixed",
+            f"{index} re-created{' concurrently' if concurrently else ''} in "
+            f"{time.perf_counter() - started:.2f} s",
+            {"index": index, "concurrently": concurrently, "definition": indexdef},
         )
     ]

@@ -34,6 +34,7 @@ class Observation:
     serverlog: list[LogRecord] | None = None  # the server log, read without sending traffic
     app: Any = None  # refapp.users.Window: the synthetic users' requests since the last tick
     health: dict[str, Any] | None = None  # the app's GET /health
+    statements: dict[str, Any] | None = None  # dbprobes.statements: pg_stat_statements rows
     authsvc: Any = None  # gameday.authrig.AuthView: the auth rig (sections 1, 3, 4, 5)
 
 

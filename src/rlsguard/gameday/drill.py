@@ -53,7 +53,18 @@ from rlsguard.supabase.migrations import MigrationSession
 from rlsguard.workspace.trial import as_migration
 
 # Cheapest observation first.
-ORDER = ("drift", "auth", "log", "serverlog", "activity", "app", "health", "authsvc", "canaries")
+ORDER = (
+    "drift",
+    "auth",
+    "log",
+    "serverlog",
+    "activity",
+    "statements",
+    "app",
+    "health",
+    "authsvc",
+    "canaries",
+)
 NO_REQUEST_YET = "the synthetic users sent no request yet"
 NO_SIGNIN_YET = "sent no sign-in yet"
 CANARY_APP = "rlsguard-canary"  # the synthetic users' sessions (not chaos: they are traffic)
@@ -207,6 +218,8 @@ class Drill:
             # Unreachable server: no observation; the app's detectors say so.
             with contextlib.suppress(psycopg.Error):
                 obs.activity = dbprobes.activity(self._admin())
+        elif need == "statements":
+            obs.statements = self._statements()
         elif need == "app" and self.rig is not None:
             obs.app = self.rig.fresh()
         elif need == "health" and self.rig is not None:
@@ -290,6 +303,14 @@ class Drill:
             self.authrig.wait_for_answers(self.spec.auth_service.client_timeout_s + 1.0)
             waited += time.monotonic() - started
         self.sleep(max(0.0, seconds - waited) if self.clock is SYSTEM_CLOCK else seconds)
+
+    def _statements(self) -> dict[str, Any] | None:
+        """pg_stat_statements; installed on the fly only in a database this run created."""
+        with contextlib.suppress(psycopg.Error):
+            return dbprobes.statements(
+                self._admin(), create=self.target.kind in ("local", "scratch")
+            )
+        return None
 
     def _admin(self) -> psycopg.Connection[Any]:
         """The runner's superuser session, reconnected after the server went away."""
@@ -507,6 +528,12 @@ class Drill:
             # One round of healthy traffic: the 42501s the app produces anyway.
             self.traffic.send()
             detectors["pg_log"].calibrate(tail.read())  # type: ignore[attr-defined]
+        if "pg_stat_statements" in detectors:
+            before = self._statements()
+            if before is None:  # not preloaded on this server: reported, not failed
+                r.unavailable.append("pg_stat_statements")
+            else:
+                detectors["pg_stat_statements"].calibrate(before)  # type: ignore[attr-defined]
 
         with j.step("inject", f"inject: {spec.fault.kind}") as step:
             fault = FAULTS.get(spec.fault.kind)()

@@ -66,5 +66,8 @@ def start_refapp(
         **knobs,
     )
     env = {**settings.to_env(), **(auth_env or {})}
-    server = stack.http(name, APP, path="/rest/v1/none", env=env, factory=True)
+    server = stack.http(name, APP, path="/rest/v1/none", env=env, factory=True, start=False)
+    if auth_env and "RLSGUARD_AUTH_ISSUER" not in auth_env:
+        server.env["RLSGUARD_AUTH_ISSUER"] = server.url("/auth/v1")  # tokens name this URL
+    server.start()
     return RefApp(server.base_url, log_file, settings, server)
