@@ -20,9 +20,9 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from rlsguard.catalog import tables as catalog
 from rlsguard.harness.engine import Engine, EngineOptions
 from rlsguard.identity.session import Session
-from rlsguard.matrix import catalog
 from rlsguard.matrix.check import METHODS, REQUEST_SETTINGS, Checker
 from rlsguard.matrix.load import load_matrix
 
