@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -136,6 +137,42 @@ def test_a_frozen_redis_costs_one_timeout_not_a_hang(client: Any, redis_server: 
         redis_server.thaw()
     assert waited < 3.0, f"a frozen Redis held the limiter {waited:.1f}s (timeout is 1 s)"
     assert lim.stats.redis_errors == 1
+
+
+def test_a_frozen_redis_is_probed_by_one_request_while_the_others_degrade(
+    client: Any, redis_server: Any
+) -> None:
+    clock = ManualClock()
+    lim = limiter(client, clock, on_error="open", retry_s=1.0)
+    lim.allow("token", "c3")
+    redis_server.freeze()
+    try:
+        assert lim.allow("token", "c3")  # the first timeout trips the breaker: fallback
+        clock.advance(1.0)
+        probe_done = threading.Event()
+
+        def probe() -> None:
+            lim.decide("token", "c3")
+            probe_done.set()
+
+        worker = threading.Thread(target=probe)
+        worker.start()
+        while not lim._probing:  # the probe is waiting on the frozen Redis
+            assert worker.is_alive() or lim._probing, "the probe ended without probing"
+            time.sleep(0.001)
+        decided = [lim.decide("token", f"other-{i}") for i in range(20)]
+        answered_during_probe = not probe_done.is_set()
+        worker.join()
+    finally:
+        redis_server.thaw()
+    assert answered_during_probe  # the others did not queue behind the probe's timeout
+    assert all(d.allowed for d in decided)
+    assert lim.stats.redis_errors == 2  # the trip and the one probe, not 22 timeouts
+    assert lim.stats.fallback_decisions == 22  # the trip, the failed probe and the 20
+    clock.advance(1.0)
+    assert lim.allow("token", "c3")  # thawed: the next probe succeeds and closes the breaker
+    assert lim.stats.fallback_decisions == 22
+    assert not lim._tripped
 
 
 def test_fail_open_allows_each_worker_its_share(client: Any, redis_server: Any) -> None:

@@ -17,8 +17,9 @@ Redis down, refusing or hung (socket timeouts keep a hung server from hanging a 
   ``rate / workers`` refill, so N workers together never allow more than
   ``max(burst, workers)`` at once nor refill faster than the configured rate.
 
-After a failure Redis is left alone for ``retry_s`` (on the injected clock): a hung server costs
-one timeout per worker per interval, not one per request.
+After a failure Redis is left alone for ``retry_s`` (on the injected clock); then one request
+probes it while the others keep using the degraded path, so a hung server costs one timeout per
+worker per interval, not one per request, and never a queue of requests each waiting its own.
 """
 
 from __future__ import annotations
@@ -134,6 +135,8 @@ class RedisTokenBucketLimiter:
         self.stats = LimiterStats()
         self._script = client.register_script(TOKEN_BUCKET_LUA)
         self._down_until = 0.0
+        self._tripped = False  # failed and not yet answered since: one probe at a time
+        self._probing = False
         self._lock = threading.Lock()
 
     def allow(self, bucket: str, key: str) -> bool:
@@ -148,7 +151,8 @@ class RedisTokenBucketLimiter:
             return Decision(False, limit.period_s)
         self.stats.decisions += 1
         now = self.clock.now()
-        if now >= self._down_until:
+        probe = self._may_try(now)
+        if probe is not None:
             try:
                 allowed, retry, _ = self._script(
                     keys=[bucket_key(bucket, key)],
@@ -157,13 +161,33 @@ class RedisTokenBucketLimiter:
             except Exception as exc:  # redis-py's ConnectionError, TimeoutError, ResponseError…
                 self._failed(exc, now)
             else:
+                with self._lock:
+                    self._tripped = False
                 return Decision(bool(int(allowed)), float(retry))
+            finally:
+                if probe:
+                    with self._lock:
+                        self._probing = False
         return self._degraded(bucket, key)
+
+    def _may_try(self, now: float) -> bool | None:
+        """None: leave Redis alone; False: Redis is trusted; True: this call is the one probe
+        of a Redis that failed (the others degrade meanwhile instead of queueing behind it)."""
+        with self._lock:
+            if now < self._down_until:
+                return None
+            if not self._tripped:
+                return False
+            if self._probing:
+                return None
+            self._probing = True
+            return True
 
     def _failed(self, exc: Exception, now: float) -> None:
         with self._lock:
             self.stats.redis_errors += 1
             self._down_until = now + self.retry_s
+            self._tripped = True
         log.error(
             "rate limiter: redis failed",
             extra={
