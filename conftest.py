@@ -1,1 +1,103 @@
-"""Repository root: makes ``tests`` importable as a package for shared test helpers."""
+"""Repository root: makes ``tests`` importable as a package for shared test helpers, and runs
+the whole suite on xdist workers.
+
+Plain ``pytest`` (no paths, no ``-k``/``-m`` of one's own) is the run CI and contributors wait
+for, and it pays for workers. Everything else runs exactly as asked: a path, ``-k``, ``-m rls``,
+``--pdb``, ``-s`` or ``--collect-only`` stays serial, so the inner loop never waits for workers
+to start, and an explicit ``-n``/``--dist``/``-p no:xdist`` wins.
+
+``RLSGUARD_TEST_WORKERS`` overrides the choice: ``0`` for serial, a number for that many
+workers. The outermost run then sets it to ``0`` for every process it starts, so the suite's
+own ``pytest`` subprocesses (run on throwaway projects) never start workers of their own; a
+run started from inside a test (``PYTEST_CURRENT_TEST`` or ``PYTEST_XDIST_WORKER`` set) never
+does either.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+WORKERS_ENV = "RLSGUARD_TEST_WORKERS"
+MAX_WORKERS = 4
+# The suite's default selection (pyproject's addopts): anything else is the user's own choice.
+DEFAULT_MARKEXPR = "not slow"
+_BY_FOLDER = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist turns -n into workers
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    workers = _workers(config)
+    os.environ[WORKERS_ENV] = "0"  # inherited by every process this run starts
+    if workers > 1:
+        config.option.numprocesses = workers
+        config.option.dist = "loadscope"
+        config.stash[_BY_FOLDER] = True
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
+    """Workers chosen here: one folder of ``tests/`` per worker at a time (see _Scheduler)."""
+    if not config.stash.get(_BY_FOLDER, False):
+        return None  # the user's own --dist
+    from xdist.scheduler import LoadScopeScheduling
+
+    class _Scheduler(LoadScopeScheduling):
+        """Folders' session fixtures (a bootstrapped cluster in tests/supabase, the gate's
+        workspace and known-bad heads in tests/gate) are built once, not once per worker: a
+        folder of ``tests/`` is one scope, any other file (the matrix, pgTAP files, the
+        top-level test modules) its own."""
+
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            parts = path.split("/")
+            return "/".join(parts[:2]) if parts[0] == "tests" and len(parts) > 2 else path
+
+    return _Scheduler(config, log)
+
+
+def _workers(config: pytest.Config) -> int:
+    """How many workers this run gets: 0 leaves it as the command line said."""
+    if "PYTEST_CURRENT_TEST" in os.environ or "PYTEST_XDIST_WORKER" in os.environ:
+        return 0  # started by a test of an outer run: never more workers
+    wanted = os.environ.get(WORKERS_ENV, "").strip()
+    if not config.pluginmanager.hasplugin("xdist") or hasattr(config, "workerinput"):
+        return 0
+    option = config.option
+    if option.numprocesses is not None or option.dist != "no" or option.tx:
+        return 0  # the user's own -n / --dist / --tx
+    if wanted:
+        try:
+            return max(0, int(wanted))
+        except ValueError:
+            raise pytest.UsageError(
+                f"{WORKERS_ENV}={wanted!r}: expected a number of xdist workers "
+                "(0 runs the suite serially)"
+            ) from None
+    if config.args_source is not pytest.Config.ArgsSource.TESTPATHS:
+        return 0  # paths given, or run from a subfolder: a selection
+    if (
+        option.keyword
+        or option.markexpr != DEFAULT_MARKEXPR
+        or getattr(option, "lf", False)
+        or getattr(option, "failedfirst", False)
+    ):
+        return 0
+    if _interactive_or_not_running(config):
+        return 0
+    return min(MAX_WORKERS, len(os.sched_getaffinity(0)))
+
+
+def _interactive_or_not_running(config: pytest.Config) -> bool:
+    option = config.option
+    return bool(
+        getattr(option, "usepdb", False)
+        or getattr(option, "trace", False)
+        or getattr(option, "capture", "fd") == "no"
+        or option.collectonly
+        or getattr(option, "showfixtures", False)
+        or getattr(option, "show_fixtures_per_test", False)
+        or getattr(option, "markers", False)
+        or getattr(option, "setuponly", False)
+        or getattr(option, "setupplan", False)
+    )

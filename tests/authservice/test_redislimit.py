@@ -135,8 +135,12 @@ def test_a_frozen_redis_costs_one_timeout_not_a_hang(client: Any, redis_server: 
         waited = time.monotonic() - started
     finally:
         redis_server.thaw()
-    assert waited < 3.0, f"a frozen Redis held the limiter {waited:.1f}s (timeout is 1 s)"
+    # Redis was asked once (each ask of a frozen Redis is an error): the breaker kept the other
+    # 50 away. Without the socket timeout the first ask never returns, and without the breaker
+    # the 51 asks cost 51 s: the wall-clock bound sits far from both and from the ~1 s a
+    # correct limiter takes, so a loaded machine cannot cross it.
     assert lim.stats.redis_errors == 1
+    assert waited < 30.0, f"a frozen Redis held the limiter {waited:.1f}s (timeout is 1 s)"
 
 
 def test_a_frozen_redis_is_probed_by_one_request_while_the_others_degrade(

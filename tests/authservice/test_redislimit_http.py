@@ -117,4 +117,5 @@ def test_two_workers_fail_open_within_the_documented_bound(
         # Without the per-worker share each worker would allow 6 (12 in all); one worker alone
         # allows 3, so more than 3 shows both served and still stayed within the bound.
         assert 1 <= passed <= bound, codes
-        assert max(r.elapsed.total_seconds() for r in got) < 5.0
+        # No login hung: every attempt was answered within the client's timeout (attempts()
+        # raises otherwise). How fast they answer is a speed claim: bench/, not a test.

@@ -22,6 +22,7 @@ from rlsguard.gameday.ledger import CHANNEL, DbLedger, FileLedger
 from rlsguard.gameday.probes import drift
 from rlsguard.gameday.run import platform_for
 from rlsguard.gameday.target import dsn_name, local_cluster
+from tests.reliability.clirun import default_signals
 
 ROOT = Path(__file__).parents[2]
 pytestmark = pytest.mark.chaos
@@ -68,7 +69,9 @@ def start(dsn: str, tmp_path: Path) -> tuple[subprocess.Popen[bytes], Path]:
     ledger = tmp_path / "ledger.jsonl"
     command = [sys.executable, "-m", "rlsguard.cli", "gameday", str(folder / "stall.yaml")]
     command += ["--dsn", dsn, "--target", dsn_name(dsn), "--ledger", str(ledger)]
-    proc = subprocess.Popen(command, cwd=ROOT, stderr=subprocess.PIPE)
+    # SIGINT back to its default in the child: pytest itself may run with it ignored (a
+    # script's `pytest &`), and the drill would then never see the SIGINT the test sends.
+    proc = subprocess.Popen(command, cwd=ROOT, stderr=subprocess.PIPE, preexec_fn=default_signals)
     return proc, ledger
 
 

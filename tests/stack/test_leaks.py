@@ -81,7 +81,7 @@ def test_sigkilled_pytest_leaves_nothing_after_next_start(
     proc.kill()
     proc.wait()
     # The parent-death signal takes the postmaster down; its children follow.
-    eventually(lambda: not tagged_processes(run_id=run_id), timeout=5)
+    eventually(lambda: not tagged_processes(run_id=run_id), timeout=60)
     with Stack() as stack:
         assert run_path in (stack.reaped.removed if stack.reaped else [])
     assert not run_path.exists()
@@ -96,7 +96,7 @@ def test_frozen_servers_of_a_killed_run_are_reaped(
     proc.wait()
     with Stack() as stack:
         assert stack.reaped is not None
-    eventually(lambda: not tagged_processes(run_id=run_id), timeout=5)
+    eventually(lambda: not tagged_processes(run_id=run_id), timeout=60)
     assert not run_path.exists()
 
 

@@ -44,7 +44,7 @@ def spawn_tagged(run_id: str, owner: str) -> subprocess.Popen[bytes]:
 
 
 def wait_tagged(run_id: str, count: int) -> None:
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 60  # bounds a failure only
     while len(tagged_processes(run_id=run_id)) < count:
         assert time.monotonic() < deadline, "tagged child never showed up"
         time.sleep(0.005)
@@ -58,7 +58,7 @@ def test_reaper_kills_processes_of_dead_owners_only(tmp_path: Path) -> None:
         wait_tagged("cafebabe", 1)
         report = reap_stale([tmp_path])
         assert orphan.pid in report.killed
-        assert orphan.wait(timeout=5) == -9
+        assert orphan.wait(timeout=60) == -9
         assert live.poll() is None
         assert live.pid not in report.killed
     finally:
@@ -164,7 +164,7 @@ def test_a_command_line_that_mentions_a_tag_is_not_ours(tmp_path: Path) -> None:
     tag = f"rlsguard 0badf00d/pg {dead_owner_tag()}"
     proc = subprocess.Popen([sys.executable, "-c", "import time, sys; time.sleep(60)", tag])
     try:
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + 60  # bounds a failure only
         while tag.encode() not in Path(f"/proc/{proc.pid}/cmdline").read_bytes().replace(
             b"\0", b" "
         ):
