@@ -83,7 +83,10 @@ def test_sigkilled_pytest_leaves_nothing_after_next_start(
     # The parent-death signal takes the postmaster down; its children follow.
     eventually(lambda: not tagged_processes(run_id=run_id), timeout=60)
     with Stack() as stack:
-        assert run_path in (stack.reaped.removed if stack.reaped else [])
+        assert stack.reaped is not None
+    # The next start reaps it: this one, or one that started meanwhile and got there first
+    # (another xdist worker, any rlsguard run on the machine), so this start's own report may
+    # not list it. Either way the killed run's folder is gone.
     assert not run_path.exists()
 
 

@@ -56,8 +56,11 @@ def test_reaper_kills_processes_of_dead_owners_only(tmp_path: Path) -> None:
     try:
         wait_tagged("deadbeef", 1)
         wait_tagged("cafebabe", 1)
+        # Any run's start reaps (another xdist worker, any rlsguard run on the machine): one
+        # may have killed the orphan first, and then this report cannot list it.
+        reaped_already = orphan.poll() is not None
         report = reap_stale([tmp_path])
-        assert orphan.pid in report.killed
+        assert orphan.pid in report.killed or reaped_already
         assert orphan.wait(timeout=60) == -9
         assert live.poll() is None
         assert live.pid not in report.killed
