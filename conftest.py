@@ -16,6 +16,7 @@ does either.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 
 import pytest
 
@@ -28,7 +29,7 @@ _BY_FOLDER = pytest.StashKey[bool]()
 
 @pytest.hookimpl(tryfirst=True)  # before xdist turns -n into workers
 def pytest_cmdline_main(config: pytest.Config) -> None:
-    workers = _workers(config)
+    workers = _workers(config, os.environ)
     os.environ[WORKERS_ENV] = "0"  # inherited by every process this run starts
     if workers > 1:
         config.option.numprocesses = workers
@@ -43,24 +44,30 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | 
     from xdist.scheduler import LoadScopeScheduling
 
     class _Scheduler(LoadScopeScheduling):
-        """Folders' session fixtures (a bootstrapped cluster in tests/supabase, the gate's
-        workspace and known-bad heads in tests/gate) are built once, not once per worker: a
-        folder of ``tests/`` is one scope, any other file (the matrix, pgTAP files, the
-        top-level test modules) its own."""
-
         def _split_scope(self, nodeid: str) -> str:
-            path = nodeid.split("::", 1)[0]
-            parts = path.split("/")
-            return "/".join(parts[:2]) if parts[0] == "tests" and len(parts) > 2 else path
+            return scope_of(nodeid)
 
     return _Scheduler(config, log)
 
 
-def _workers(config: pytest.Config) -> int:
+def scope_of(nodeid: str) -> str:
+    """The unit of work a worker gets: a folder of ``tests/``, or any other file on its own.
+
+    Folders' session fixtures (a bootstrapped cluster in tests/supabase, the gate's workspace
+    and known-bad heads in tests/gate) are then built once, not once per worker; a module's
+    fixtures too (private clusters, servers). The matrix, pgTAP files and the top-level test
+    modules are scopes of their own.
+    """
+    path = nodeid.split("::", 1)[0]
+    parts = path.split("/")
+    return "/".join(parts[:2]) if parts[0] == "tests" and len(parts) > 2 else path
+
+
+def _workers(config: pytest.Config, environ: Mapping[str, str]) -> int:
     """How many workers this run gets: 0 leaves it as the command line said."""
-    if "PYTEST_CURRENT_TEST" in os.environ or "PYTEST_XDIST_WORKER" in os.environ:
+    if "PYTEST_CURRENT_TEST" in environ or "PYTEST_XDIST_WORKER" in environ:
         return 0  # started by a test of an outer run: never more workers
-    wanted = os.environ.get(WORKERS_ENV, "").strip()
+    wanted = environ.get(WORKERS_ENV, "").strip()
     if not config.pluginmanager.hasplugin("xdist") or hasattr(config, "workerinput"):
         return 0
     option = config.option

@@ -84,7 +84,9 @@ def test_a_key_stripped_of_its_ttl_gets_it_back_on_the_next_decision(client: Any
 
 
 @settings(
-    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=20,
+    deadline=None,  # a loaded machine is slow, not wrong
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(steps=st.lists(st.tuples(st.sampled_from(["a", "b", "c"]), st.floats(0, 120)), max_size=40))
 def test_no_key_ever_lives_without_a_ttl_and_never_more_than_allowed(

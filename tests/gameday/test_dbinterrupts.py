@@ -211,7 +211,7 @@ def test_sigkill_after_a_process_fault_leaves_no_process_and_cleanup_closes_the_
     run_dir = str(entry["target"]).split(":", 1)[1].rsplit("/template", 1)[0]
     proc.kill()
     proc.communicate(timeout=60)
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 60  # bounds a failure only
     while _run_processes(run_dir) and time.monotonic() < deadline:
         time.sleep(0.02)  # children die on their parent-death signal, asynchronously
     left = _run_processes(run_dir)
