@@ -38,7 +38,7 @@ def pytest_cmdline_main(config: pytest.Config) -> None:
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
-    """Workers chosen here: one folder of ``tests/`` per worker at a time (see _Scheduler)."""
+    """Workers chosen here: one folder of ``tests/`` per worker at a time (see scope_of)."""
     if not config.stash.get(_BY_FOLDER, False):
         return None  # the user's own --dist
     from xdist.scheduler import LoadScopeScheduling
@@ -73,6 +73,8 @@ def _workers(config: pytest.Config, environ: Mapping[str, str]) -> int:
     option = config.option
     if option.numprocesses is not None or option.dist != "no" or option.tx:
         return 0  # the user's own -n / --dist / --tx
+    if _interactive_or_not_running(config):
+        return 0
     if wanted:
         try:
             return max(0, int(wanted))
@@ -90,9 +92,14 @@ def _workers(config: pytest.Config, environ: Mapping[str, str]) -> int:
         or getattr(option, "failedfirst", False)
     ):
         return 0
-    if _interactive_or_not_running(config):
-        return 0
-    return min(MAX_WORKERS, len(os.sched_getaffinity(0)))
+    return min(MAX_WORKERS, _cores())
+
+
+def _cores() -> int:
+    """The cores this process may run on (a container's or taskset's limit, not the host's)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def _interactive_or_not_running(config: pytest.Config) -> bool:

@@ -93,6 +93,7 @@ def test_a_selection_or_an_explicit_choice_runs_as_asked(selection: dict[str, An
 def test_the_environment_variable_overrides() -> None:
     assert workers(config(), **{WORKERS_ENV: "0"}) == 0
     assert workers(config(markexpr="rls"), **{WORKERS_ENV: "3"}) == 3
+    assert workers(config(usepdb=True), **{WORKERS_ENV: "3"}) == 0  # xdist refuses --pdb
     with pytest.raises(pytest.UsageError, match=WORKERS_ENV):
         workers(config(), **{WORKERS_ENV: "two"})
 
