@@ -141,11 +141,19 @@ def pytest_configure(config: pytest.Config) -> None:
     session.install(config)
     if not _may_use_rlsguard(config):
         return  # a project without rlsguard: no config read, nothing imported, nothing collected
+    from rlsguard.pytest.devmatrix import configure_dev_matrix
+
+    served = configure_dev_matrix(config)  # a running `rlsguard dev` has it all loaded
+    if served is not None and not served.get("others"):
+        return  # nothing but the matrix: no config, YAML or database work in this process
     from rlsguard.pytest.drift import configure_drift
     from rlsguard.pytest.matrix import configure_matrix
 
-    project, problem = _project_config(config)  # read once, for both collectors
-    configure_matrix(config, project, problem)
+    project, problem = _project_config(config)  # read once, for every collector
+    if served is None:
+        configure_matrix(config, project, problem)
+    elif project is None:
+        raise pytest.UsageError(str(problem))
     configure_drift(config, project)  # fixtures/policies.snapshot.json: the approved surface
     from rlsguard.pytest.pgtap import configure_pgtap
 
