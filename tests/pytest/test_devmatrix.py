@@ -103,9 +103,28 @@ def test_an_edited_migration_is_seen_by_the_next_run(
         before = pytest_in(project, "-m", "rls", "-v", cache=cache)
         first = service.verdict(service.default_matrix())
         assert service.verdict(service.default_matrix()) is first  # nothing changed: reused
-        migration.write_text(migration.read_text() + WIDEN)
+        original = migration.read_text()
+        migration.write_text(original + WIDEN)
         after = pytest_in(project, "-m", "rls", "-v", cache=cache)
         assert service.verdict(service.default_matrix()) is not first
+        # A save: the watcher checks the files again before anyone asks.
+        migration.write_text(original)
+        polls: list[int] = []
+        second_poll = threading.Event()
+
+        def changed() -> bool:  # the injected change source: one save, then quiet
+            polls.append(1)
+            if len(polls) == 2:
+                second_poll.set()  # the refresh after the first poll has finished
+            return len(polls) == 1
+
+        service.watch(changed, interval=0.001)
+        assert second_poll.wait(timeout=120)
+        ready = list(service._verdicts.values())
+        reverted = service.verdict(service.default_matrix())
+        assert len(ready) == 1
+        assert ready[0] is reverted  # computed by the watcher, then only looked up
+        assert reverted.run is not None and reverted.run.ok
     assert before.returncode == 0, before.stdout + before.stderr
     assert "20 passed, 1 deselected" in before.stdout
     assert "checked on the dev server" in before.stdout

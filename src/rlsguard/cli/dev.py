@@ -54,7 +54,8 @@ def dev(
             service = DevService(engine)
             service.refresh()  # the first verdict before anyone asks
             with _commands(service, path) as server:
-                service.watch()  # every save: layers rebuilt, the matrix checked again
+                # Every save: layers rebuilt and the matrix checked before anyone asks.
+                service.watch(PollingChanges(service.watched()).poll)
                 typer.echo(f"dev server ready: {engine.conninfo(engine.template_db)}")
                 typer.echo("`rlsguard matrix check`, `rlsguard watch` and `pytest -m rls` "
                            "attach to it. Press Ctrl-C to stop.", err=True)  # fmt: skip

@@ -18,6 +18,7 @@ import contextlib
 import hashlib
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,7 +52,9 @@ class DevService:
 
     def __init__(self, engine: Any) -> None:
         self.base = engine
-        self.lock = threading.RLock()
+        self.lock = threading.RLock()  # database work: building layers, checking cells
+        self._files = threading.RLock()  # the config and matrices: answers that need no database
+        self._retired: list[Any] = []
         self.config_source = Path(engine.config.source) if engine.config.source else None
         self._engine = engine
         self._config_digest = self._config_now()
@@ -66,15 +69,17 @@ class DevService:
 
     def engine(self) -> Any:
         """The engine for the config as it is now (a new attached one after a config edit)."""
-        now = self._config_now()
-        if now != self._config_digest:
-            from rlsguard.harness.engine import Engine
+        with self._files:
+            now = self._config_now()
+            if now != self._config_digest:
+                from rlsguard.harness.engine import Engine
 
-            engine = Engine.attach(self.base.state())  # reads the config file again
-            engine.dev_server = True
-            self._engine, self._config_digest = engine, now
-        self._engine.project = None  # read supabase/ again: migrations may have changed
-        return self._engine
+                engine = Engine.attach(self.base.state())  # reads the config file again
+                engine.dev_server = True
+                if self._engine is not self.base:
+                    self._retired.append(self._engine)  # a check may still be using it
+                self._engine, self._config_digest = engine, now
+            return self._engine
 
     def default_matrix(self) -> Path:
         return Path(self.engine().config.matrix).resolve()
@@ -83,13 +88,14 @@ class DevService:
         """The loaded matrix at ``path`` and its digest (parsed once per content)."""
         from rlsguard.matrix.load import load_matrix
 
-        key = (str(path), digest(path) + self._config_digest)
-        if key not in self._matrices:
-            loaded = load_matrix(path, engine.personas.names)
-            while len(self._matrices) >= KEEP_MATRICES:
-                self._matrices.pop(next(iter(self._matrices)))
-            self._matrices[key] = loaded
-        return key[1], self._matrices[key]
+        with self._files:
+            key = (str(path), digest(path) + self._config_digest)
+            if key not in self._matrices:
+                loaded = load_matrix(path, engine.personas.names)
+                while len(self._matrices) >= KEEP_MATRICES:
+                    self._matrices.pop(next(iter(self._matrices)))
+                self._matrices[key] = loaded
+            return key[1], self._matrices[key]
 
     # -- verdicts ----------------------------------------------------------------------
     def verdict(self, path: Path, expect_digest: str | None = None) -> Verdict:
@@ -99,6 +105,7 @@ class DevService:
 
         with self.lock:
             engine = self.engine()
+            engine.project = None  # read supabase/ again: migrations may have changed
             started = time.perf_counter()
             try:
                 engine.template_db = ensure_template(engine)
@@ -129,7 +136,7 @@ class DevService:
         from rlsguard.pgtap.collect import find_test_files, tests_folder
         from rlsguard.policy.paths import default_snapshot_path
 
-        with self.lock:
+        with self._files:  # not the database lock: a check in progress does not delay it
             try:
                 engine = self.engine()
             except RlsguardError as exc:
@@ -180,20 +187,19 @@ class DevService:
         return found.payload
 
     # -- the watcher -------------------------------------------------------------------
-    def watch(self, interval: float = WATCH_SECONDS) -> None:
-        """Re-check the project's matrix whenever a file under it changes (a thread)."""
-        from rlsguard.cli.dev import PollingChanges
+    def watched(self) -> list[Path]:
+        """What a save of re-checks: ``supabase/``, the matrix and the config."""
+        engine = self._engine
+        found = [Path(engine.supabase_dir), Path(engine.config.matrix)]
+        return found + ([self.config_source] if self.config_source else [])
 
-        def paths() -> list[Path]:
-            engine = self._engine
-            found = [Path(engine.supabase_dir), Path(engine.config.matrix)]
-            return found + ([self.config_source] if self.config_source else [])
+    def watch(self, changed: Callable[[], object], interval: float = WATCH_SECONDS) -> None:
+        """Re-check the project's matrix whenever ``changed()`` says so (a thread; the dev
+        command passes a poll of modification times of :meth:`watched`)."""
 
         def loop() -> None:
-            source = PollingChanges(paths())
-            self.refresh()
             while not self._stop.wait(interval):
-                if source.poll():
+                if changed():
                     self.refresh()
 
         self._watcher = threading.Thread(target=loop, name="rlsguard-dev-watch", daemon=True)
@@ -207,8 +213,9 @@ class DevService:
         self._stop.set()
         if self._watcher is not None:
             self._watcher.join(timeout=60)
-        if self._engine is not self.base:
-            self._engine.close()
+        for engine in [*self._retired, self._engine]:
+            if engine is not self.base:
+                engine.close()
 
 
 def _describe(exc: BaseException) -> str:
