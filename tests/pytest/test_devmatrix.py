@@ -124,7 +124,8 @@ def test_an_edited_migration_is_seen_by_the_next_run(
         reverted = service.verdict(service.default_matrix())
         assert len(ready) == 1
         assert ready[0] is reverted  # computed by the watcher, then only looked up
-        assert reverted.run is not None and reverted.run.ok
+        assert reverted.run is not None
+        assert reverted.run.ok
     assert before.returncode == 0, before.stdout + before.stderr
     assert "20 passed, 1 deselected" in before.stdout
     assert "checked on the dev server" in before.stdout
