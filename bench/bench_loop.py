@@ -12,7 +12,9 @@ migrations fits any more) and then times, in a shuffled order:
   ``bench/loop/pgtap_suite.py``: the same cells, the same row sets). The server is started
   once, before the rounds, and its start is not counted.
 - ``matrix_check``: ``rlsguard matrix check`` (a new process each round).
-- ``pytest_rls``: ``pytest -m rls`` in the project's folder (a new process each round).
+- ``pytest_rls``: ``pytest -m rls`` in the project's folder (a new process each round);
+  ``pytest_rls_dev_lean``: the same with ``PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 -p rlsguard``
+  (no plugin of another installed package is loaded).
 
 The ``_dev`` contenders attach to ``rlsguard dev`` (started before the rounds, in a copy of
 the project of its own, which the rounds edit like the other); the others start from a warm
@@ -55,9 +57,12 @@ TARGETS_S = {  # fixed costs on a warm project (see fixed_costs)
     "matrix_check_dev": 0.3,
     "matrix_check": 0.3,
     "pytest_rls_dev_beyond_start": 0.5,
+    "pytest_rls_dev_lean_beyond_start": 0.5,
     "import_rlsguard": 0.05,
 }
 FAST_START = ("-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:faker")
+LEAN_START = ("-p", "rlsguard", "-p", "no:cacheprovider")  # with PYTEST_DISABLE_PLUGIN_AUTOLOAD
+LEAN = [sys.executable, "-m", "pytest", *LEAN_START, "-m", "rls", "-q"]
 
 
 def pgtap_missing(major: int) -> str | None:
@@ -242,7 +247,8 @@ def fixed_costs(
     - ``matrix_check_dev``: the whole run (the dev server checked the files when saved);
     - ``matrix_check``: without a dev server, minus the checker's own database time;
     - ``pytest_rls_dev_beyond_start``: ``pytest -m rls`` minus pytest with no tests at all
-      (same flags and plugins) in an empty project: rlsguard's share, items included;
+      (same flags and plugins) in an empty project: rlsguard's share, items included (and
+      ``_lean``: both with only rlsguard's plugin loaded);
     - ``import_rlsguard``: ``import rlsguard`` by ``-X importtime``.
     """
     empty = dev_project.parent / "empty"
@@ -260,28 +266,51 @@ def fixed_costs(
         db_seconds.append(json.loads(done.stdout)["seconds"])
         return time.perf_counter() - started - db_seconds[-1]
 
+    lean = {**warm, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    bare_lean = [sys.executable, "-m", "pytest", "-q", *LEAN_START]
     runs: dict[str, Any] = {
         "matrix_check_dev": lambda: _timed(check, dev_project, warm),
         "matrix_check": check_cold,
         "pytest_rls_dev": lambda: _timed(rls, dev_project, warm),
         "pytest_empty": lambda: _timed(bare, empty, warm, ok=(5,)),
+        "pytest_rls_dev_lean": lambda: _timed(LEAN, dev_project, lean),
+        "pytest_empty_lean": lambda: _timed(bare_lean, empty, lean, ok=(5,)),
     }
     times: dict[str, list[float]] = {k: [] for k in runs}
+    cpu: dict[str, list[float]] = {k: [] for k in runs}  # the command's own process
     for _ in range(max(rounds, 3)):
         order = list(runs)
         random.shuffle(order)
         for key in order:
+            before = _children_cpu()
             times[key].append(runs[key]())
+            cpu[key].append(_children_cpu() - before)
     median = {k: statistics.median(v) for k, v in times.items()}
+    median_cpu = {k: statistics.median(v) for k, v in cpu.items()}
     figures = {
         "matrix_check_dev": median["matrix_check_dev"],
         "matrix_check": median["matrix_check"],
         "pytest_rls_dev_beyond_start": median["pytest_rls_dev"] - median["pytest_empty"],
         "pytest_empty": median["pytest_empty"],
+        "pytest_rls_dev_lean_beyond_start": (
+            median["pytest_rls_dev_lean"] - median["pytest_empty_lean"]
+        ),
+        "pytest_empty_lean": median["pytest_empty_lean"],
         "import_rlsguard": statistics.median(import_ms("rlsguard", warm) for _ in range(5)) / 1000,
     }
     return {
         "seconds": {k: round(v, 3) for k, v in figures.items()},
+        # The same differences in CPU time of the pytest process: steadier on a busy machine.
+        "cpu_seconds": {
+            "pytest_rls_dev_beyond_start": round(
+                median_cpu["pytest_rls_dev"] - median_cpu["pytest_empty"], 3
+            ),
+            "pytest_rls_dev_lean_beyond_start": round(
+                median_cpu["pytest_rls_dev_lean"] - median_cpu["pytest_empty_lean"], 3
+            ),
+            "pytest_empty": round(median_cpu["pytest_empty"], 3),
+            "pytest_empty_lean": round(median_cpu["pytest_empty_lean"], 3),
+        },
         "matrix_check_db_s": round(statistics.median(db_seconds), 3),
         "meets_target": {k: figures[k] <= t for k, t in TARGETS_S.items()},
     }
@@ -314,15 +343,19 @@ def bench_schema(name: str, rounds: int, scratch: Path, skip_pgtap: bool) -> dic
     os.environ["RLSGUARD_CACHE_DIR"] = str(scratch / "cache-pgtap")
     check = [sys.executable, "-m", "rlsguard", "matrix", "check"]
     rls = [sys.executable, "-m", "pytest", "-m", "rls", "-q", *FAST_START]
+    # pytest with only rlsguard's plugin (the other installed packages' plugins not loaded):
+    # what a project whose rls tests need no other plugin can alias its inner loop to.
+    lean_env = {**warm, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
     contenders: dict[str, Any] = {
         "matrix_check_dev": lambda: _run(check, dev_project, warm),
         "pytest_rls_dev": lambda: _run(rls, dev_project, warm),
+        "pytest_rls_dev_lean": lambda: _run(LEAN, dev_project, lean_env),
         "matrix_check": lambda: _run(check, project, cold),
         "pytest_rls": lambda: _run(rls, project, cold),
     }
     dev, dev_conninfo = start_dev_server(dev_project, warm)
-    servers = {"matrix_check_dev": dev_conninfo, "pytest_rls_dev": dev_conninfo}
-    helpers = {"matrix_check_dev": dev.pid, "pytest_rls_dev": dev.pid}  # its CPU counts too
+    servers = {k: dev_conninfo for k in contenders if "_dev" in k}
+    helpers = {k: dev.pid for k in contenders if "_dev" in k}  # its CPU counts too
     result: dict[str, Any] = {"schema": name, "rounds": rounds}
     engine = None
     try:
@@ -345,7 +378,7 @@ def bench_schema(name: str, rounds: int, scratch: Path, skip_pgtap: bool) -> dic
             order = list(contenders)
             random.shuffle(order)
             for key in order:
-                _edit(dev_project if key.endswith("_dev") else project, round_no * 10 + len(key))
+                _edit(dev_project if "_dev" in key else project, round_no * 10 + len(key))
                 server, helper = servers.get(key), helpers.get(key)
                 cpu_before = _cpu(server, helper)
                 started = time.perf_counter()
