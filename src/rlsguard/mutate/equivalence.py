@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from rlsguard.catalog.sqlnorm import normalize_statements
 from rlsguard.catalog.surface import Catalog, Table
 from rlsguard.mutate.model import Mutant
-from rlsguard.mutate.operators import requires_uid
+from rlsguard.mutate.operators import implied_by, operand_keys, requires_uid, row_independent
 
 
 @dataclass(frozen=True)
@@ -87,6 +87,78 @@ def _widened_to_nobody(mutant: Mutant, catalog: Catalog) -> str:
     )
 
 
+_MASKED = {
+    "using:drop_conjunct": ("UPDATE", "DELETE"),
+    "using:uid_always_true": ("UPDATE", "DELETE"),
+    "with_check:drop_conjunct": ("UPDATE",),
+    "with_check:uid_always_true": ("UPDATE",),
+}
+
+
+def _masked_by_select(mutant: Mutant, catalog: Catalog) -> str:
+    """A condition taken out of an UPDATE or DELETE policy that every SELECT policy of its
+    roles requires anyway. An API write filters on a column and returns rows, and then
+    Postgres applies the SELECT policies to the row it reaches (and, for UPDATE, to the new
+    row): no row without the condition is ever reached, with or without the mutant."""
+    commands = _MASKED.get(mutant.operator)
+    if not commands or not mutant.dropped:
+        return ""
+    table_name, _, name = mutant.object.rpartition(".")
+    table = catalog.table(table_name)
+    policy = next((p for p in table.policies if p.name == name), None) if table else None
+    if table is None or policy is None or policy.command not in commands:
+        return ""
+    if not table.rls_enabled:
+        return ""
+    roles = [r for r in ("anon", "authenticated") if policy.applies_to(r)]
+    for role in roles:
+        shown = [
+            p
+            for p in table.policies
+            if p.permissive and p.command in ("SELECT", "ALL") and p.applies_to(role)
+        ]
+        if not all(implied_by(mutant.dropped, p.using_raw) for p in shown):
+            return ""
+    if not roles:
+        return ""
+    return (
+        f"every SELECT policy for {', '.join(roles)} requires {mutant.dropped}; an API "
+        f"{policy.command.lower()} filters and returns rows, so those policies apply to the "
+        "rows it reaches" + (" and writes" if policy.command == "UPDATE" else "")
+    )
+
+
+def _still_checked(mutant: Mutant, catalog: Catalog) -> str:
+    """A USING conjunct that reads no column, taken out of the only UPDATE policy of its
+    roles while its WITH CHECK still requires it: for a user it is false for, every new row
+    fails the one WITH CHECK there is, so the update is refused either way."""
+    if mutant.operator != "using:drop_conjunct" or not row_independent(mutant.dropped):
+        return ""
+    table_name, _, name = mutant.object.rpartition(".")
+    table = catalog.table(table_name)
+    policy = next((p for p in table.policies if p.name == name), None) if table else None
+    if table is None or policy is None or policy.command != "UPDATE":
+        return ""
+    if not policy.with_check_raw or not (
+        operand_keys(mutant.dropped) <= operand_keys(policy.with_check_raw)
+    ):
+        return ""
+    others = [
+        p
+        for p in table.policies
+        if p is not policy
+        and p.permissive
+        and p.command in ("UPDATE", "ALL")
+        and any(p.applies_to(r) for r in policy.roles)
+    ]
+    if others:
+        return ""
+    return (
+        f"{mutant.dropped} reads no column and the WITH CHECK of the table's only UPDATE "
+        "policy still requires it: whoever it excludes cannot write any new row"
+    )
+
+
 def equivalent(mutant: Mutant, catalog: Catalog) -> str:
     """Why ``mutant`` cannot change access ("" when it may)."""
     if mutant.equivalent:
@@ -96,6 +168,8 @@ def equivalent(mutant: Mutant, catalog: Catalog) -> str:
         return same
     if mutant.operator in ("to_public", "to_anon"):
         return _widened_to_nobody(mutant, catalog)
+    if mutant.operator in _MASKED:
+        return _masked_by_select(mutant, catalog) or _still_checked(mutant, catalog)
     if mutant.kind == "grant" and mutant.operator in ("revoke_table", "grant_table"):
         table = catalog.table(mutant.object)
         _, _, spec = mutant.id.partition("/")

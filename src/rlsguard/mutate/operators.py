@@ -32,7 +32,7 @@ class Rewrite:
     text: str
     note: str
     equivalent: str = ""  # why the rewrite cannot change the predicate's meaning, if cheap
-    dropped: str = ""  # the operand a drop_* operator left out (normalised)
+    dropped: str = ""  # the operand a drop_* operator left out, the node others replaced
 
 
 # -- the tree ---------------------------------------------------------------------------------
@@ -113,9 +113,9 @@ def _per_site(
     for n in range(count):
         root = _Root(_expr(text))
         holder, attr, index, node = _sites(root, match, into_subqueries=into_subqueries)[n]
-        said = note(node)
+        said, old = note(node), deparse(node)
         _replace(holder, attr, index, change(node))
-        out.append(Rewrite(operator, n, deparse(root.expr), said))
+        out.append(Rewrite(operator, n, deparse(root.expr), said, dropped=old))
     return out
 
 
@@ -341,3 +341,18 @@ def ignore_argument(body: str, argument: str, position: int) -> str | None:
     if not changed:
         return None
     return ";\n".join(deparse(raw.stmt) for raw in statements)
+
+
+def implied_by(condition: str, predicate: str | None) -> bool:
+    """Every row ``predicate`` admits satisfies ``condition``: it is a top-level conjunct of
+    the predicate, or of each of its top-level disjuncts (syntactically; cheap and certain)."""
+    from rlsguard.policy.predicates import flatten
+
+    wanted, node = _expr(condition), _expr(predicate) if predicate else None
+    if wanted is None or node is None:
+        return False
+    key = canonical_key(wanted)
+    return all(
+        any(canonical_key(c) == key for c in flatten(d, BoolExprType.AND_EXPR))
+        for d in flatten(node, BoolExprType.OR_EXPR)
+    )
