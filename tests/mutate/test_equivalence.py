@@ -60,6 +60,20 @@ def test_a_select_disjunct_without_the_condition_unmasks_it() -> None:
     assert "every SELECT policy" in why(both, "public.notes.notes_delete/using:drop_conjunct#0")
 
 
+def test_a_select_policy_for_other_rows_does_not_unmask_it() -> None:
+    # as storage.objects: one bucket's rows are shown to everyone, the other's to the owner
+    own = "owner_id = (SELECT auth.uid())"
+    cat = catalog(
+        policy("public_select", "SELECT", "kind = 'public'::text"),
+        policy("private_select", "SELECT", f"kind = 'private'::text AND {own}"),
+        policy("private_delete", "DELETE", f"kind = 'private'::text AND {own}"),
+    )
+    # the rows it still admits are private ones: only private_select shows them
+    assert "every SELECT policy" in why(cat, "public.notes.private_delete/using:drop_conjunct#1")
+    # without the kind, public rows of other owners are shown and would be deleted
+    assert why(cat, "public.notes.private_delete/using:drop_conjunct#0") == ""
+
+
 def test_a_row_independent_using_condition_the_only_with_check_keeps() -> None:
     alone = catalog(
         policy("notes_select", "SELECT", "shared"),

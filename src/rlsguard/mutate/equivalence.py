@@ -95,6 +95,25 @@ _MASKED = {
 }
 
 
+def _mutated_clause(mutant: Mutant) -> str | None:
+    """The mutated USING (``using:*``) or WITH CHECK of a policy mutant's CREATE POLICY."""
+    from pglast import ast, parse_sql
+
+    try:
+        (raw,) = parse_sql(mutant.after)
+    except Exception:
+        return None
+    stmt = raw.stmt
+    if not isinstance(stmt, ast.CreatePolicyStmt):
+        return None
+    node = stmt.qual if mutant.operator.startswith("using:") else stmt.with_check
+    if node is None:
+        return None
+    from rlsguard.catalog.sqlnorm import deparse
+
+    return str(deparse(node))
+
+
 def _masked_by_select(mutant: Mutant, catalog: Catalog) -> str:
     """A condition taken out of an UPDATE or DELETE policy that every SELECT policy of its
     roles requires anyway. An API write filters on a column and returns rows, and then
@@ -110,6 +129,9 @@ def _masked_by_select(mutant: Mutant, catalog: Catalog) -> str:
         return ""
     if not table.rls_enabled:
         return ""
+    # What the mutated clause still requires (read from the mutant's SQL): rows it cannot
+    # admit need no SELECT policy to hide them.
+    clause = _mutated_clause(mutant)
     roles = [r for r in ("anon", "authenticated") if policy.applies_to(r)]
     for role in roles:
         shown = [
@@ -117,12 +139,13 @@ def _masked_by_select(mutant: Mutant, catalog: Catalog) -> str:
             for p in table.policies
             if p.permissive and p.command in ("SELECT", "ALL") and p.applies_to(role)
         ]
-        if not all(implied_by(mutant.dropped, p.using_raw) for p in shown):
+        if not all(implied_by(mutant.dropped, p.using_raw, clause) for p in shown):
             return ""
     if not roles:
         return ""
     return (
-        f"every SELECT policy for {', '.join(roles)} requires {mutant.dropped}; an API "
+        f"every SELECT policy for {', '.join(roles)} that can show a row this policy admits "
+        f"requires {mutant.dropped}; an API "
         f"{policy.command.lower()} filters and returns rows, so those policies apply to the "
         "rows it reaches" + (" and writes" if policy.command == "UPDATE" else "")
     )
