@@ -57,7 +57,8 @@ class _JudgeDatabase:
 
 class MatrixJudge:
     """The project's checks on one database: the matrix cells of the mutated table first,
-    then every other cell, then lint (a finding the original does not have kills too)."""
+    then lint (a finding the original does not have kills too), then the cells of the
+    tables that read the mutated object."""
 
     def __init__(
         self,
@@ -94,16 +95,17 @@ class MatrixJudge:
         tried = {c for stage in stages for c in stage}
         reached = self.dependents.tables(mutant) if self.dependents is not None else None
         rest = [c for c in self.cells if c not in tried and (reached is None or c.table in reached)]
-        # Cheapest first: the command's cells, lint (one catalog read), the table's other
-        # cells, then the cells of every table that reads the mutated object (a helper or a
-        # view changes tables it does not name; see rlsguard.mutate.depends).
-        killed = self._run(stages[0])
+        # Cheapest first: the command's cells, the table's other cells, lint (a catalog
+        # read and every rule: dearer than a table's cells), then the cells of every table
+        # that reads the mutated object (a helper or a view changes tables it does not name;
+        # see rlsguard.mutate.depends).
+        killed = self._run(stages[0]) or self._run(stages[1])
         if killed:
             return killed
         new = lint_keys(self.conn, self.schemas) - self.baseline_lint
         if new:
             return tuple(f"lint:{rule}:{obj}" for rule, obj in sorted(new))
-        return self._run(stages[1]) or self._run(rest)
+        return self._run(rest)
 
     def suggest(self, mutant: Any) -> str:
         """Record what each persona reaches under the mutant and under the original; the

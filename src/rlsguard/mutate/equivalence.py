@@ -11,8 +11,10 @@ checks cannot see and the project accepts is waived in ``[mutate] waivers`` with
 from __future__ import annotations
 
 import fnmatch
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from rlsguard.catalog.sqlnorm import normalize_statements
 from rlsguard.catalog.surface import Catalog, Table
@@ -28,11 +30,17 @@ class WaiverRule:
     reason: str
 
 
+@functools.lru_cache(maxsize=256)
+def _normalized(sql: str) -> Any:
+    """(Every mutant of a policy shares its ``before``: normalised once.)"""
+    return normalize_statements(sql)
+
+
 def _same_sql(mutant: Mutant) -> str:
     if not mutant.after or not mutant.before or mutant.kind != "policy":
         return ""
     try:
-        same = normalize_statements(mutant.before) == normalize_statements(mutant.after)
+        same = _normalized(mutant.before) == normalize_statements(mutant.after)
     except Exception:
         return ""
     return "the mutant normalises to the original SQL" if same else ""
