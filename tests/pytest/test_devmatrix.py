@@ -10,6 +10,7 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -153,3 +154,28 @@ def test_a_dead_or_stale_dev_server_is_never_asked(tmp_path: Path, cache: Path) 
     assert devclient.ask(root, {"op": "cells"}) is None
     index.write_text("{not json")
     assert devclient.ask(root, {"op": "cells"}) is None
+
+
+def test_pgtap_files_beside_the_matrix_are_collected_as_without_a_dev_server(
+    tmp_path: Path, notes_project: Path, cache: Path
+) -> None:
+    project = make_project(tmp_path / "repo", notes_project, DATA / "notes.yaml")
+    tests = project / "supabase" / "tests"
+    tests.mkdir()
+    (tests / "01_notes.sql").write_text(
+        "select plan(1);\n"
+        "select is((select count(*) from public.notes)::int, 3, 'three notes');\n"
+        "select * from finish();\n"
+    )
+    shutil.copy(DATA / "notes_wrong.yaml", project / "wrong.yaml")
+    with dev_server(project, cache):
+        result = pytest_in(project, "-m", "rls or pgtap", "-v", cache=cache)
+        chosen = pytest_in(project, "--co", "-q", "--rlsguard-matrix", "wrong.yaml", cache=cache)
+    assert chosen.returncode == 0, chosen.stdout + chosen.stderr
+    assert "wrong.yaml::test_access[bob-public.notes-insert]" in chosen.stdout
+    assert chosen.stdout.count("wrong.yaml::test_access[") == 10  # that file's cells, not 19
+    out = result.stdout
+    assert result.returncode == 0, out + result.stderr
+    assert "checked on the dev server" in out  # the matrix still comes from the server
+    assert "supabase/tests/01_notes.sql::pgtap PASSED" in out  # the rest, read here
+    assert "21 passed" in out
