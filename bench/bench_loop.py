@@ -278,7 +278,7 @@ def fixed_costs(
     }
     times: dict[str, list[float]] = {k: [] for k in runs}
     cpu: dict[str, list[float]] = {k: [] for k in runs}  # the command's own process
-    for _ in range(max(rounds, 3)):
+    for _ in range(rounds):  # --quick: one, a smoke run
         order = list(runs)
         random.shuffle(order)
         for key in order:
