@@ -76,6 +76,19 @@ def test_reads_run_as_the_signed_in_user(stack: tuple[Any, RefApp, dict[str, str
     assert "Bearer" not in json.dumps(log_lines(app))
 
 
+def test_reads_take_postgrest_equality_filters(stack: tuple[Any, RefApp, dict[str, str]]) -> None:
+    _, app, tokens = stack
+    every = get(app, "/rest/v1/classes", tokens["teacher"]).json()
+    one = every[0]["id"]
+    filtered = get(app, f"/rest/v1/classes?id=eq.{one}", tokens["teacher"])
+    assert filtered.status_code == 200
+    assert [r["id"] for r in filtered.json()] == [one]
+    assert len(every) > 1
+    bad = get(app, f"/rest/v1/classes?id=gt.{one}", tokens["teacher"])
+    assert bad.status_code == 400
+    assert "column=eq.value" in bad.json()["error"]
+
+
 def test_a_write_denied_by_rls_is_a_403(stack: tuple[Any, RefApp, dict[str, str]]) -> None:
     engine, app, tokens = stack
     with engine.connect(DB, autocommit=True) as conn:

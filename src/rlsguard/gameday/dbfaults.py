@@ -329,14 +329,16 @@ class DropIndex(Fault):
         rt.state[f"indexdef:{params.index}"] = indexdef  # for the fix
         drop = f"DROP INDEX {qualified(params.index)}"
 
+        def prepare() -> dict[str, Any]:
+            """The production-sized table, index still there: the steady state's stage."""
+            admin = rt.admin()
+            with admin.transaction():
+                admin.execute(pad)
+            admin.execute(f"ANALYZE {table}")
+            return {"table": table, "padded_rows": params.pad_rows}
+
         def inject() -> dict[str, Any]:
             admin = rt.admin()
-            if params.pad_rows:
-                with admin.transaction():
-                    admin.execute(pad)
-                admin.execute(f"ANALYZE {table}")
-                if rt.rig is not None:
-                    rt.rig.fresh()  # the padding's load is not the missing index's latency
             with admin.transaction():
                 admin.execute(drop)
             return {"index": params.index, "table": table, "padded_rows": params.pad_rows}
@@ -347,6 +349,7 @@ class DropIndex(Fault):
             revert=[if_not_exists(indexdef), *([unpad] if params.pad_rows else [])],
             objects=[params.index, table],
             inject=inject,  # the ledger's undo runs in every case (no in-process release)
+            prepare=prepare if params.pad_rows else None,
         )
 
 

@@ -48,6 +48,7 @@ class Firing:
 class Detector:
     name: ClassVar[str] = ""
     needs: ClassVar[str] = ""  # the Observation field it reads
+    also_needs: ClassVar[tuple[str, ...]] = ()  # more fields it reads when observed
     defaults: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, settings: dict[str, Any] | None = None) -> None:

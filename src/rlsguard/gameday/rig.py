@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qsl
 
 import httpx
 import psycopg
@@ -135,7 +136,7 @@ def start_rig(
         class_id = conn.execute(
             "select id::text from public.classes order by id limit 1"
         ).fetchone()
-    calls = [Call(f"/rest/v1/{t}") for t in spec.tables]
+    calls = [table_call(t, class_id[0] if class_id else None) for t in spec.tables]
     if class_id is not None:
         calls.append(Call("/rest/v1/rpc/class_average", params={"p_class_id": class_id[0]}))
     users = SyntheticUsers(
@@ -150,6 +151,14 @@ def start_rig(
     rig = AppRig(app, users, clock, pooler, note, started_at=clock.now(), bouncer=bouncer)
     users.start()
     return rig
+
+
+def table_call(entry: str, class_id: str | None) -> Call:
+    """``table`` or ``table?column=eq.{class_id}`` (a PostgREST filter; ``{class_id}`` is the
+    seeded class the users look at)."""
+    table, _, query = entry.partition("?")
+    params = {k: v.replace("{class_id}", class_id or "") for k, v in parse_qsl(query)}
+    return Call(f"/rest/v1/{table}", params=params)
 
 
 @dataclass

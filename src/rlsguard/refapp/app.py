@@ -235,11 +235,25 @@ def create_app(settings: RefAppSettings, *, mounts: list[BaseRoute] | None = Non
         return sql.Identifier(settings.schema_name, name)
 
     def read(request: Request) -> Response:
+        """``GET /rest/v1/<table>?<column>=eq.<value>...``: PostgREST's equality filters
+        (what an app's "this class's assignments" call sends), at most 100 rows."""
         table = table_of(request)
         if table is None:
             return JSONResponse({"error": "unknown table"}, 404)
-        query = sql.SQL("select * from {} limit 100").format(table)
-        return run(request, "read", lambda s: jsonable(s.fetch(query)))
+        where, args = [], []
+        for column, value in request.query_params.multi_items():
+            op, _, operand = value.partition(".")
+            if op != "eq" or not _:
+                return JSONResponse(
+                    {"error": f"unsupported filter {column}={value[:40]}: use column=eq.value"},
+                    400,
+                )
+            where.append(sql.SQL("{} = {}").format(sql.Identifier(column), sql.Placeholder()))
+            args.append(operand)
+        query = sql.SQL("select * from {}{} limit 100").format(
+            table, sql.SQL(" where ") + sql.SQL(" and ").join(where) if where else sql.SQL("")
+        )
+        return run(request, "read", lambda s: jsonable(s.fetch(query, args or None)))
 
     def write(request: Request) -> Response:
         """An insert that, with ``Prefer: tx=rollback`` (PostgREST's), is rolled back."""
