@@ -274,19 +274,31 @@ class DropIndexParams(_Params):
     pad_sql: str | None = Field(
         default=None,
         description="INSERT ... SELECT ... generate_series(1, {rows}) ... '{marker}' ...; "
-        "default: assignments of another class titled with the marker.",
+        "default: {groups} classes named with the marker, {per_group} assignments each.",
     )
     unpad_sql: str | None = Field(
         default=None, description="The DELETE of exactly the padded rows (uses '{marker}')."
     )
 
 
+# Production's shape: ~100 assignments per class over many classes (each marked), so the
+# planner's estimate for "one class's assignments" is ~100 rows with or without a generic
+# plan (rows in one huge class would make a prepared statement's generic plan a sequential
+# scan even with the index, depending on ANALYZE's random sample).
 PAD_ASSIGNMENTS = (
+    "insert into public.classes (school_id, teacher_id, name, subject) "
+    "select c.school_id, c.teacher_id, '{marker}', 'padding' "
+    "from (select * from public.classes order by id desc limit 1) c, "
+    "generate_series(1, {groups}); "
     "insert into public.assignments (class_id, title, published) "
-    "select (select id from public.classes order by id desc limit 1), '{marker}', false "
-    "from generate_series(1, {rows})"
+    "select p.id, '{marker}', false from public.classes p, generate_series(1, {per_group}) "
+    "where p.name = '{marker}'"
 )
-UNPAD_ASSIGNMENTS = "delete from public.assignments where title = '{marker}'"
+UNPAD_ASSIGNMENTS = (
+    "delete from public.assignments where title = '{marker}'; "
+    "delete from public.classes where name = '{marker}'"
+)
+PER_GROUP = 100
 
 
 def if_not_exists(indexdef: str, *, concurrently: bool = False) -> str:
@@ -324,7 +336,10 @@ class DropIndex(Fault):
                 f"{params.index} backs a constraint (unique, primary key): drop a plain index"
             )
         marker = f"rlsguard gameday padding {rt.run_id}"
-        pad = (params.pad_sql or PAD_ASSIGNMENTS).format(rows=params.pad_rows, marker=marker)
+        groups = max(1, -(-params.pad_rows // PER_GROUP))
+        pad = (params.pad_sql or PAD_ASSIGNMENTS).format(
+            rows=params.pad_rows, marker=marker, groups=groups, per_group=PER_GROUP
+        )
         unpad = (params.unpad_sql or UNPAD_ASSIGNMENTS).format(marker=marker)
         rt.state[f"indexdef:{params.index}"] = indexdef  # for the fix
         drop = f"DROP INDEX {qualified(params.index)}"
