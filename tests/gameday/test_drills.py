@@ -79,8 +79,9 @@ def test_drill(private: tuple[Any, Platform], path: Path, tmp_path: Path) -> Non
     spec = result.scenario.spec
     assert result.error is None
     # detected within budget, by every expected detector; the known gaps stayed silent
-    assert result.detected
-    assert result.missing == []
+    fired = {n: f.message for n, f in result.fired.items()}
+    assert result.detected, fired
+    assert result.missing == [], fired
     assert result.ticks_to_detect is not None
     assert result.ticks_to_detect <= spec.budgets.detect_ticks
     assert result.gaps == spec.detection.silent

@@ -566,6 +566,8 @@ class Drill:
                 with self.conn.transaction():
                     for statement in plan.apply:
                         self.conn.execute(statement)
+            if self.rig is not None:
+                self.rig.fault_sent = time.monotonic()
             if not plan.disconnects:
                 ledger.mark(entry, "applied")
             j.event(

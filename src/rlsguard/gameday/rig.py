@@ -8,6 +8,7 @@ asks for one and the binary is present (otherwise the drill says it ran direct).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ class AppRig:
     _seen: int = 0  # samples already judged
     _look: float = 0.0  # time.monotonic() of the previous look
     sent_since_look: Window | None = None  # requests *sent* after the previous look
+    fault_sent: float | None = None  # time.monotonic() once the fault is on
 
     def window(self, seconds: float) -> Window:
         now = self.clock.now()
@@ -56,7 +58,12 @@ class AppRig:
         newer = [s for s in samples if s.sent >= self._look]
         self.sent_since_look = self.users.summarise(newer, start, now)
         self._look = time.monotonic()
-        return self.users.summarise(samples, start, now)
+        window = self.users.summarise(samples, start, now)
+        if self.fault_sent is None:
+            return window
+        # Latency per endpoint judges requests sent with the fault on, not those in flight.
+        after = self.users.summarise([s for s in samples if s.sent >= self.fault_sent], start, now)
+        return dataclasses.replace(window, by_path=after.by_path)
 
     def wait_for_answers(self, timeout: float) -> bool:
         """Until the users have had at least one more answer than they have now."""
