@@ -5,6 +5,7 @@ One cluster and one app for the module (real uvicorn, real Postgres, real socket
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -180,3 +181,32 @@ def test_the_app_logs_in_as_a_non_superuser(stack: tuple[Any, RefApp, dict[str, 
             "where application_name = 'rlsguard-refapp'"
         ).fetchall()
     assert rows == [("authenticator",)]
+
+
+def test_health_gives_up_on_a_database_that_never_answers(
+    stack: tuple[Any, RefApp, dict[str, str]],
+) -> None:
+    """A hung pooler accepts the connection and says nothing: /health answers 503 at its
+    own deadline, not at libpq's 2-second minimum connect timeout (or never)."""
+    engine, _, _ = stack
+    silent = socket.create_server(("127.0.0.1", 0))
+    port = silent.getsockname()[1]
+    hung = start_refapp(
+        engine.stack,
+        dsn=f"host=127.0.0.1 port={port} dbname=x user=authenticator",
+        jwt_secret=engine.signer.secret,
+        pool_min=0,
+        health_timeout_s=0.3,
+    )
+    try:
+        status, body = hung.health(timeout=10)
+        assert status == 503
+        assert body["database"] == {
+            "ok": False,
+            "sqlstate": None,
+            "error": "no answer within 0.3 s",
+            "latency_ms": body["database"]["latency_ms"],
+        }
+    finally:
+        engine.stack.discard(hung.server.name)
+        silent.close()

@@ -22,6 +22,7 @@ connections out and never returns them (the classic leaked-checkout bug), and
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import logging
@@ -286,14 +287,28 @@ def create_app(settings: RefAppSettings, *, mounts: list[BaseRoute] | None = Non
         query = sql.SQL("select {}({}) as result").format(fn, named)
         return run(request, "rpc", lambda s: jsonable(s.fetch(query, list(args.values()))))
 
-    def health(request: Request) -> Response:
+    async def reach() -> None:
+        conn = await psycopg.AsyncConnection.connect(
+            settings.dsn, connect_timeout=2, application_name=HEALTH_APP
+        )
+        async with conn:
+            await conn.execute("select 1")
+
+    async def health(request: Request) -> Response:
+        """A fresh connection and ``select 1`` within ``health_timeout_s``: a hung pooler or
+        server answers nothing, and libpq's own connect timeout is 2 s at least."""
         started = time.perf_counter()
         database: dict[str, Any] = {"ok": True}
         try:
-            with psycopg.connect(settings.dsn, connect_timeout=2, application_name=HEALTH_APP) as c:
-                c.execute("select 1")
+            await asyncio.wait_for(reach(), settings.health_timeout_s)
         except psycopg.Error as exc:
             database = {"ok": False, "sqlstate": exc.sqlstate, "error": str(exc).strip()[:300]}
+        except TimeoutError:
+            database = {
+                "ok": False,
+                "sqlstate": None,
+                "error": f"no answer within {settings.health_timeout_s:g} s",
+            }
         database["latency_ms"] = round((time.perf_counter() - started) * 1000, 3)
         pool = holder.stats()
         ok = database["ok"] and pool["saturation"] < 1.0
