@@ -14,6 +14,7 @@ from rlsguard.gameday.dbdetectors import (
     LockWaits,
     LongQueries,
     PgErrors,
+    PoolerWaiting,
     SlowStatements,
     StatementStats,
 )
@@ -303,3 +304,22 @@ def test_app_latency_by_ratio_compares_each_endpoint_with_its_steady_median() ->
     fast = AppLatency({"ratio": 2, "p95_ms": 10})
     fast.calibrate(paths(assignments=[1.0, 1.0]))  # the floor holds on a very fast machine
     assert fast.check(Observation(0, app=paths(assignments=[4.0, 4.0, 4.0]))) is None
+
+
+def test_pooler_waiting_reads_show_pools_for_the_drills_database() -> None:
+    def pool(db: str, waiting: int, maxwait: int = 0) -> dict:
+        return {
+            "database": db, "user": "authenticator", "cl_active": 4, "cl_waiting": waiting,
+            "sv_active": 4, "sv_idle": 0, "maxwait": maxwait, "maxwait_us": 500000,
+            "pool_mode": "transaction",
+        }  # fmt: skip
+
+    rule = PoolerWaiting({"dbname": "app"})
+    assert rule.check(Observation(0, pooler=[pool("app", 0), pool("other", 3)])) is None
+    assert rule.check(Observation(0, pooler=[pool("pgbouncer", 2)])) is None  # the console
+    firing = rule.check(Observation(1, pooler=[pool("app", 2, maxwait=1), pool("other", 3)]))
+    assert firing is not None
+    assert firing.data["waiting"] == 2
+    assert "2 client(s) waiting in PgBouncer" in firing.message
+    assert "longest wait 1.5 s" in firing.message
+    assert not PoolerWaiting().available(Observation(0))  # no PgBouncer: unavailable

@@ -387,6 +387,40 @@ class AppLatency(Detector):
         )
 
 
+@DETECTORS.register("pooler_waiting")
+class PoolerWaiting(Detector):
+    """Clients queued in PgBouncer for a server connection (``SHOW POOLS``: ``cl_waiting``,
+    ``maxwait``): the pooler's pool is exhausted while the database itself may look idle.
+    ``dbname``: that database's pools only."""
+
+    name = "pooler_waiting"
+    needs = "pooler"
+    defaults: ClassVar[dict[str, Any]] = {"min_waiting": 1, "dbname": None}
+
+    def check(self, obs: Observation) -> Firing | None:
+        dbname = self.settings["dbname"]
+        pools = [
+            p for p in obs.pooler or [] if p.get("database") != "pgbouncer"
+            and (not dbname or p.get("database") == dbname)
+        ]  # fmt: skip
+        waiting = sum(int(p.get("cl_waiting") or 0) for p in pools)
+        if waiting < int(self.settings["min_waiting"]):
+            return None
+        busy = [p for p in pools if int(p.get("cl_waiting") or 0)]
+        worst = max(
+            busy, key=lambda p: float(p.get("maxwait") or 0) * 1e6 + float(p.get("maxwait_us") or 0)
+        )
+        wait_s = float(worst.get("maxwait") or 0) + float(worst.get("maxwait_us") or 0) / 1e6
+        keys = ("database", "user", "cl_active", "cl_waiting", "sv_active", "sv_idle", "pool_mode")
+        return Firing(
+            self.name,
+            f"{waiting} client(s) waiting in PgBouncer for a server connection "
+            f"({worst.get('database')}/{worst.get('user')}: {worst.get('sv_active')} server "
+            f"connection(s) busy, {worst.get('sv_idle')} idle; longest wait {wait_s:.1f} s)",
+            {"waiting": waiting, "pools": [{k: p.get(k) for k in keys} for p in busy]},
+        )
+
+
 @DETECTORS.register("health")
 class Health(Detector):
     """The app's ``GET /health``: database unreachable, or the pool saturated."""

@@ -460,6 +460,56 @@ class PgBouncerDown(Fault):
         )
 
 
+class PoolerHoldParams(_Params):
+    sessions: int | None = Field(
+        default=None, ge=1, le=100, description="Default: PgBouncer's pool size for the app."
+    )
+
+
+@FAULTS.register("hold_pooler")
+class HoldPooler(Fault):
+    """Clients of PgBouncer that open a transaction and sit in it (a worker that forgot to
+    commit): in transaction mode each pins one server connection, so once the pool is
+    taken every other client queues in PgBouncer (``cl_waiting``) while the database shows
+    only a few idle transactions. ``RECONNECT`` does not help (it waits for the server
+    connections to be released); ending the idle transactions does."""
+
+    Params = PoolerHoldParams
+
+    def plan(self, params: PoolerHoldParams, ctx: FaultContext) -> FaultPlan:
+        rt = _runtime(ctx)
+        bouncer = rt.rig.bouncer if rt.rig is not None else None
+        if bouncer is None:
+            raise FaultError(
+                "no PgBouncer runs in front of the app (set app.pooler: pgbouncer; the "
+                "binary must be installed: rlsguard doctor)"
+            )
+        name = holder_name(rt.run_id, "pooler-hold")
+        n = params.sessions or int(bouncer.pool_size)
+        conninfo = bouncer.conninfo(rt.target.dbname, "authenticator")
+
+        def inject() -> dict[str, Any]:
+            holders = [open_transaction(conninfo, name, "SELECT 1") for _ in range(n)]
+            holder = holders[0]
+            for more in holders[1:]:
+                holder.conns.extend(more.conns)
+            rt.state["pooler-hold"] = holder
+            return {"sessions": n, "pool_size": bouncer.pool_size}
+
+        def release(admin: Any) -> dict[str, Any]:
+            holder = rt.state.pop("pooler-hold", None)
+            return {"ended": holder.release(admin) if holder else 0}
+
+        return FaultPlan(
+            f"{n} PgBouncer client(s) idle in transaction pin its {bouncer.pool_size} server "
+            "connection(s)",
+            revert=[terminate_sql(name)],
+            objects=[bouncer.name],
+            inject=inject,
+            release=release,
+        )
+
+
 class CrashParams(_Params):
     signal: Literal["SIGKILL"] = "SIGKILL"
 

@@ -62,6 +62,7 @@ ORDER = (
     "statements",
     "app",
     "health",
+    "pooler",
     "authsvc",
     "canaries",
 )
@@ -224,6 +225,10 @@ class Drill:
             obs.app = self.rig.fresh()
         elif need == "health" and self.rig is not None:
             obs.health = self.rig.health()
+        elif need == "pooler" and self.rig is not None and self.rig.bouncer is not None:
+            # A dead or hung pooler: no observation; the app's detectors say so.
+            with contextlib.suppress(psycopg.Error):
+                obs.pooler = self.rig.bouncer.pools()
         elif need == "authsvc" and self.authrig is not None:
             obs.authsvc = self.authrig.observe()
             self._outage_samples(obs.authsvc)
@@ -522,7 +527,7 @@ class Drill:
         detectors: dict[str, Detector] = {}
         for name in [*spec.detection.expect, *spec.detection.silent]:
             settings = dict(spec.detection.settings.get(name, {}))
-            if name in ("pg_log", "lock_waits", "slow_statements"):
+            if name in ("pg_log", "lock_waits", "slow_statements", "pooler_waiting"):
                 settings.setdefault("dbname", self.target.dbname)
             if name == "pg_errors":
                 settings.setdefault("window_s", spec.budgets.tick_s * spec.budgets.detect_ticks)
