@@ -201,6 +201,10 @@ insert into public.staff_notes (id, school_id, student_id, author_id, category, 
    '20000000-0000-4000-8000-000000000007', '20000000-0000-4000-8000-000000000009',
    'safeguarding', 'Guardian contact details changed; collect from school office only.');
 
+-- Report cards: a private bucket only the backend (service_role) writes and reads; no policy
+-- gives an API user any of it, not even the files in their own folder.
+insert into storage.buckets (id, name, public) values ('reports', 'reports', false);
+
 -- Storage objects, as the Storage API records uploads (owner and owner_id = the uploader).
 insert into storage.objects (id, bucket_id, name, owner, owner_id, metadata)
 select
@@ -225,7 +229,9 @@ from (values
   ('90000000-0000-4000-8000-000000000006', 'avatars',
    '20000000-0000-4000-8000-000000000001/avatar.png', 12034, 'image/png'),
   ('90000000-0000-4000-8000-000000000007', 'avatars',
-   '20000000-0000-4000-8000-000000000004/avatar.png', 15320, 'image/png')
+   '20000000-0000-4000-8000-000000000004/avatar.png', 15320, 'image/png'),
+  ('90000000-0000-4000-8000-000000000008', 'reports',
+   '20000000-0000-4000-8000-000000000001/report-card-2025.pdf', 20211, 'application/pdf')
 ) as o (id, bucket, name, size, mimetype);
 
 update public.users

@@ -53,3 +53,27 @@ def test_json_and_sarif_and_the_min_score(tmp_path: Path) -> None:
     assert results
     assert all(r["ruleId"].startswith("mutant/") for r in results)
     assert sarif["runs"][0]["properties"]["score"] < 100
+
+
+@pytest.mark.slow
+def test_the_reference_platform_scores_100_with_at_most_5_percent_waived(tmp_path: Path) -> None:
+    """The issue's bar: every mutant of supabase/ killed, equivalent or waived with a reason
+    (the waivers of rlsguard.toml), in JSON and in SARIF (waived ones suppressed)."""
+    args = ["mutate", "--supabase-dir", str(REPO / "supabase"), "--jobs", "2"]
+    result = runner.invoke(app, [*args, "--format", "json"])
+    assert result.exit_code == 0, result.output  # min_score = 100 in rlsguard.toml
+    report = json.loads(result.stdout)
+    assert report["score"] == 100.0
+    assert report["counts"]["survived"] == report["counts"]["error"] == 0
+    assert 0 < report["waived_percent"] <= 5.0
+    assert report["unused_waivers"] == []
+    waived = [m for m in report["mutants"] if m["status"] == "waived"]
+    assert waived
+    assert all(len(m["reason"]) > 40 for m in waived)
+    sarif_file = tmp_path / "out.sarif"
+    result = runner.invoke(app, [*args, "--format", "sarif", "-o", str(sarif_file)])
+    assert result.exit_code == 0, result.output
+    run = json.loads(sarif_file.read_text(encoding="utf-8"))["runs"][0]
+    assert run["properties"]["score"] == 100.0
+    assert all(r.get("suppressions") for r in run["results"])  # only waived ones are listed
+    assert len(run["results"]) == len(waived)

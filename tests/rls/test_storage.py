@@ -88,5 +88,7 @@ def test_deletes_reach_the_own_folder_only(rlsguard_db: Database) -> None:
         assert s.execute("delete from storage.objects where id = %s", (seed_id(9, 3),)) == 0
         # teacher's avatar: public, visible to the student, and still not theirs to delete
         assert s.execute("delete from storage.objects where id = %s", (seed_id(9, 7),)) == 0
+        # own folder, but the backend's private reports bucket: no policy admits it
+        assert s.execute("delete from storage.objects where id = %s", (seed_id(9, 8),)) == 0
         assert s.execute("delete from storage.objects where id = %s", (seed_id(9, 1),)) == 1
-    assert db.scalar("select count(*) from storage.objects") == 6
+    assert db.scalar("select count(*) from storage.objects") == 7  # 8 seeded, one deleted

@@ -25,19 +25,56 @@ from rlsguard.errors import RlsguardError
 err_console = Console(stderr=True)
 
 
+class _ResolvedOnce:
+    """The project's personas, each resolved once: a mutant changes policies and grants,
+    never ``auth.users``, so looking every user up again for each check is wasted."""
+
+    def __init__(self, personas: Any) -> None:
+        self._personas = personas
+        self._found: dict[str, Any] = {}
+
+    def resolve(self, conn: Any, name: str, **claims: Any) -> Any:
+        if claims:
+            return self._personas.resolve(conn, name, **claims)
+        if name not in self._found:
+            self._found[name] = self._personas.resolve(conn, name)
+        return self._found[name]
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self._personas, attr)
+
+
+class _JudgeDatabase:
+    """The cloned database as the checks see it, with personas resolved once."""
+
+    def __init__(self, db: Any) -> None:
+        self._db = db
+        self.personas = _ResolvedOnce(db.personas)
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self._db, attr)
+
+
 class MatrixJudge:
     """The project's checks on one database: the matrix cells of the mutated table first,
-    then every other cell, then lint (a finding the original does not have kills too)."""
+    then lint (a finding the original does not have kills too), then the cells of the
+    tables that read the mutated object."""
 
     def __init__(
-        self, db: Any, matrix: Any, schemas: Sequence[str], baseline_lint: frozenset[Any]
+        self,
+        db: Any,
+        matrix: Any,
+        schemas: Sequence[str],
+        baseline_lint: frozenset[Any],
+        dependents: Any = None,
     ) -> None:
-        self.db = db
+        self.db = _JudgeDatabase(db)
         self.conn = db.conn
         self.matrix = matrix
         self.schemas = list(schemas)
         self.cells = matrix.cells()
         self.baseline_lint = baseline_lint
+        self.dependents = dependents  # rlsguard.mutate.depends.Dependents; None: every cell
         self._baseline: dict[str, Any] = {}
 
     def _run(self, cells: list[Any]) -> tuple[str, ...]:
@@ -56,16 +93,19 @@ class MatrixJudge:
             [c for c in table if not ops or c.operation in ops[1:]],
         ]
         tried = {c for stage in stages for c in stage}
-        rest = [c for c in self.cells if c not in tried]
-        # Cheapest first: the command's cells, lint (one catalog read), the table's other
-        # cells, then every cell (a helper or a view changes tables it does not name).
-        killed = self._run(stages[0])
+        reached = self.dependents.tables(mutant) if self.dependents is not None else None
+        rest = [c for c in self.cells if c not in tried and (reached is None or c.table in reached)]
+        # Cheapest first: the command's cells, the table's other cells, lint (a catalog
+        # read and every rule: dearer than a table's cells), then the cells of every table
+        # that reads the mutated object (a helper or a view changes tables it does not name;
+        # see rlsguard.mutate.depends).
+        killed = self._run(stages[0]) or self._run(stages[1])
         if killed:
             return killed
         new = lint_keys(self.conn, self.schemas) - self.baseline_lint
         if new:
             return tuple(f"lint:{rule}:{obj}" for rule, obj in sorted(new))
-        return self._run(stages[1]) or self._run(rest)
+        return self._run(rest)
 
     def suggest(self, mutant: Any) -> str:
         """Record what each persona reaches under the mutant and under the original; the
@@ -192,6 +232,7 @@ def _run_mutate(
     from rlsguard.catalog.surface import read_catalog
     from rlsguard.harness.engine import Engine, EngineOptions
     from rlsguard.matrix.load import load_matrix
+    from rlsguard.mutate.depends import Dependents, read_triggers
     from rlsguard.mutate.equivalence import WaiverRule, unused_waivers
     from rlsguard.mutate.execute import run_mutants, triage
     from rlsguard.mutate.generate import generate
@@ -212,7 +253,8 @@ def _run_mutate(
                 mutants = [m for m in mutants if fnmatch.fnmatchcase(m.id, only)]
             decided, to_run = triage(mutants, catalog, waivers)
             baseline = lint_keys(dbs[0].conn, schemas)
-            judges = [MatrixJudge(db, matrix, schemas, baseline) for db in dbs]
+            dependents = Dependents.build(catalog, *read_triggers(dbs[0].conn))
+            judges = [MatrixJudge(db, matrix, schemas, baseline, dependents) for db in dbs]
             run = run_mutants(to_run, judges, decided=decided)
     unused = unused_waivers(mutants, waivers) if not only else []
     text = render(run, fmt, unused=unused, verbose=verbose)  # type: ignore[arg-type]

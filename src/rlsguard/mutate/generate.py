@@ -86,6 +86,7 @@ def _policy_mutant(
     note: str = "",
     site: int | None = None,
     equivalent: str = "",
+    dropped: str = "",
 ) -> Mutant:
     suffix = f"#{site}" if site is not None else ""
     apply = (_drop_policy(p), after) if after else (_drop_policy(p),)
@@ -101,6 +102,7 @@ def _policy_mutant(
         commands=OPERATIONS[p.command],
         note=note,
         equivalent=equivalent,
+        dropped=dropped,
     )
 
 
@@ -137,6 +139,7 @@ def policy_mutants(p: Policy) -> Iterator[Mutant]:
                 note=f"{clause.upper().replace('_', ' ')}: {rewrite.note}",
                 site=rewrite.site if multi else None,
                 equivalent=same,
+                dropped=rewrite.dropped,
             )
     if "public" not in p.roles:
         yield _policy_mutant(
@@ -150,8 +153,17 @@ def policy_mutants(p: Policy) -> Iterator[Mutant]:
                 note="TO widened to anon",
             )
     if p.with_check_raw and p.command in ("UPDATE", "ALL"):
+        same = (
+            "WITH CHECK repeats USING, and without it USING checks the new row: the same"
+            if p.with_check and p.with_check == p.using
+            else ""
+        )
         yield _policy_mutant(
-            p, "remove_with_check", create_policy(p, with_check=""), note="WITH CHECK removed"
+            p,
+            "remove_with_check",
+            create_policy(p, with_check=""),
+            note="WITH CHECK removed",
+            equivalent=same,
         )
     if not p.permissive:
         yield _policy_mutant(

@@ -31,6 +31,7 @@ class Mutant:
     commands: tuple[str, ...] = ()  # matrix operations to try first
     note: str = ""
     equivalent: str = ""  # why it cannot change access, when generation could tell cheaply
+    dropped: str = ""  # the operand a drop_conjunct / uid_always_true mutant took away
 
     def diff(self) -> str:
         """The mutation as a unified SQL diff."""

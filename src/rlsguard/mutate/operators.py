@@ -32,7 +32,7 @@ class Rewrite:
     text: str
     note: str
     equivalent: str = ""  # why the rewrite cannot change the predicate's meaning, if cheap
-    dropped: str = ""  # the operand a drop_* operator left out (normalised)
+    dropped: str = ""  # the operand a drop_* operator left out, the node others replaced
 
 
 # -- the tree ---------------------------------------------------------------------------------
@@ -113,9 +113,9 @@ def _per_site(
     for n in range(count):
         root = _Root(_expr(text))
         holder, attr, index, node = _sites(root, match, into_subqueries=into_subqueries)[n]
-        said = note(node)
+        said, old = note(node), deparse(node)
         _replace(holder, attr, index, change(node))
-        out.append(Rewrite(operator, n, deparse(root.expr), said))
+        out.append(Rewrite(operator, n, deparse(root.expr), said, dropped=old))
     return out
 
 
@@ -341,3 +341,49 @@ def ignore_argument(body: str, argument: str, position: int) -> str | None:
     if not changed:
         return None
     return ";\n".join(deparse(raw.stmt) for raw in statements)
+
+
+def _constant(node: Any) -> str | None:
+    if isinstance(node, ast.TypeCast):
+        return _constant(node.arg)
+    if isinstance(node, ast.A_Const) and node.val is not None:
+        return repr(node.val)
+    return None
+
+
+def _pinned(node: Any) -> tuple[str, str] | None:
+    """``col = <constant>`` (either side, casts allowed): the column and the constant."""
+    if _op(node) != "=":
+        return None
+    for col, const in ((node.lexpr, node.rexpr), (node.rexpr, node.lexpr)):
+        name, value = _column(col), _constant(const)
+        if name is not None and value is not None:
+            return name, value
+    return None
+
+
+def implied_by(condition: str, predicate: str | None, beside: str | None = None) -> bool:
+    """Every row ``predicate`` admits that ``beside`` admits too satisfies ``condition``.
+
+    Syntactic, cheap and certain: each top-level disjunct of the predicate has the condition
+    as a top-level conjunct, or pins a column to a constant (``bucket_id = 'a'``) that a
+    top-level conjunct of ``beside`` pins to another (no row passes both)."""
+    from rlsguard.policy.predicates import flatten
+
+    wanted, node = _expr(condition), _expr(predicate) if predicate else None
+    if wanted is None or node is None:
+        return False
+    key = canonical_key(wanted)
+    other = _expr(beside) if beside else None
+    pins = (
+        {p for c in flatten(other, BoolExprType.AND_EXPR) if (p := _pinned(c))} if other else set()
+    )
+
+    def settled(disjunct: Any) -> bool:
+        conjuncts = flatten(disjunct, BoolExprType.AND_EXPR)
+        if any(canonical_key(c) == key for c in conjuncts):
+            return True
+        mine = [p for c in conjuncts if (p := _pinned(c))]
+        return any(col == c and value != v for col, value in mine for c, v in pins)
+
+    return all(settled(d) for d in flatten(node, BoolExprType.OR_EXPR))
