@@ -210,3 +210,25 @@ def test_health_gives_up_on_a_database_that_never_answers(
     finally:
         engine.stack.discard(hung.server.name)
         silent.close()
+
+
+def test_synthetic_users_write_and_roll_back(stack: tuple[Any, RefApp, dict[str, str]]) -> None:
+    """A teacher's insert into their own class, sent as PostgREST's tx=rollback: answered
+    with the row, then rolled back - the seeded data stays as it was."""
+    engine, app, tokens = stack
+    with engine.connect(DB, autocommit=True) as conn:
+        (class_id,) = conn.execute(
+            "select c.id::text from public.classes c join public.users u on u.id = c.teacher_id "
+            "where u.email = 'teacher@school.test' order by c.id limit 1"
+        ).fetchone()
+        before = conn.execute("select count(*) from public.assignments").fetchone()
+    row = json.dumps({"class_id": class_id, "title": "synthetic write"})
+    write = Call("/rest/v1/assignments", "POST", {"row": row}, {"Prefer": "tx=rollback"})
+    users = SyntheticUsers(
+        app.url, {"teacher": tokens["teacher"]}, [write], rate_hz=50, max_requests=2
+    )
+    with users:
+        assert users.wait_for_samples(2, 10)
+    assert [s.status for s in users.samples] == [200, 200]
+    with engine.connect(DB, autocommit=True) as conn:
+        assert conn.execute("select count(*) from public.assignments").fetchone() == before

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -78,7 +79,6 @@ class AppRig:
 
     def app_log(self, since: float) -> list[dict[str, Any]]:
         """The app's JSON log lines written since ``since`` (wall clock)."""
-        import json
 
         out = []
         with contextlib.suppress(FileNotFoundError):
@@ -144,6 +144,9 @@ def start_rig(
             "select id::text from public.classes order by id limit 1"
         ).fetchone()
     calls = [table_call(t, class_id[0] if class_id else None) for t in spec.tables]
+    calls += [
+        write_call(t, row, class_id[0] if class_id else None) for t, row in spec.writes.items()
+    ]
     if class_id is not None:
         calls.append(Call("/rest/v1/rpc/class_average", params={"p_class_id": class_id[0]}))
     users = SyntheticUsers(
@@ -166,6 +169,18 @@ def table_call(entry: str, class_id: str | None) -> Call:
     table, _, query = entry.partition("?")
     params = {k: v.replace("{class_id}", class_id or "") for k, v in parse_qsl(query)}
     return Call(f"/rest/v1/{table}", params=params)
+
+
+def write_call(table: str, row: dict[str, str], class_id: str | None) -> Call:
+    """An insert as PostgREST takes it, rolled back (``Prefer: tx=rollback``): a write that
+    takes the locks and runs the checks a real one does, and leaves the data as it was."""
+    values = {k: v.replace("{class_id}", class_id or "") for k, v in row.items()}
+    return Call(
+        f"/rest/v1/{table}",
+        method="POST",
+        params={"row": json.dumps(values, sort_keys=True)},
+        headers={"Prefer": "tx=rollback"},
+    )
 
 
 @dataclass

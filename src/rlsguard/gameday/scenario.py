@@ -102,6 +102,12 @@ class AppSpec(_Model):
         description="What the users read: a table, or a table with PostgREST equality filters "
         "(`{class_id}`: a seeded class), as an app's \"this class's assignments\" call.",
     )
+    writes: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description="Tables the users also write to: table -> the row (`{class_id}`: a seeded "
+        "class), sent as PostgREST does with `Prefer: tx=rollback` - answered, then rolled "
+        "back, so the seeded data stays as it was.",
+    )
     rate_hz: float = Field(default=10.0, gt=0, le=200, description="Requests per second each.")
     max_seconds: float = Field(default=300.0, gt=0, description="Users stop after this anyway.")
     client_timeout_s: float = Field(default=3.0, gt=0)

@@ -27,6 +27,7 @@ class Call:
     path: str
     method: str = "GET"
     params: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -134,7 +135,9 @@ class SyntheticUsers:
         sent = time.monotonic()
         started = time.perf_counter()
         try:
-            response = client.request(call.method, self.base_url + call.path, params=call.params)
+            response = client.request(
+                call.method, self.base_url + call.path, params=call.params, headers=call.headers
+            )
             status = response.status_code
         except httpx.HTTPError:
             status = 0
