@@ -12,13 +12,18 @@ migrations fits any more) and then times, in a shuffled order:
   ``bench/loop/pgtap_suite.py``: the same cells, the same row sets). The server is started
   once, before the rounds, and its start is not counted.
 - ``matrix_check``: ``rlsguard matrix check`` (a new process each round).
-- ``pytest_rls``: ``pytest -m rls`` in the project's folder (a new process each round).
+- ``pytest_rls``: ``pytest -m rls`` in the project's folder (a new process each round);
+  ``pytest_rls_dev_lean``: the same with ``PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 -p rlsguard``
+  (no plugin of another installed package is loaded).
 
-Both rlsguard contenders run against a warm cache (one untimed round first). Prints one
-JSON document with each contender's median and ``speedup`` = pgTAP median / contender
-median (target >= 2). pgTAP needs the Debian packages ``postgresql-NN-pgtap`` and
-``libtap-parser-sourcehandler-pgtap-perl`` (``pg_prove``); without them the competitor is
-skipped with the reason.
+The ``_dev`` contenders attach to ``rlsguard dev`` (started before the rounds, in a copy of
+the project of its own, which the rounds edit like the other); the others start from a warm
+template cache. All run once untimed first. CPU figures add the database server's and, for the
+``_dev`` contenders, the dev server's. After the rounds, ``fixed_costs`` times runs with
+nothing edited (see :func:`fixed_costs`). Prints one JSON document with each contender's
+median and ``speedup`` = pgTAP median / contender median (target >= 2). pgTAP needs the
+Debian packages ``postgresql-NN-pgtap`` and ``libtap-parser-sourcehandler-pgtap-perl``
+(``pg_prove``); without them the competitor is skipped with the reason.
 
     python bench/bench_loop.py [--rounds N] [--quick] [--schema reference|teams]
 """
@@ -48,7 +53,16 @@ SCHEMAS = {
     "teams": ROOT / "bench" / "loop" / "teams",
 }
 TARGET_SPEEDUP = 2.0
+TARGETS_S = {  # fixed costs on a warm project (see fixed_costs)
+    "matrix_check_dev": 0.3,
+    "matrix_check": 0.3,
+    "pytest_rls_dev_beyond_start": 0.5,
+    "pytest_rls_dev_lean_beyond_start": 0.5,
+    "import_rlsguard": 0.05,
+}
 FAST_START = ("-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:faker")
+LEAN_START = ("-p", "rlsguard", "-p", "no:cacheprovider")  # with PYTEST_DISABLE_PLUGIN_AUTOLOAD
+LEAN = [sys.executable, "-m", "pytest", *LEAN_START, "-m", "rls", "-q"]
 
 
 def pgtap_missing(major: int) -> str | None:
@@ -192,6 +206,116 @@ def postmaster_cpu(conninfo: str) -> float:
     return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
 
+def process_cpu(pid: int) -> float:
+    """CPU seconds of a running process (all its threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _cpu(server: str | None, helper: int | None) -> float:
+    """This process's children, the database server's and the dev server's CPU so far."""
+    total = _children_cpu()
+    if server:
+        total += postmaster_cpu(server)
+    if helper:
+        total += process_cpu(helper)
+    return total
+
+
+def _timed(argv: list[str], cwd: Path, env: dict[str, str], ok: tuple[int, ...] = (0,)) -> float:
+    started = time.perf_counter()
+    _run(argv, cwd, env, ok)
+    return time.perf_counter() - started
+
+
+def import_ms(module: str, env: dict[str, str]) -> float:
+    """``import module`` in a fresh interpreter, by its own clock (``-X importtime``)."""
+    done = subprocess.run([sys.executable, "-X", "importtime", "-c", f"import {module}"],
+                          env=env, capture_output=True, text=True, check=True)  # fmt: skip
+    for line in done.stderr.splitlines():
+        parts = [p.strip() for p in line.split("|")]
+        if len(parts) == 3 and parts[2] == module:
+            return int(parts[1]) / 1000
+    raise RuntimeError(f"no import line for {module}: {done.stderr[-500:]}")
+
+
+def fixed_costs(
+    dev_project: Path, project: Path, warm: dict[str, str], cold: dict[str, str], rounds: int
+) -> dict[str, Any]:
+    """What a run costs when nothing changed, interleaved, medians (targets in TARGETS_S).
+
+    - ``matrix_check_dev``: the whole run (the dev server checked the files when saved);
+    - ``matrix_check``: without a dev server, minus the checker's own database time;
+    - ``pytest_rls_dev_beyond_start``: ``pytest -m rls`` minus pytest with no tests at all
+      (same flags and plugins) in an empty project: rlsguard's share, items included (and
+      ``_lean``: both with only rlsguard's plugin loaded);
+    - ``import_rlsguard``: ``import rlsguard`` by ``-X importtime``.
+    """
+    empty = dev_project.parent / "empty"
+    empty.mkdir(exist_ok=True)
+    (empty / "pytest.ini").write_text("[pytest]\n")
+    check = [sys.executable, "-m", "rlsguard", "matrix", "check"]
+    rls = [sys.executable, "-m", "pytest", "-m", "rls", "-q", *FAST_START]
+    bare = [sys.executable, "-m", "pytest", "-q", *FAST_START]
+    db_seconds: list[float] = []
+
+    def check_cold() -> float:
+        started = time.perf_counter()
+        done = subprocess.run([*check, "--json"], cwd=project, env=cold, capture_output=True,
+                              text=True, check=True)  # fmt: skip
+        db_seconds.append(json.loads(done.stdout)["seconds"])
+        return time.perf_counter() - started - db_seconds[-1]
+
+    lean = {**warm, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    bare_lean = [sys.executable, "-m", "pytest", "-q", *LEAN_START]
+    runs: dict[str, Any] = {
+        "matrix_check_dev": lambda: _timed(check, dev_project, warm),
+        "matrix_check": check_cold,
+        "pytest_rls_dev": lambda: _timed(rls, dev_project, warm),
+        "pytest_empty": lambda: _timed(bare, empty, warm, ok=(5,)),
+        "pytest_rls_dev_lean": lambda: _timed(LEAN, dev_project, lean),
+        "pytest_empty_lean": lambda: _timed(bare_lean, empty, lean, ok=(5,)),
+    }
+    times: dict[str, list[float]] = {k: [] for k in runs}
+    cpu: dict[str, list[float]] = {k: [] for k in runs}  # the command's own process
+    for _ in range(rounds):  # --quick: one, a smoke run
+        order = list(runs)
+        random.shuffle(order)
+        for key in order:
+            before = _children_cpu()
+            times[key].append(runs[key]())
+            cpu[key].append(_children_cpu() - before)
+    median = {k: statistics.median(v) for k, v in times.items()}
+    median_cpu = {k: statistics.median(v) for k, v in cpu.items()}
+    figures = {
+        "matrix_check_dev": median["matrix_check_dev"],
+        "matrix_check": median["matrix_check"],
+        "pytest_rls_dev_beyond_start": median["pytest_rls_dev"] - median["pytest_empty"],
+        "pytest_empty": median["pytest_empty"],
+        "pytest_rls_dev_lean_beyond_start": (
+            median["pytest_rls_dev_lean"] - median["pytest_empty_lean"]
+        ),
+        "pytest_empty_lean": median["pytest_empty_lean"],
+        "import_rlsguard": statistics.median(import_ms("rlsguard", warm) for _ in range(5)) / 1000,
+    }
+    return {
+        "seconds": {k: round(v, 3) for k, v in figures.items()},
+        # The same differences in CPU time of the pytest process: steadier on a busy machine.
+        "cpu_seconds": {
+            "pytest_rls_dev_beyond_start": round(
+                median_cpu["pytest_rls_dev"] - median_cpu["pytest_empty"], 3
+            ),
+            "pytest_rls_dev_lean_beyond_start": round(
+                median_cpu["pytest_rls_dev_lean"] - median_cpu["pytest_empty_lean"], 3
+            ),
+            "pytest_empty": round(median_cpu["pytest_empty"], 3),
+            "pytest_empty_lean": round(median_cpu["pytest_empty_lean"], 3),
+        },
+        "matrix_check_db_s": round(statistics.median(db_seconds), 3),
+        "meets_target": {k: figures[k] <= t for k, t in TARGETS_S.items()},
+    }
+
+
 def _children_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
@@ -210,20 +334,28 @@ def bench_schema(name: str, rounds: int, scratch: Path, skip_pgtap: bool) -> dic
     from rlsguard.harness.engine import Engine, EngineOptions
 
     project = copy_project(SCHEMAS[name], scratch / name)
+    # The dev server watches its project and re-checks on every save: it gets a copy of its
+    # own, so the edits made for the other contenders never make it work while they run.
+    dev_project = copy_project(SCHEMAS[name], scratch / f"{name}-dev")
     cold = {**os.environ, "RLSGUARD_CACHE_DIR": str(scratch / "cache-cold")}
     cold.pop("PYTHONDONTWRITEBYTECODE", None)  # as on a developer's machine: bytecode cached
     warm = {**cold, "RLSGUARD_CACHE_DIR": str(scratch / "cache-dev")}
     os.environ["RLSGUARD_CACHE_DIR"] = str(scratch / "cache-pgtap")
     check = [sys.executable, "-m", "rlsguard", "matrix", "check"]
     rls = [sys.executable, "-m", "pytest", "-m", "rls", "-q", *FAST_START]
+    # pytest with only rlsguard's plugin (the other installed packages' plugins not loaded):
+    # what a project whose rls tests need no other plugin can alias its inner loop to.
+    lean_env = {**warm, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
     contenders: dict[str, Any] = {
-        "matrix_check_dev": lambda: _run(check, project, warm),
-        "pytest_rls_dev": lambda: _run(rls, project, warm),
+        "matrix_check_dev": lambda: _run(check, dev_project, warm),
+        "pytest_rls_dev": lambda: _run(rls, dev_project, warm),
+        "pytest_rls_dev_lean": lambda: _run(LEAN, dev_project, lean_env),
         "matrix_check": lambda: _run(check, project, cold),
         "pytest_rls": lambda: _run(rls, project, cold),
     }
-    dev, dev_conninfo = start_dev_server(project, warm)
-    servers = {"matrix_check_dev": dev_conninfo, "pytest_rls_dev": dev_conninfo}
+    dev, dev_conninfo = start_dev_server(dev_project, warm)
+    servers = {k: dev_conninfo for k in contenders if "_dev" in k}
+    helpers = {k: dev.pid for k in contenders if "_dev" in k}  # its CPU counts too
     result: dict[str, Any] = {"schema": name, "rounds": rounds}
     engine = None
     try:
@@ -246,14 +378,14 @@ def bench_schema(name: str, rounds: int, scratch: Path, skip_pgtap: bool) -> dic
             order = list(contenders)
             random.shuffle(order)
             for key in order:
-                _edit(project, round_no * 10 + order.index(key))
-                server = servers.get(key)
-                cpu_before = _children_cpu() + (postmaster_cpu(server) if server else 0.0)
+                _edit(dev_project if "_dev" in key else project, round_no * 10 + len(key))
+                server, helper = servers.get(key), helpers.get(key)
+                cpu_before = _cpu(server, helper)
                 started = time.perf_counter()
                 contenders[key]()
                 times[key].append(time.perf_counter() - started)
-                cpu_after = _children_cpu() + (postmaster_cpu(server) if server else 0.0)
-                cpu[key].append(cpu_after - cpu_before)
+                cpu[key].append(_cpu(server, helper) - cpu_before)
+        result["fixed_costs"] = fixed_costs(dev_project, project, warm, cold, rounds)
     finally:
         stop_dev_server(dev)
         if engine is not None:

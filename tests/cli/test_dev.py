@@ -125,6 +125,7 @@ def test_thin_client_gets_the_check_from_the_dev_server_with_its_exit_code(
     engine: Engine, project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from rlsguard.cli.dev import _commands
+    from rlsguard.cli.devservice import DevService
     from rlsguard.harness import devclient, devserver
 
     monkeypatch.setenv("RLSGUARD_CACHE_DIR", str(tmp_path))  # where clients look
@@ -133,7 +134,7 @@ def test_thin_client_gets_the_check_from_the_dev_server_with_its_exit_code(
     argv = ["matrix", "check", "--matrix", "matrix.yaml", "--json"]
     assert devclient.request(argv) is None  # no dev server yet: run the command here
     matrix = project / "matrix.yaml"
-    with devserver.serving(engine, state), _commands(engine, state) as server:
+    with devserver.serving(engine, state), _commands(DevService(engine), state) as server:
         answers = []
         for text in (MATRIX, MATRIX.replace("bob: owner_id = :uid", "bob: none")):
             matrix.write_text(text)

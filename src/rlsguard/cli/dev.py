@@ -44,17 +44,27 @@ def dev(
 
     signal.signal(signal.SIGINT, signal.default_int_handler)
     options = engine_options(supabase_dir, stand_in=stand_in, pg_bin=pg_bin)
+    from rlsguard.cli.devservice import DevService
+
     engine = Engine(options=options).open()
+    service = None
     try:
         path = devserver.state_path(_cache_dir(engine), Path(engine.supabase_dir))
-        with devserver.serving(engine, path), _commands(engine, path) as server:
-            typer.echo(f"dev server ready: {engine.conninfo(engine.template_db)}")
-            typer.echo("`rlsguard matrix check`, `rlsguard watch` and `pytest -m rls` attach "
-                       "to it. Press Ctrl-C to stop.", err=True)  # fmt: skip
-            server.serve_forever()
+        with devserver.serving(engine, path):
+            service = DevService(engine)
+            service.refresh()  # the first verdict before anyone asks
+            with _commands(service, path) as server:
+                # Every save: layers rebuilt and the matrix checked before anyone asks.
+                service.watch(PollingChanges(service.watched()).poll)
+                typer.echo(f"dev server ready: {engine.conninfo(engine.template_db)}")
+                typer.echo("`rlsguard matrix check`, `rlsguard watch` and `pytest -m rls` "
+                           "attach to it. Press Ctrl-C to stop.", err=True)  # fmt: skip
+                server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
+        if service is not None:
+            service.close()
         engine.close()
 
 
@@ -85,29 +95,64 @@ def run_here(argv: list[str]) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
+def check_here(service: Any, argv: list[str]) -> tuple[int, str, str]:
+    """``matrix check`` from the service's verdict for the files as they are now.
+
+    Only a verdict is answered this way; anything else (an error, an empty matrix) runs the
+    whole command here, so its messages are the command's own.
+    """
+    import io
+
+    from rlsguard.cli.matrix import report_check
+
+    as_json = "--json" in argv
+    verbose = "--verbose" in argv or "-v" in argv
+    path = Path(argv[argv.index("--matrix") + 1]) if "--matrix" in argv else None
+    found = service.verdict((path or service.default_matrix()).resolve())
+    if found.run is None or not found.run.results:
+        return run_here(argv)
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = report_check(found.run, as_json=as_json, verbose=verbose)
+    return code, out.getvalue(), err.getvalue()
+
+
+def answer(service: Any, ask: dict[str, Any]) -> dict[str, Any]:
+    """One request of a client: ``matrix check`` (a thin CLI), or pytest's cells and verdict."""
+    op = ask.get("op", "argv")
+    if op == "cells":
+        return service.cells(ask.get("matrix"))
+    if op == "verdict":
+        return service.pytest_verdict(str(ask["matrix"]), str(ask["digest"]))
+    argv = [str(a) for a in ask["argv"]]
+    if argv[:2] != ["matrix", "check"]:
+        raise InvalidArgument(f"the dev server runs `matrix check` only, not {argv}")
+    with service.lock:
+        code, out, err = check_here(service, argv)
+    return {"code": code, "stdout": out, "stderr": err}
+
+
 @contextlib.contextmanager
-def _commands(engine: Any, state: Path) -> Iterator[Any]:
-    """A Unix socket that runs `matrix check` for thin clients (one request at a time)."""
+def _commands(service: Any, state: Path) -> Iterator[Any]:
+    """A Unix socket that answers thin clients (one request at a time)."""
     import json
     import os
     import socketserver
 
     from rlsguard.harness import devclient, devserver
 
+    engine = service.base
     sock = state.with_suffix(".sock")
     sock.unlink(missing_ok=True)
 
     class Handler(socketserver.StreamRequestHandler):
         def handle(self) -> None:
             try:
-                ask = json.loads(self.rfile.read())
-                argv = [str(a) for a in ask["argv"]]
-                if argv[:2] != ["matrix", "check"]:
-                    raise InvalidArgument(f"the dev server runs `matrix check` only, not {argv}")
-                code, out, err = run_here(argv)
+                reply = answer(service, json.loads(self.rfile.read()))
             except Exception as exc:  # the client falls back to running the command itself
-                code, out, err = 2, "", f"error: the dev server could not run it: {exc}\n"
-            self.wfile.write(json.dumps({"code": code, "stdout": out, "stderr": err}).encode())
+                message = f"error: the dev server could not run it: {exc}\n"
+                reply = {"code": 2, "stdout": "", "stderr": message, "failed": message}
+            self.wfile.write(json.dumps(reply).encode())
 
     server = socketserver.UnixStreamServer(str(sock), Handler)
     os.chmod(sock, 0o600)

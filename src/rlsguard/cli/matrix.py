@@ -117,7 +117,6 @@ def check(
     """Check every cell of the matrix; exit 1 when any cell fails or there is none."""
     from rlsguard.matrix.check import Checker
     from rlsguard.matrix.load import load_matrix
-    from rlsguard.matrix.report import explain
 
     with _errors_exit_2():
         engine = _engine(supabase_dir, backend, dsn, allow_destructive, False, stand_in, pg_bin)
@@ -132,10 +131,18 @@ def check(
             raise typer.Exit(1)
         with _database(engine) as db:
             run = Checker(db, loaded, schemas=_schemas(engine)).run()
+    raise typer.Exit(report_check(run, as_json=as_json, verbose=verbose))
+
+
+def report_check(run: Any, *, as_json: bool = False, verbose: bool = False) -> int:
+    """Print what ``matrix check`` prints for ``run``; the exit code (also for the dev server,
+    which answers from a run it computed when the files were saved)."""
+    from rlsguard.matrix.report import explain
+
     problems = run.problems
     if as_json:
         typer.echo(json.dumps(_as_json(run), indent=2))
-        raise typer.Exit(2 if problems else 0 if run.ok else 1)
+        return 2 if problems else 0 if run.ok else 1
     if problems:
         # The file is wrong, not the policies: say each thing once, like a load error.
         for problem in problems:
@@ -144,7 +151,7 @@ def check(
             f"[red]{len(problems)} problem(s) in the matrix file[/]; fix it and run again "
             "(no cell was judged against a file the database does not match)."
         )
-        raise typer.Exit(2)
+        return 2
     table = Table(show_header=True, header_style="bold", box=None, padding=(0, 1))
     for column in ("persona", "table", "operation", "", "rows"):
         table.add_column(column, overflow="fold")
@@ -176,7 +183,7 @@ def check(
         console.print(f"[yellow]untested[/]: {escape(line)}")
     for line in run.warnings:
         console.print(f"[yellow]warning[/]: {escape(line)}")
-    raise typer.Exit(0 if run.ok else 1)
+    return 0 if run.ok else 1
 
 
 def _candidate(candidate: Any) -> dict[str, Any]:

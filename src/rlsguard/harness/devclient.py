@@ -92,22 +92,36 @@ def request(argv: list[str]) -> tuple[int, str, str] | None:
         else:
             return None  # --supabase-dir, --backend ...: the full command line decides
     root = project_root(Path.cwd())
-    server = live_server(root) if root is not None else None
+    answer = ask(root, {"argv": ["matrix", "check", *args]}) if root is not None else None
+    try:
+        return int(answer["code"]), str(answer["stdout"]), str(answer["stderr"])  # type: ignore[index]
+    except (KeyError, TypeError, ValueError):
+        return None  # no server, or it went away mid-way: run the command here
+
+
+def ask(root: Path, payload: dict[str, Any]) -> dict[str, Any] | None:
+    """The answer of the dev server of the project at ``root``; None when there is none or
+    it failed (the caller then does the work itself)."""
+    server = live_server(root)
     if server is None:
         return None
-    payload = json.dumps({"argv": ["matrix", "check", *args], "root": str(root)}).encode()
+    data = json.dumps({**payload, "root": str(root)}).encode()
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
             conn.connect(server["socket"])
-            conn.sendall(payload + b"\n")
+            conn.sendall(data + b"\n")
             conn.shutdown(socket.SHUT_WR)
             chunks = []
-            while chunk := conn.recv(65536):
+            while chunk := conn.recv(1 << 20):
                 chunks.append(chunk)
         answer = json.loads(b"".join(chunks))
-        return int(answer["code"]), str(answer["stdout"]), str(answer["stderr"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None  # the server went away mid-way: run the command here
+    except (OSError, ValueError):
+        return None
+    if not isinstance(answer, dict):
+        return None
+    if "failed" in answer and "argv" not in payload:
+        return None  # the server could not answer a pytest question: pytest does the work
+    return answer
 
 
 def main(argv: list[str]) -> int | None:

@@ -154,19 +154,31 @@ def ensure_template(engine: Any) -> str:
         have = {r[0] for r in conn.execute(
             "select datname from pg_database where datname like %s", (PREFIX + "%",))}  # fmt: skip
         start = max((i for i, (name, _) in enumerate(chain) if name in have), default=-1)
-        for index in range(start + 1, len(chain)):
-            name, adds = chain[index]
+        index = start + 1
+        while index < len(chain):
+            # The usual edit is of the last migration: it and the seed are then built as one
+            # database (one copy, one session); its own layer is skipped, as only an edit of
+            # the seed alone would reuse it.
+            merge = index == len(chain) - 2 and index > 0
+            name = chain[-1][0] if merge else chain[index][0]
+            adds = chain[index][1] if index > 0 else None
             try:
-                _build(engine, conn, name, chain[index - 1][0] if index else None, adds)
+                _build(engine, conn, name, chain[index - 1][0] if index else None, adds,
+                       seeds=chain[-1][1] if merge or index == len(chain) - 1 else ())  # fmt: skip
             except BaseException:
                 with contextlib.suppress(psycopg.Error):
                     conn.execute(f'drop database if exists "{name}" with (force)')
                 raise
+            index += 2 if merge else 1
         _evict(conn, keep={name for name, _ in chain})
     return chain[-1][0]
 
 
-def _build(engine: Any, conn: Any, name: str, parent: str | None, adds: Any) -> None:
+def _build(
+    engine: Any, conn: Any, name: str, parent: str | None, adds: Any, seeds: Any = ()
+) -> None:
+    """Create ``name`` from ``parent`` and apply ``adds`` (migrations, or the seeds), then
+    ``seeds`` (when the last migration and the seeds are built together)."""
     from rlsguard.supabase.apply import apply_project
     from rlsguard.supabase.bootstrap import bootstrap
 
@@ -182,8 +194,8 @@ def _build(engine: Any, conn: Any, name: str, parent: str | None, adds: Any) -> 
     from rlsguard.supabase.project import Migration
 
     migrations = adds if adds and isinstance(adds[0], Migration) else ()
-    seeds = () if migrations else adds
-    part = dataclasses.replace(project, migrations=tuple(migrations), seeds=tuple(seeds))
+    seeds = tuple(seeds or ()) if migrations else tuple(adds or ())
+    part = dataclasses.replace(project, migrations=tuple(migrations), seeds=seeds)
     apply_project(_Target(engine), part, dbname=name, stand_ins=engine.stand_ins,
                   run_bootstrap=False,
                   statement_timeout=engine.config.migrations.statement_timeout)  # fmt: skip

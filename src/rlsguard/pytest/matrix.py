@@ -177,9 +177,11 @@ class MatrixPlugin:
         return self.run.results[item.cell]
 
     def _check(self, session: pytest.Session) -> None:
+        self.check_cells(session, [i.cell for i in session.items if isinstance(i, MatrixItem)])
+
+    def check_cells(self, session: pytest.Session, cells: list[Cell]) -> None:
         from rlsguard.matrix.check import Checker
 
-        cells = [i.cell for i in session.items if isinstance(i, MatrixItem)]
         started = time.perf_counter()
         try:
             engine = session_engine(self.config)
@@ -231,20 +233,24 @@ class MatrixPlugin:
         line = (
             f"{_display(self.path, self.config)}: {checked} cell(s) checked, {self.failed} failed"
         )
-        if self.run is not None and self._span:
-            # Items of other tests may run in between; then the figure is an upper bound.
-            per_item = (self._span[1] - self._span[0] - self.check_seconds) / checked
-            line += (
-                f" (database {self.check_seconds:.3f} s for all cells, engine start included; "
-                f"then {max(per_item, 0) * 1000:.2f} ms per item)"
-            )
-        write(line)
+        write(line + self.timing(checked))
         if untested is None:
             return
         if not untested:
             write("every persona, exposed table and operation is covered")
         for line in untested:
             write(f"untested: {line}")
+
+    def timing(self, checked: int) -> str:
+        """Where the time went, for the summary line ("" when there is nothing to say)."""
+        if self.run is None or not self._span:
+            return ""
+        # Items of other tests may run in between; then the figure is an upper bound.
+        per_item = (self._span[1] - self._span[0] - self.check_seconds) / checked
+        return (
+            f" (database {self.check_seconds:.3f} s for all cells, engine start included; "
+            f"then {max(per_item, 0) * 1000:.2f} ms per item)"
+        )
 
 
 def _schemas(engine: Any) -> list[str]:

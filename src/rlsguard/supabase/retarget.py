@@ -22,8 +22,8 @@ PROJECT_DATABASE = "postgres"
 def retarget(node: Any, dbname: str, *, project_db: str = PROJECT_DATABASE) -> str | None:
     """The statement's text naming ``dbname`` where it names ``project_db``; None if it does
     not name that database (then it runs unchanged)."""
-    if node is None or dbname == project_db:
-        return None
+    if node is None or dbname == project_db or not isinstance(node, _ABOUT_DATABASES):
+        return None  # most statements: no copy (a seed's INSERTs are large trees)
     changed = copy.deepcopy(node)
     match changed:
         case ast.AlterDatabaseSetStmt() | ast.AlterDatabaseStmt() if changed.dbname == project_db:
@@ -47,6 +47,16 @@ def retarget(node: Any, dbname: str, *, project_db: str = PROJECT_DATABASE) -> s
         case _:
             return None
     return str(RawStream()(changed))
+
+
+_ABOUT_DATABASES = (
+    ast.AlterDatabaseSetStmt,
+    ast.AlterDatabaseStmt,
+    ast.AlterRoleSetStmt,
+    ast.GrantStmt,
+    ast.CommentStmt,
+    ast.AlterOwnerStmt,
+)
 
 
 def _names(node: Any, dbname: str) -> bool:
