@@ -32,10 +32,10 @@ FOLDER = ROOT / "fixtures" / "gameday"
 ALL = [
     "connection-exhaustion", "pool-leak", "idle-in-transaction", "long-transaction",
     "slow-function", "missing-index", "statement-timeout", "server-crash", "pgbouncer-killed",
-    "pgbouncer-frozen",
+    "pgbouncer-frozen", "pgbouncer-pool-exhausted",
 ]  # fmt: skip
 QUICK = ["pool-leak", "server-crash"]
-EXHAUSTION = {"connection-exhaustion", "pool-leak"}
+EXHAUSTION = {"connection-exhaustion", "pool-leak", "pgbouncer-pool-exhausted"}
 TARGETS = {
     "restart_ms": 100.0,
     "app_first_success_ms": 1000.0,

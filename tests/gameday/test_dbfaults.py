@@ -11,6 +11,8 @@ from rlsguard.errors import DestructiveActionRefused
 from rlsguard.gameday.dbfaults import (
     CrashParams,
     CrashServer,
+    HoldPooler,
+    PoolerHoldParams,
     if_not_exists,
     refusal_message,
     slowed_definition,
@@ -99,12 +101,20 @@ def test_a_crash_is_refused_on_a_server_rlsguard_did_not_start() -> None:
         CrashServer().plan(CrashParams(), ctx)
 
 
+def test_holding_the_poolers_pool_needs_a_pgbouncer() -> None:
+    target = Target("local", "local", "app", "host=/tmp", destructive=True)
+    runtime = Runtime(target, "run1", admin=lambda: None)  # type: ignore[arg-type,return-value]
+    ctx = FaultContext(Snapshot({}, "b"), "app", ROOT, runtime=runtime)
+    with pytest.raises(FaultError, match="no PgBouncer runs in front of the app"):
+        HoldPooler().plan(PoolerHoldParams(), ctx)
+
+
 def test_every_section_2_fault_has_a_scenario() -> None:
     scenarios = load_scenarios([ROOT / "fixtures" / "gameday"])
     kinds = {s.spec.fault.kind for s in scenarios if s.spec.app is not None}
     assert kinds == {
         "hold_connections", "leak_pool", "idle_in_transaction", "long_transaction",
-        "slow_function", "drop_index", "crash_server", "pgbouncer_down",
+        "slow_function", "drop_index", "crash_server", "pgbouncer_down", "hold_pooler",
     }  # fmt: skip
     names = {s.name for s in scenarios}
     assert {
@@ -116,6 +126,7 @@ def test_every_section_2_fault_has_a_scenario() -> None:
         "missing-index",
         "statement-timeout",
         "server-crash",
+        "pgbouncer-pool-exhausted",
     } <= names
 
 

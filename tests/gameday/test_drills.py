@@ -28,21 +28,10 @@ SCENARIOS = sorted((ROOT / "fixtures" / "gameday").glob("*.yaml"))
 # (the one the log rule sees). `pytest -m chaos` runs every scenario.
 # redis-killed: the auth rig (Redis, SMTP, the auth service, synthetic sign-ins) end to end.
 DEFAULT_RUN = {"using-false", "revoke-grant", "idle-in-transaction", "redis-killed"}
-# Detectors tuned on a loaded machine that miss on a quiet one (the fault's symptom is over or
-# under the threshold before the detector's window sees it): tracked in issue 14, not hidden.
-QUIET_MACHINE_MISSES = {
-    "long-transaction": "lock_waits can miss the wait on a quiet machine (issue 14)",
-    "idle-in-transaction": "lock_waits can miss the wait on a quiet machine (issue 14)",
-    "missing-index": "a seq scan of the padded table can stay under 60 ms when idle (issue 14)",
-    "slow-function": "pg_stat_statements deltas can miss the slow call when idle (issue 14)",
-}
 
 
 def _marks(stem: str) -> list[pytest.MarkDecorator]:
-    marks = [] if stem in DEFAULT_RUN else [pytest.mark.slow]
-    if stem in QUIET_MACHINE_MISSES:
-        marks.append(pytest.mark.xfail(strict=False, reason=QUIET_MACHINE_MISSES[stem]))
-    return marks
+    return [] if stem in DEFAULT_RUN else [pytest.mark.slow]
 
 
 PARAMS = [pytest.param(p, id=p.stem, marks=_marks(p.stem)) for p in SCENARIOS]
@@ -90,8 +79,9 @@ def test_drill(private: tuple[Any, Platform], path: Path, tmp_path: Path) -> Non
     spec = result.scenario.spec
     assert result.error is None
     # detected within budget, by every expected detector; the known gaps stayed silent
-    assert result.detected
-    assert result.missing == []
+    fired = {n: f.message for n, f in result.fired.items()}
+    assert result.detected, fired
+    assert result.missing == [], fired
     assert result.ticks_to_detect is not None
     assert result.ticks_to_detect <= spec.budgets.detect_ticks
     assert result.gaps == spec.detection.silent
@@ -192,7 +182,6 @@ def test_the_report_says_what_the_runbooks_kill_query_would_have_missed(
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=False, reason=QUIET_MACHINE_MISSES["slow-function"])
 def test_pg_stat_statements_names_the_slow_function_or_says_unavailable(
     private: tuple[Any, Platform], tmp_path: Path
 ) -> None:

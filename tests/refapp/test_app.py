@@ -5,6 +5,7 @@ One cluster and one app for the module (real uvicorn, real Postgres, real socket
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -74,6 +75,19 @@ def test_reads_run_as_the_signed_in_user(stack: tuple[Any, RefApp, dict[str, str
     assert last["outcome"] == "ok"
     assert "latency_ms" in last
     assert "Bearer" not in json.dumps(log_lines(app))
+
+
+def test_reads_take_postgrest_equality_filters(stack: tuple[Any, RefApp, dict[str, str]]) -> None:
+    _, app, tokens = stack
+    every = get(app, "/rest/v1/classes", tokens["teacher"]).json()
+    one = every[0]["id"]
+    filtered = get(app, f"/rest/v1/classes?id=eq.{one}", tokens["teacher"])
+    assert filtered.status_code == 200
+    assert [r["id"] for r in filtered.json()] == [one]
+    assert len(every) > 1
+    bad = get(app, f"/rest/v1/classes?id=gt.{one}", tokens["teacher"])
+    assert bad.status_code == 400
+    assert "column=eq.value" in bad.json()["error"]
 
 
 def test_a_write_denied_by_rls_is_a_403(stack: tuple[Any, RefApp, dict[str, str]]) -> None:
@@ -167,3 +181,54 @@ def test_the_app_logs_in_as_a_non_superuser(stack: tuple[Any, RefApp, dict[str, 
             "where application_name = 'rlsguard-refapp'"
         ).fetchall()
     assert rows == [("authenticator",)]
+
+
+def test_health_gives_up_on_a_database_that_never_answers(
+    stack: tuple[Any, RefApp, dict[str, str]],
+) -> None:
+    """A hung pooler accepts the connection and says nothing: /health answers 503 at its
+    own deadline, not at libpq's 2-second minimum connect timeout (or never)."""
+    engine, _, _ = stack
+    silent = socket.create_server(("127.0.0.1", 0))
+    port = silent.getsockname()[1]
+    hung = start_refapp(
+        engine.stack,
+        dsn=f"host=127.0.0.1 port={port} dbname=x user=authenticator",
+        jwt_secret=engine.signer.secret,
+        pool_min=0,
+        health_timeout_s=0.3,
+    )
+    try:
+        status, body = hung.health(timeout=10)
+        assert status == 503
+        assert body["database"] == {
+            "ok": False,
+            "sqlstate": None,
+            "error": "no answer within 0.3 s",
+            "latency_ms": body["database"]["latency_ms"],
+        }
+    finally:
+        engine.stack.discard(hung.server.name)
+        silent.close()
+
+
+def test_synthetic_users_write_and_roll_back(stack: tuple[Any, RefApp, dict[str, str]]) -> None:
+    """A teacher's insert into their own class, sent as PostgREST's tx=rollback: answered
+    with the row, then rolled back - the seeded data stays as it was."""
+    engine, app, tokens = stack
+    with engine.connect(DB, autocommit=True) as conn:
+        (class_id,) = conn.execute(
+            "select c.id::text from public.classes c join public.users u on u.id = c.teacher_id "
+            "where u.email = 'teacher@school.test' order by c.id limit 1"
+        ).fetchone()
+        before = conn.execute("select count(*) from public.assignments").fetchone()
+    row = json.dumps({"class_id": class_id, "title": "synthetic write"})
+    write = Call("/rest/v1/assignments", "POST", {"row": row}, {"Prefer": "tx=rollback"})
+    users = SyntheticUsers(
+        app.url, {"teacher": tokens["teacher"]}, [write], rate_hz=50, max_requests=2
+    )
+    with users:
+        assert users.wait_for_samples(2, 10)
+    assert [s.status for s in users.samples] == [200, 200]
+    with engine.connect(DB, autocommit=True) as conn:
+        assert conn.execute("select count(*) from public.assignments").fetchone() == before

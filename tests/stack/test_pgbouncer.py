@@ -4,6 +4,8 @@ of a real cluster (skipped with the reason otherwise)."""
 from __future__ import annotations
 
 import stat
+import threading
+import time
 from pathlib import Path
 
 import psycopg
@@ -44,3 +46,29 @@ def test_transaction_pooling_in_front_of_a_cluster() -> None:
         assert any(row[0] == "postgres" and row[1] == "app" for row in pools)
         mode = [r for r in bouncer.admin("SHOW CONFIG") if r[0] == "pool_mode"]
         assert mode[0][1] == "transaction"
+        # two clients in a transaction pin the pool's two server connections: a third queues
+        held = [
+            psycopg.connect(bouncer.conninfo("postgres", "app"), autocommit=True) for _ in range(2)
+        ]
+        for conn in held:
+            conn.execute("begin; select 1")
+        queued = psycopg.connect(
+            bouncer.conninfo("postgres", "app"), autocommit=True, prepare_threshold=None
+        )
+        waiter = threading.Thread(target=lambda: queued.execute("select 1"), daemon=True)
+        waiter.start()
+
+        def waiting() -> int:
+            (pool,) = [p for p in bouncer.pools() if p["database"] == "postgres"]
+            return int(pool["cl_waiting"])
+
+        deadline = time.monotonic() + 10
+        while waiting() < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert waiting() == 1
+        held[0].close()  # its pinned server connection is let go: the queued client runs
+        waiter.join(timeout=10)
+        assert not waiter.is_alive()
+        assert waiting() == 0
+        for conn in [*held, queued]:
+            conn.close()

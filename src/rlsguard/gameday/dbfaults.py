@@ -274,19 +274,31 @@ class DropIndexParams(_Params):
     pad_sql: str | None = Field(
         default=None,
         description="INSERT ... SELECT ... generate_series(1, {rows}) ... '{marker}' ...; "
-        "default: assignments of another class titled with the marker.",
+        "default: {groups} classes named with the marker, {per_group} assignments each.",
     )
     unpad_sql: str | None = Field(
         default=None, description="The DELETE of exactly the padded rows (uses '{marker}')."
     )
 
 
+# Production's shape: ~100 assignments per class over many classes (each marked), so the
+# planner's estimate for "one class's assignments" is ~100 rows with or without a generic
+# plan (rows in one huge class would make a prepared statement's generic plan a sequential
+# scan even with the index, depending on ANALYZE's random sample).
 PAD_ASSIGNMENTS = (
+    "insert into public.classes (school_id, teacher_id, name, subject) "
+    "select c.school_id, c.teacher_id, '{marker}', 'padding' "
+    "from (select * from public.classes order by id desc limit 1) c, "
+    "generate_series(1, {groups}); "
     "insert into public.assignments (class_id, title, published) "
-    "select (select id from public.classes order by id desc limit 1), '{marker}', false "
-    "from generate_series(1, {rows})"
+    "select p.id, '{marker}', false from public.classes p, generate_series(1, {per_group}) "
+    "where p.name = '{marker}'"
 )
-UNPAD_ASSIGNMENTS = "delete from public.assignments where title = '{marker}'"
+UNPAD_ASSIGNMENTS = (
+    "delete from public.assignments where title = '{marker}'; "
+    "delete from public.classes where name = '{marker}'"
+)
+PER_GROUP = 100
 
 
 def if_not_exists(indexdef: str, *, concurrently: bool = False) -> str:
@@ -324,19 +336,24 @@ class DropIndex(Fault):
                 f"{params.index} backs a constraint (unique, primary key): drop a plain index"
             )
         marker = f"rlsguard gameday padding {rt.run_id}"
-        pad = (params.pad_sql or PAD_ASSIGNMENTS).format(rows=params.pad_rows, marker=marker)
+        groups = max(1, -(-params.pad_rows // PER_GROUP))
+        pad = (params.pad_sql or PAD_ASSIGNMENTS).format(
+            rows=params.pad_rows, marker=marker, groups=groups, per_group=PER_GROUP
+        )
         unpad = (params.unpad_sql or UNPAD_ASSIGNMENTS).format(marker=marker)
         rt.state[f"indexdef:{params.index}"] = indexdef  # for the fix
         drop = f"DROP INDEX {qualified(params.index)}"
 
+        def prepare() -> dict[str, Any]:
+            """The production-sized table, index still there: the steady state's stage."""
+            admin = rt.admin()
+            with admin.transaction():
+                admin.execute(pad)
+            admin.execute(f"ANALYZE {table}")
+            return {"table": table, "padded_rows": params.pad_rows}
+
         def inject() -> dict[str, Any]:
             admin = rt.admin()
-            if params.pad_rows:
-                with admin.transaction():
-                    admin.execute(pad)
-                admin.execute(f"ANALYZE {table}")
-                if rt.rig is not None:
-                    rt.rig.fresh()  # the padding's load is not the missing index's latency
             with admin.transaction():
                 admin.execute(drop)
             return {"index": params.index, "table": table, "padded_rows": params.pad_rows}
@@ -347,6 +364,7 @@ class DropIndex(Fault):
             revert=[if_not_exists(indexdef), *([unpad] if params.pad_rows else [])],
             objects=[params.index, table],
             inject=inject,  # the ledger's undo runs in every case (no in-process release)
+            prepare=prepare if params.pad_rows else None,
         )
 
 
@@ -436,6 +454,56 @@ class PgBouncerDown(Fault):
         return FaultPlan(
             f"pgbouncer {'killed (SIGKILL)' if params.how == 'kill' else 'frozen (SIGSTOP)'}",
             revert=[],  # the pooler is the run's: it ends (or is thawed) with it
+            objects=[bouncer.name],
+            inject=inject,
+            release=release,
+        )
+
+
+class PoolerHoldParams(_Params):
+    sessions: int | None = Field(
+        default=None, ge=1, le=100, description="Default: PgBouncer's pool size for the app."
+    )
+
+
+@FAULTS.register("hold_pooler")
+class HoldPooler(Fault):
+    """Clients of PgBouncer that open a transaction and sit in it (a worker that forgot to
+    commit): in transaction mode each pins one server connection, so once the pool is
+    taken every other client queues in PgBouncer (``cl_waiting``) while the database shows
+    only a few idle transactions. ``RECONNECT`` does not help (it waits for the server
+    connections to be released); ending the idle transactions does."""
+
+    Params = PoolerHoldParams
+
+    def plan(self, params: PoolerHoldParams, ctx: FaultContext) -> FaultPlan:
+        rt = _runtime(ctx)
+        bouncer = rt.rig.bouncer if rt.rig is not None else None
+        if bouncer is None:
+            raise FaultError(
+                "no PgBouncer runs in front of the app (set app.pooler: pgbouncer; the "
+                "binary must be installed: rlsguard doctor)"
+            )
+        name = holder_name(rt.run_id, "pooler-hold")
+        n = params.sessions or int(bouncer.pool_size)
+        conninfo = bouncer.conninfo(rt.target.dbname, "authenticator")
+
+        def inject() -> dict[str, Any]:
+            holders = [open_transaction(conninfo, name, "SELECT 1") for _ in range(n)]
+            holder = holders[0]
+            for more in holders[1:]:
+                holder.conns.extend(more.conns)
+            rt.state["pooler-hold"] = holder
+            return {"sessions": n, "pool_size": bouncer.pool_size}
+
+        def release(admin: Any) -> dict[str, Any]:
+            holder = rt.state.pop("pooler-hold", None)
+            return {"ended": holder.release(admin) if holder else 0}
+
+        return FaultPlan(
+            f"{n} PgBouncer client(s) idle in transaction pin its {bouncer.pool_size} server "
+            "connection(s)",
+            revert=[terminate_sql(name)],
             objects=[bouncer.name],
             inject=inject,
             release=release,

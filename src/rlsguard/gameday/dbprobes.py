@@ -56,6 +56,8 @@ def activity(conn: psycopg.Connection[Any]) -> Activity:
         "extract(epoch from clock_timestamp() - state_change)::float8 as state_age_s, "
         "extract(epoch from clock_timestamp() - xact_start)::float8 as xact_age_s, "
         "extract(epoch from clock_timestamp() - query_start)::float8 as query_age_s, "
+        "extract(epoch from state_change)::float8 as state_since, "
+        "extract(epoch from query_start)::float8 as query_since, "
         "pg_blocking_pids(pid) as blocked_by "
         "from pg_stat_activity where backend_type = 'client backend' "
         "and pid <> pg_backend_pid()"
@@ -70,28 +72,48 @@ def activity(conn: psycopg.Connection[Any]) -> Activity:
         brief = {
             k: r[k] for k in ("pid", "datname", "state", "application_name", "usename", "query")
         }
+        # "since" (server epoch) names one state or query of one backend: the detectors
+        # also age it on the drill's clock, from the tick that first saw it.
         if r["state"].startswith("idle in transaction"):
-            out.idle_in_transaction.append({**brief, "age_s": r["state_age_s"] or 0.0})
+            out.idle_in_transaction.append(
+                {**brief, "age_s": r["state_age_s"] or 0.0, "since": r["state_since"]}
+            )
         if r["blocked_by"]:
             out.waiting.append(
-                {**brief, "age_s": r["query_age_s"] or 0.0, "blocked_by": list(r["blocked_by"])}
+                {
+                    **brief,
+                    "age_s": r["query_age_s"] or 0.0,
+                    "since": r["query_since"],
+                    "blocked_by": list(r["blocked_by"]),
+                }
             )
         if r["state"] == "active":
-            out.active.append({**brief, "age_s": r["query_age_s"] or 0.0})
+            out.active.append(
+                {**brief, "age_s": r["query_age_s"] or 0.0, "since": r["query_since"]}
+            )
     return out
 
 
 STATEMENTS_QUERY = (
-    "select queryid::text as queryid, left(query, 300) as query, calls, "
-    "total_exec_time::float8 as total_ms, max_exec_time::float8 as max_ms "
-    "from {schema}.pg_stat_statements where queryid is not null"
+    "select s.userid::text || ':' || s.queryid::text as queryid, left(s.query, 300) as query, "
+    "s.calls, s.total_exec_time::float8 as total_ms, s.max_exec_time::float8 as max_ms, "
+    "(s.shared_blks_hit + s.shared_blks_read)::bigint as blocks "
+    "from {schema}.pg_stat_statements s "
+    "where s.queryid is not null "
+    "and s.dbid = (select oid from pg_database where datname = current_database())"
 )
+NOT_MINE = " and s.userid <> (select oid from pg_roles where rolname = current_user)"
 
 
-def statements(conn: psycopg.Connection[Any], *, create: bool = False) -> dict[str, Any] | None:
-    """Per-statement counters from ``pg_stat_statements``, keyed by queryid; None when the
-    extension is not there or not preloaded (then its detector is *unavailable*, not
-    missing). ``create``: install it in this database - only on a cluster the run owns."""
+def statements(
+    conn: psycopg.Connection[Any], *, create: bool = False, others_only: bool = False
+) -> dict[str, Any] | None:
+    """Per-statement counters from ``pg_stat_statements`` for this database only, keyed by
+    user and queryid (a queryid alone is the same text in every database of the cluster, so
+    another drill's rows would hide this one's); None when the extension is not there or
+    not preloaded (then its detector is *unavailable*, not missing). ``create``: install it
+    in this database - only on a cluster the run owns. ``others_only``: leave out the
+    caller's own statements (a drill's fault setup is not the system's workload)."""
     try:
         schema = _statements_schema(conn)
         if schema is None and create:
@@ -100,7 +122,8 @@ def statements(conn: psycopg.Connection[Any], *, create: bool = False) -> dict[s
             schema = _statements_schema(conn)
         if schema is None:
             return None
-        query = psycopg.sql.SQL(STATEMENTS_QUERY.replace("{schema}", "{}")).format(
+        text = STATEMENTS_QUERY + (NOT_MINE if others_only else "")
+        query = psycopg.sql.SQL(text.replace("{schema}", "{}")).format(
             psycopg.sql.Identifier(schema)
         )
         with conn.transaction():

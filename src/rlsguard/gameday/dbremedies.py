@@ -32,12 +32,16 @@ IDLE_STATES = ("idle", "idle in transaction", "idle in transaction (aborted)")
 RUNBOOK_AGE_S = 600.0  # "query_start < now() - interval '10 minutes'"
 
 
-def _candidates(ctx: RemedyContext, where: str, params: tuple[Any, ...]) -> list[dict[str, Any]]:
+def _candidates(
+    ctx: RemedyContext, where: str, params: tuple[Any, ...], since: str = "state_change"
+) -> list[dict[str, Any]]:
+    assert since in ("state_change", "query_start")
     conn = ctx.runtime.admin() if ctx.runtime else ctx.conn
     cur = conn.execute(
         "select pid, coalesce(datname, ''), coalesce(state, ''), application_name, "
         "extract(epoch from clock_timestamp() - state_change)::float8, "
         "extract(epoch from clock_timestamp() - query_start)::float8, "
+        f"extract(epoch from {since})::float8, "
         "cardinality(array(select 1 from pg_stat_activity w where pid = any("
         "select unnest(pg_blocking_pids(w.pid)))) ) "
         "from pg_stat_activity a where backend_type = 'client backend' "
@@ -46,8 +50,31 @@ def _candidates(ctx: RemedyContext, where: str, params: tuple[Any, ...]) -> list
         "and " + where,
         ([f"{p}%" for p in PROTECTED_APPS], *params),
     )
-    keys = ("pid", "datname", "state", "application_name", "state_age_s", "query_age_s", "blocks")
+    keys = (
+        "pid", "datname", "state", "application_name", "state_age_s", "query_age_s", "since",
+        "blocks",
+    )  # fmt: skip
     return [dict(zip(keys, row, strict=True)) for row in cur.fetchall()]
+
+
+def _ripen(
+    ctx: RemedyContext, where: str, params: tuple[Any, ...], since: str, min_age: float
+) -> None:
+    """Sessions that match ``where`` but are younger than ``min_age``: wait (at most
+    ``min_age``) until each reaches the age or ends. Ages are the server's; a drill on a
+    compressed clock can detect a session before it is that old in real time, and the
+    responder's rule ("older than N s") must still find it. A bounded wait on an observable
+    condition, never a fixed sleep. ``since``: ``state_change`` or ``query_start``."""
+    young = f"{where} and clock_timestamp() - {since} < make_interval(secs => %s)"
+
+    def still_young() -> set[tuple[int, float]]:
+        return {(r["pid"], r["since"]) for r in _candidates(ctx, young, (*params, min_age), since)}
+
+    pending = still_young()
+    deadline = time.monotonic() + min_age
+    while pending and time.monotonic() < deadline:
+        time.sleep(0.01)
+        pending &= still_young()
 
 
 def _terminate(ctx: RemedyContext, pids: list[int], wait_s: float = 5.0) -> int:
@@ -74,6 +101,7 @@ def _terminate(ctx: RemedyContext, pids: list[int], wait_s: float = 5.0) -> int:
 def kill_idle_connections(ctx: RemedyContext, params: dict[str, Any]) -> list[RemedyStep]:
     min_age = float(params.get("min_age_s", 0.5))
     states = list(params.get("states", IDLE_STATES))
+    _ripen(ctx, "state = any(%s)", (states,), "state_change", min_age)
     found = _candidates(
         ctx,
         "state = any(%s) and clock_timestamp() - state_change >= make_interval(secs => %s)",
@@ -115,6 +143,7 @@ def cancel_long_queries(ctx: RemedyContext, params: dict[str, Any]) -> list[Reme
     min_age = float(params.get("min_age_s", 1.0))
     grace = float(params.get("grace_s", 1.0))
     conn = ctx.runtime.admin() if ctx.runtime else ctx.conn
+    _ripen(ctx, "state = 'active'", (), "query_start", min_age)
     found = _candidates(
         ctx,
         "state = 'active' and clock_timestamp() - query_start >= make_interval(secs => %s)",

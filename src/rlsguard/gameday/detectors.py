@@ -36,6 +36,7 @@ class Observation:
     health: dict[str, Any] | None = None  # the app's GET /health
     statements: dict[str, Any] | None = None  # dbprobes.statements: pg_stat_statements rows
     authsvc: Any = None  # gameday.authrig.AuthView: the auth rig (sections 1, 3, 4, 5)
+    pooler: list[dict[str, Any]] | None = None  # PgBouncer's SHOW POOLS, when one runs
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class Firing:
 class Detector:
     name: ClassVar[str] = ""
     needs: ClassVar[str] = ""  # the Observation field it reads
+    also_needs: ClassVar[tuple[str, ...]] = ()  # more fields it reads when observed
     defaults: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, settings: dict[str, Any] | None = None) -> None:

@@ -62,6 +62,7 @@ ORDER = (
     "statements",
     "app",
     "health",
+    "pooler",
     "authsvc",
     "canaries",
 )
@@ -224,6 +225,10 @@ class Drill:
             obs.app = self.rig.fresh()
         elif need == "health" and self.rig is not None:
             obs.health = self.rig.health()
+        elif need == "pooler" and self.rig is not None and self.rig.bouncer is not None:
+            # A dead or hung pooler: no observation; the app's detectors say so.
+            with contextlib.suppress(psycopg.Error):
+                obs.pooler = self.rig.bouncer.pools()
         elif need == "authsvc" and self.authrig is not None:
             obs.authsvc = self.authrig.observe()
             self._outage_samples(obs.authsvc)
@@ -305,10 +310,11 @@ class Drill:
         self.sleep(max(0.0, seconds - waited) if self.clock is SYSTEM_CLOCK else seconds)
 
     def _statements(self) -> dict[str, Any] | None:
-        """pg_stat_statements; installed on the fly only in a database this run created."""
+        """pg_stat_statements (the runner's own statements left out: a fault's setup is not
+        the workload); installed on the fly only in a database this run created."""
         with contextlib.suppress(psycopg.Error):
             return dbprobes.statements(
-                self._admin(), create=self.target.kind in ("local", "scratch")
+                self._admin(), create=self.target.kind in ("local", "scratch"), others_only=True
             )
         return None
 
@@ -361,16 +367,22 @@ class Drill:
         assert spec is not None
         with self.journal.step("app", "reference app and synthetic users") as step:
             conn = self._admin()
-            if spec.slow_statement_ms:
-                # The app's role logs its slow statements (the runbook's "duration:" lines);
-                # a role-in-database setting goes with the drill's database.
+            # What the app's role logs (role-in-database settings go with the drill's
+            # database): its slow statements (the runbook's "duration:" lines) and every lock
+            # wait longer than deadlock_timeout (log_lock_waits: a wait that ends at
+            # lock_timeout between two samples of pg_stat_activity is still on record).
+            role_settings: dict[str, str] = {}
+            if spec.slow_statement_ms is not None:
+                role_settings["log_min_duration_statement"] = f"{spec.slow_statement_ms}ms"
+            if spec.log_lock_waits_ms:
+                role_settings["log_lock_waits"] = "on"
+                role_settings["deadlock_timeout"] = f"{spec.log_lock_waits_ms}ms"
+            for name, value in role_settings.items():
                 conn.execute(
-                    psycopg.sql.SQL(
-                        "ALTER ROLE authenticator IN DATABASE {} "
-                        "SET log_min_duration_statement = {}"
-                    ).format(
+                    psycopg.sql.SQL("ALTER ROLE authenticator IN DATABASE {} SET {} = {}").format(
                         psycopg.sql.Identifier(self.target.dbname),
-                        psycopg.sql.Literal(f"{spec.slow_statement_ms}ms"),
+                        psycopg.sql.Identifier(name),
+                        psycopg.sql.Literal(value),
                     )
                 )
             self.rig = start_rig(self.platform.engine, self.target, spec, self.clock)
@@ -515,25 +527,17 @@ class Drill:
         detectors: dict[str, Detector] = {}
         for name in [*spec.detection.expect, *spec.detection.silent]:
             settings = dict(spec.detection.settings.get(name, {}))
-            if name == "pg_log":
+            if name in ("pg_log", "lock_waits", "slow_statements", "pooler_waiting"):
                 settings.setdefault("dbname", self.target.dbname)
             if name == "pg_errors":
                 settings.setdefault("window_s", spec.budgets.tick_s * spec.budgets.detect_ticks)
             detectors[name] = DETECTORS.get(name)(settings)
-        wanted = {d.needs for d in detectors.values()} | set(spec.verify)
+        wanted = {n for d in detectors.values() for n in (d.needs, *d.also_needs)} | set(
+            spec.verify
+        )
         tail = probes.LogTail.at_end(self.target.log) if self.target.log is not None else None
         if tail is None and "log" in wanted:
             r.unavailable.append("pg_log")
-        elif tail is not None and "pg_log" in detectors:
-            # One round of healthy traffic: the 42501s the app produces anyway.
-            self.traffic.send()
-            detectors["pg_log"].calibrate(tail.read())  # type: ignore[attr-defined]
-        if "pg_stat_statements" in detectors:
-            before = self._statements()
-            if before is None:  # not preloaded on this server: reported, not failed
-                r.unavailable.append("pg_stat_statements")
-            else:
-                detectors["pg_stat_statements"].calibrate(before)  # type: ignore[attr-defined]
 
         with j.step("inject", f"inject: {spec.fault.kind}") as step:
             fault = FAULTS.get(spec.fault.kind)()
@@ -549,6 +553,10 @@ class Drill:
             plan = self.plan = fault.plan(params, ctx)
             entry = self._entry("fault", plan.summary, plan.revert, baseline=self.baseline.doc)
             ledger.record(entry)  # BEFORE the fault exists
+            if plan.prepare is not None:  # the stage (production-sized data), undo recorded
+                prepared = plan.prepare()
+                j.event("fault.prepared", f"prepared: {prepared}", **prepared)
+            self._calibrate(detectors, tail)
             injected: dict[str, Any] = {}
             if plan.inject is not None:
                 if plan.disconnects:
@@ -563,6 +571,8 @@ class Drill:
                 with self.conn.transaction():
                     for statement in plan.apply:
                         self.conn.execute(statement)
+            if self.rig is not None:
+                self.rig.fault_sent = time.monotonic()
             if not plan.disconnects:
                 ledger.mark(entry, "applied")
             j.event(
@@ -584,7 +594,8 @@ class Drill:
                 for name, detector in ordered:
                     if name in r.fired:
                         continue
-                    self._fill(obs, detector.needs, tail)
+                    for need in (detector.needs, *detector.also_needs):
+                        self._fill(obs, need, tail)
                     if not detector.available(obs):
                         continue
                     firing = detector.check(obs)
@@ -676,6 +687,44 @@ class Drill:
                 step.detail = why[0]
             else:
                 step.detail = f"after {r.ticks_to_recover} tick(s)"
+
+    def _calibrate(self, detectors: dict[str, Detector], tail: probes.LogTail | None) -> None:
+        """The steady state as the detectors that compare with it need it, measured just
+        before the fault (after its stage is set): healthy traffic's 42501s; statement
+        counters; and, for detectors judging by ratio, a window of the users' own traffic -
+        each call a few times over - for the steady means, medians and p95."""
+        r = self.result
+        if tail is not None and "pg_log" in detectors:
+            # One round of healthy traffic: the 42501s the app produces anyway.
+            self.traffic.send()
+            detectors["pg_log"].calibrate(tail.read())  # type: ignore[attr-defined]
+        relative = [d for d in detectors.values() if d.settings.get("ratio") is not None]
+        relative += [d for d in detectors.values() if d.settings.get("blocks_ratio") is not None]
+        stats = "pg_stat_statements" in detectors
+        start = self._statements() if stats and relative else None
+        if relative and self.rig is not None and self.spec.app is not None:
+            if tail is not None:
+                tail.read()
+            first = len(self.rig.users.samples)
+            rounds = 2 * len(self.rig.users.calls) * len(self.rig.users.tokens)
+            self.rig.users.wait_for_samples(first + rounds, 2.0 * rounds)
+            window = self.rig.users.samples[first:]
+            if "app_latency" in detectors:
+                detectors["app_latency"].calibrate(  # type: ignore[attr-defined]
+                    self.rig.users.summarise(window, self.clock.now(), self.clock.now())
+                )
+            if tail is not None and "slow_statements" in detectors:
+                detectors["slow_statements"].calibrate(tail.read())  # type: ignore[attr-defined]
+        if stats:
+            before = self._statements()
+            if before is None:  # not preloaded on this server: reported, not failed
+                r.unavailable.append("pg_stat_statements")
+            else:
+                detectors["pg_stat_statements"].calibrate(  # type: ignore[attr-defined]
+                    before, start
+                )
+        if self.rig is not None:
+            self.rig.fresh()  # the first tick judges requests made with the fault on
 
     def _entry(
         self, kind: str, summary: str, revert: list[str], baseline: dict[str, Any] | None = None

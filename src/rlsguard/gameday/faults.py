@@ -50,6 +50,10 @@ class FaultPlan:
     # what to journal, ``processes`` among it), undone in-process by ``release`` (given the
     # runner's admin connection) and, when the runner is gone, by ``revert``.
     inject: Callable[[], dict[str, Any]] | None = None
+    # The stage a fault needs (rows a production table would have), set after the undo is
+    # in the ledger and before the steady state is measured: what ``prepare`` does is not
+    # the fault, and the detectors compare with the steady state on that stage.
+    prepare: Callable[[], dict[str, Any]] | None = None
     release: Callable[[Any], dict[str, Any]] | None = None
     disconnects: bool = False  # the fault takes the server away: mark the ledger first
 

@@ -8,10 +8,13 @@ asks for one and the binary is present (otherwise the drill says it ran direct).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qsl
 
 import httpx
 import psycopg
@@ -40,6 +43,7 @@ class AppRig:
     _seen: int = 0  # samples already judged
     _look: float = 0.0  # time.monotonic() of the previous look
     sent_since_look: Window | None = None  # requests *sent* after the previous look
+    fault_sent: float | None = None  # time.monotonic() once the fault is on
 
     def window(self, seconds: float) -> Window:
         now = self.clock.now()
@@ -55,7 +59,12 @@ class AppRig:
         newer = [s for s in samples if s.sent >= self._look]
         self.sent_since_look = self.users.summarise(newer, start, now)
         self._look = time.monotonic()
-        return self.users.summarise(samples, start, now)
+        window = self.users.summarise(samples, start, now)
+        if self.fault_sent is None:
+            return window
+        # Latency per endpoint judges requests sent with the fault on, not those in flight.
+        after = self.users.summarise([s for s in samples if s.sent >= self.fault_sent], start, now)
+        return dataclasses.replace(window, by_path=after.by_path)
 
     def wait_for_answers(self, timeout: float) -> bool:
         """Until the users have had at least one more answer than they have now."""
@@ -70,7 +79,6 @@ class AppRig:
 
     def app_log(self, since: float) -> list[dict[str, Any]]:
         """The app's JSON log lines written since ``since`` (wall clock)."""
-        import json
 
         out = []
         with contextlib.suppress(FileNotFoundError):
@@ -135,7 +143,10 @@ def start_rig(
         class_id = conn.execute(
             "select id::text from public.classes order by id limit 1"
         ).fetchone()
-    calls = [Call(f"/rest/v1/{t}") for t in spec.tables]
+    calls = [table_call(t, class_id[0] if class_id else None) for t in spec.tables]
+    calls += [
+        write_call(t, row, class_id[0] if class_id else None) for t, row in spec.writes.items()
+    ]
     if class_id is not None:
         calls.append(Call("/rest/v1/rpc/class_average", params={"p_class_id": class_id[0]}))
     users = SyntheticUsers(
@@ -150,6 +161,26 @@ def start_rig(
     rig = AppRig(app, users, clock, pooler, note, started_at=clock.now(), bouncer=bouncer)
     users.start()
     return rig
+
+
+def table_call(entry: str, class_id: str | None) -> Call:
+    """``table`` or ``table?column=eq.{class_id}`` (a PostgREST filter; ``{class_id}`` is the
+    seeded class the users look at)."""
+    table, _, query = entry.partition("?")
+    params = {k: v.replace("{class_id}", class_id or "") for k, v in parse_qsl(query)}
+    return Call(f"/rest/v1/{table}", params=params)
+
+
+def write_call(table: str, row: dict[str, str], class_id: str | None) -> Call:
+    """An insert as PostgREST takes it, rolled back (``Prefer: tx=rollback``): a write that
+    takes the locks and runs the checks a real one does, and leaves the data as it was."""
+    values = {k: v.replace("{class_id}", class_id or "") for k, v in row.items()}
+    return Call(
+        f"/rest/v1/{table}",
+        method="POST",
+        params={"row": json.dumps(values, sort_keys=True)},
+        headers={"Prefer": "tx=rollback"},
+    )
 
 
 @dataclass

@@ -96,12 +96,32 @@ class AppSpec(_Model):
     personas: list[str] = Field(
         default=["student", "teacher", "admin"], min_length=1, description="One user each."
     )
-    tables: list[str] = Field(default=["classes", "assignments"], min_length=1)
+    tables: list[str] = Field(
+        default=["classes", "assignments?class_id=eq.{class_id}"],
+        min_length=1,
+        description="What the users read: a table, or a table with PostgREST equality filters "
+        "(`{class_id}`: a seeded class), as an app's \"this class's assignments\" call.",
+    )
+    writes: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description="Tables the users also write to: table -> the row (`{class_id}`: a seeded "
+        "class), sent as PostgREST does with `Prefer: tx=rollback` - answered, then rolled "
+        "back, so the seeded data stays as it was.",
+    )
     rate_hz: float = Field(default=10.0, gt=0, le=200, description="Requests per second each.")
     max_seconds: float = Field(default=300.0, gt=0, description="Users stop after this anyway.")
     client_timeout_s: float = Field(default=3.0, gt=0)
-    slow_statement_ms: int = Field(
-        default=200, ge=0, description="log_min_duration_statement for the app's role."
+    slow_statement_ms: int | None = Field(
+        default=200,
+        ge=0,
+        description="log_min_duration_statement for the app's role (0: every statement, "
+        "for detectors that compare durations with the steady state's; null: not set).",
+    )
+    log_lock_waits_ms: int = Field(
+        default=50,
+        ge=0,
+        description="deadlock_timeout for the app's role, with log_lock_waits on: lock waits "
+        "longer than this are logged (0: off).",
     )
 
 

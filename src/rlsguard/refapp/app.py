@@ -22,6 +22,7 @@ connections out and never returns them (the classic leaked-checkout bug), and
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import logging
@@ -235,11 +236,25 @@ def create_app(settings: RefAppSettings, *, mounts: list[BaseRoute] | None = Non
         return sql.Identifier(settings.schema_name, name)
 
     def read(request: Request) -> Response:
+        """``GET /rest/v1/<table>?<column>=eq.<value>...``: PostgREST's equality filters
+        (what an app's "this class's assignments" call sends), at most 100 rows."""
         table = table_of(request)
         if table is None:
             return JSONResponse({"error": "unknown table"}, 404)
-        query = sql.SQL("select * from {} limit 100").format(table)
-        return run(request, "read", lambda s: jsonable(s.fetch(query)))
+        where, args = [], []
+        for column, value in request.query_params.multi_items():
+            op, _, operand = value.partition(".")
+            if op != "eq" or not _:
+                return JSONResponse(
+                    {"error": f"unsupported filter {column}={value[:40]}: use column=eq.value"},
+                    400,
+                )
+            where.append(sql.SQL("{} = {}").format(sql.Identifier(column), sql.Placeholder()))
+            args.append(operand)
+        query = sql.SQL("select * from {}{} limit 100").format(
+            table, sql.SQL(" where ") + sql.SQL(" and ").join(where) if where else sql.SQL("")
+        )
+        return run(request, "read", lambda s: jsonable(s.fetch(query, args or None)))
 
     def write(request: Request) -> Response:
         """An insert that, with ``Prefer: tx=rollback`` (PostgREST's), is rolled back."""
@@ -272,14 +287,28 @@ def create_app(settings: RefAppSettings, *, mounts: list[BaseRoute] | None = Non
         query = sql.SQL("select {}({}) as result").format(fn, named)
         return run(request, "rpc", lambda s: jsonable(s.fetch(query, list(args.values()))))
 
-    def health(request: Request) -> Response:
+    async def reach() -> None:
+        conn = await psycopg.AsyncConnection.connect(
+            settings.dsn, connect_timeout=2, application_name=HEALTH_APP
+        )
+        async with conn:
+            await conn.execute("select 1")
+
+    async def health(request: Request) -> Response:
+        """A fresh connection and ``select 1`` within ``health_timeout_s``: a hung pooler or
+        server answers nothing, and libpq's own connect timeout is 2 s at least."""
         started = time.perf_counter()
         database: dict[str, Any] = {"ok": True}
         try:
-            with psycopg.connect(settings.dsn, connect_timeout=2, application_name=HEALTH_APP) as c:
-                c.execute("select 1")
+            await asyncio.wait_for(reach(), settings.health_timeout_s)
         except psycopg.Error as exc:
             database = {"ok": False, "sqlstate": exc.sqlstate, "error": str(exc).strip()[:300]}
+        except TimeoutError:
+            database = {
+                "ok": False,
+                "sqlstate": None,
+                "error": f"no answer within {settings.health_timeout_s:g} s",
+            }
         database["latency_ms"] = round((time.perf_counter() - started) * 1000, 3)
         pool = holder.stats()
         ok = database["ok"] and pool["saturation"] < 1.0

@@ -27,6 +27,9 @@ class RefAppSettings(BaseModel):
     acquire_timeout_s: float = Field(default=1.0, gt=0)
     statement_timeout_ms: int = Field(default=2000, ge=0)
     lock_timeout_ms: int = Field(default=1000, ge=0)
+    health_timeout_s: float = Field(
+        default=1.0, gt=0, description="GET /health: the database must answer within this."
+    )
     tables: tuple[str, ...] = ("classes", "assignments", "enrollments")
     functions: tuple[str, ...] = ("class_average",)
     schema_name: str = "public"

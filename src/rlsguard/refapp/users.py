@@ -27,6 +27,7 @@ class Call:
     path: str
     method: str = "GET"
     params: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,8 @@ class Window:
     errors: int
     by_status: dict[int, int]
     p95_ms: float | None
+    # each path's answered latencies (ms): latency per endpoint against its own steady state
+    by_path: dict[str, list[float]] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def error_rate(self) -> float:
@@ -132,7 +135,9 @@ class SyntheticUsers:
         sent = time.monotonic()
         started = time.perf_counter()
         try:
-            response = client.request(call.method, self.base_url + call.path, params=call.params)
+            response = client.request(
+                call.method, self.base_url + call.path, params=call.params, headers=call.headers
+            )
             status = response.status_code
         except httpx.HTTPError:
             status = 0
@@ -159,6 +164,10 @@ class SyntheticUsers:
         for s in samples:
             by_status[s.status] = by_status.get(s.status, 0) + 1
         value = p95([s.latency_s * 1000 for s in samples])
+        by_path: dict[str, list[float]] = {}
+        for s in samples:
+            if not s.failed:
+                by_path.setdefault(s.path, []).append(s.latency_s * 1000)
         return Window(
             start,
             end,
@@ -166,6 +175,7 @@ class SyntheticUsers:
             sum(1 for s in samples if s.failed),
             by_status,
             None if value is None else round(value, 3),
+            by_path,
         )
 
     def _user(self, persona: str, token: str | None) -> None:

@@ -76,6 +76,17 @@ class PgBouncerServer(Server):
             cur = conn.execute(command)  # type: ignore[arg-type]
             return cur.fetchall() if cur.description else []
 
+    def pools(self, timeout: int = 2) -> list[dict[str, Any]]:
+        """``SHOW POOLS`` as dicts (``cl_waiting``: clients queued for a server connection);
+        a hung pooler raises after ``timeout`` seconds rather than hanging its caller."""
+        conninfo = psycopg.conninfo.make_conninfo(
+            self.conninfo("pgbouncer", ADMIN_USER), connect_timeout=str(max(2, timeout))
+        )
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            cur = conn.execute("SHOW POOLS")
+            names = [c.name for c in cur.description or []]
+            return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
     def prepare(self) -> None:
         users = [*self.users, ADMIN_USER]
         (self.workdir / "userlist.txt").write_text(
