@@ -37,7 +37,8 @@ plugin can print them as they are, without a traceback. Catch
     ├── CellFailed                  a matrix cell's rows differ from the expectation
     ├── PgtapFailed                 a pgTAP file's TAP says it failed
     ├── IsolationBreak              a data state breaks the isolation property (an AssertionError)
-    └── SnapshotDrift               the live surface differs from the approved snapshot
+    ├── SnapshotDrift               the live surface differs from the approved snapshot
+    └── Relayed                     a failure a running dev server already explained
 
     RlsguardWarning (a UserWarning) shown as one line: where in your files, what, what to do
     ├── ConfigWarning               a configuration was found but not used
@@ -527,3 +528,9 @@ def install_warning_format() -> None:
 def uninstall_warning_format() -> None:
     if warnings.formatwarning is format_warning:  # type: ignore[comparison-overlap]
         warnings.formatwarning = _python_format
+
+
+class Relayed(RlsguardError):
+    """A failure a running ``rlsguard dev`` already judged and explained (a cell's rows, a
+    matrix that cannot be loaded): shown as the server wrote it, so the output is the same
+    with and without the server."""

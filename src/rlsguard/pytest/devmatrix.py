@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from rlsguard.errors import RlsguardError
+from rlsguard.errors import Relayed, RlsguardError
 from rlsguard.pytest.matrix import CELL_PROPERTY, PLUGIN_NAME, MatrixPlugin
 
 ENGINE_OPTIONS = (
@@ -77,10 +77,6 @@ def configure_dev_matrix(config: pytest.Config) -> dict[str, Any] | None:
     return answer
 
 
-class DevCellFailed(RlsguardError):
-    """A cell failed; the text is the dev server's explanation (rows, policies, grants)."""
-
-
 class DevMatrixFile(pytest.File):
     """The matrix file, its cells as the dev server read them."""
 
@@ -88,10 +84,10 @@ class DevMatrixFile(pytest.File):
         plugin: DevMatrixPlugin = self.config.pluginmanager.getplugin(PLUGIN_NAME)
         answer = plugin.answer
         if "collect_error" in answer:
-            raise DevCollectError(str(answer["collect_error"]))
+            raise Relayed(str(answer["collect_error"]))
         cells = answer.get("cells") or []
         if not cells and not self.config.getoption("--rlsguard-allow-empty", False):
-            raise DevCollectError(
+            raise Relayed(
                 f"{self.path}: the matrix has no cells, so nothing would be checked. Add "
                 "expectations, or pass --rlsguard-allow-empty if an empty matrix is intended."
             )
@@ -103,13 +99,9 @@ class DevMatrixFile(pytest.File):
             yield item
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> Any:
-        if isinstance(excinfo.value, DevCollectError):
+        if isinstance(excinfo.value, Relayed):
             return str(excinfo.value)
         return super().repr_failure(excinfo)
-
-
-class DevCollectError(RlsguardError):
-    """The matrix file cannot be loaded (the server's message lists every problem)."""
 
 
 class DevMatrixItem(pytest.Item):
@@ -126,12 +118,12 @@ class DevMatrixItem(pytest.Item):
         plugin: DevMatrixPlugin = self.config.pluginmanager.getplugin(PLUGIN_NAME)
         passed, text = plugin.outcome(self)
         if not passed:
-            raise DevCellFailed(text)
+            raise Relayed(text)
 
     def repr_failure(  # type: ignore[override]
         self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None
     ) -> Any:
-        if isinstance(excinfo.value, DevCellFailed | RlsguardError):
+        if isinstance(excinfo.value, RlsguardError):
             return str(excinfo.value)
         return super().repr_failure(excinfo)
 
