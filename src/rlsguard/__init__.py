@@ -23,7 +23,7 @@ _ERRORS = (
     "ScenarioError", "FaultError", "DrillAborted", "MailerError",
     "Unsupported", "CellFailed", "SnapshotDrift", "MigrationNotRecorded", "InputFileError",
     "CacheError", "NothingChecked", "PgtapUnavailable", "TestFileError", "PgtapFailed",
-    "IsolationBreak",
+    "IsolationBreak", "Relayed",
     "RlsguardWarning", "ConfigWarning", "SupabaseProjectWarning", "FidelityWarning",
     "StandInWarning", "CacheFullWarning",
 )  # fmt: skip
@@ -116,6 +116,7 @@ __all__ = [
     "PgtapFailed",
     "PgtapUnavailable",
     "ProjectConfig",
+    "Relayed",
     "Request",
     "RlsguardError",
     "RlsguardWarning",
