@@ -89,6 +89,10 @@ class HttpService(PythonServer):
     def environment(self) -> Mapping[str, str]:
         return {**super().environment(), **self.env}
 
+    def move_port(self) -> bool:
+        self.port = free_port()
+        return True
+
     def probe(self) -> bool:
         status = http_status(self.port, self.path)
         return status is not None and status < 500

@@ -116,5 +116,13 @@ class PgBouncerServer(Server):
     def command(self) -> list[str]:
         return [self.binary, str(self.ini)]
 
+    def move_port(self) -> bool:
+        self.port = free_port()
+        self.prepare()  # the ini holds listen_port
+        return True
+
+    def startup_logs(self) -> list[Path]:
+        return [self.log_path, self.workdir / "pgbouncer.log"]
+
     def probe(self) -> bool:
         return tcp_accepts(self.port)

@@ -321,6 +321,14 @@ class PostgresServer(Server):
     def command(self) -> list[str]:
         return [str(self.binaries.tool("postgres")), "-D", str(self.datadir)]
 
+    def move_port(self) -> bool:
+        self.port = free_port()
+        self.write_config()  # the included config holds the port
+        return True
+
+    def startup_logs(self) -> list[Path]:
+        return [self.log_path, self.log.path]  # the logging collector takes over early
+
     def environment(self) -> Mapping[str, str]:
         return {"LC_ALL": "C", "PGTZ": "UTC"}
 

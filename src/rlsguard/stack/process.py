@@ -43,6 +43,11 @@ log = logging.getLogger("rlsguard.stack")
 POLL_INTERVAL_S = 0.001
 DEFAULT_READY_TIMEOUT_S = 30.0
 DEFAULT_STOP_TIMEOUT_S = 10.0
+# A port from free_port() is free when picked and bound a little later; another process (a
+# client's ephemeral port, another test worker) can take it in between. A first start that
+# loses that race moves to a new port, at most this many times.
+BIND_RACE_RETRIES = 3
+BIND_RACE_TEXT = ("address already in use", "errno 98")
 
 
 def wait_exit(proc: subprocess.Popen[bytes], timeout: float) -> int:
@@ -65,6 +70,13 @@ def wait_exit(proc: subprocess.Popen[bytes], timeout: float) -> int:
     if not ready:
         raise subprocess.TimeoutExpired(proc.args, timeout)
     return proc.wait()
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 class State(Enum):
@@ -122,6 +134,9 @@ class Server(ABC):
         self._prepared = False
         self._lock = threading.RLock()
         self.starts = 0
+        self._ever_ready = False
+        self._bind_retries = 0
+        self._spawn_offsets: dict[Path, int] = {}
 
     # -- hooks -----------------------------------------------------------------
     def prepare(self) -> None:  # noqa: B027  (optional hook)
@@ -140,6 +155,15 @@ class Server(ABC):
 
     def before_spawn(self) -> None:  # noqa: B027  (optional hook)
         """Runs before each spawn, after the previous process is fully gone."""
+
+    def move_port(self) -> bool:
+        """Listen on another free port from the next spawn on (after a lost bind race on the
+        first start, before any client knows the port); False where the port cannot move."""
+        return False
+
+    def startup_logs(self) -> list[Path]:
+        """Where a failed start explains itself (a bind error is looked for there)."""
+        return [self.log_path]
 
     # -- state -----------------------------------------------------------------
     @property
@@ -203,6 +227,7 @@ class Server(ABC):
         env[RUN_ID_ENV] = self.ctx.run_id
         env[SERVER_TAG_ENV] = self.server_tag
         env[OWNER_ENV] = owner_tag()
+        self._spawn_offsets = {path: _size(path) for path in self.startup_logs()}
         with open(self.log_path, "ab") as out:
             self.ctx.user.chown(self.log_path)
             try:
@@ -231,6 +256,8 @@ class Server(ABC):
             with self._lock:
                 if self._state is State.FROZEN:
                     raise ServerError(f"{self.name} is frozen; thaw() it before waiting for it")
+                if self._exited() and self._retry_lost_bind_race():
+                    continue
                 if self._exited():
                     self._state = State.CRASHED
                     code = self._proc.returncode if self._proc else None
@@ -239,12 +266,43 @@ class Server(ABC):
                         f"Last lines of {self.log_path}:\n{self.log_tail()}"
                     )
             if self.probe():
+                self._ever_ready = True
                 return self
             if time.monotonic() > deadline:
                 raise ServerError(
                     f"{self.name} was not ready after {timeout:.1f}s.\n"
                     f"Last lines of {self.log_path}:\n{self.log_tail()}"
                 )
+            time.sleep(POLL_INTERVAL_S)
+
+    def _retry_lost_bind_race(self) -> bool:
+        """Respawn on a new port when the first start died because its port was taken."""
+        if self._ever_ready or self._bind_retries >= BIND_RACE_RETRIES:
+            return False
+        self._wait_group_gone()  # Postgres's logger writes the bind error after the postmaster
+        said = ""
+        for path, offset in self._spawn_offsets.items():
+            with contextlib.suppress(OSError), open(path, "rb") as f:
+                f.seek(offset)
+                said += f.read(1 << 16).decode("utf-8", errors="replace").lower()
+        if not any(text in said for text in BIND_RACE_TEXT) or not self.move_port():
+            return False
+        self._bind_retries += 1
+        log.warning("%s: its port was taken before it bound it; trying another", self.name)
+        self.before_spawn()
+        self._spawn()
+        return True
+
+    def _wait_group_gone(self, timeout: float = 2.0) -> None:
+        """Until no process of the exited child's session is left (bounded)."""
+        if self._proc is None:
+            return
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(self._proc.pid, 0)
+            except (ProcessLookupError, PermissionError):
+                return
             time.sleep(POLL_INTERVAL_S)
 
     def stop(self, timeout: float = DEFAULT_STOP_TIMEOUT_S) -> None:

@@ -211,6 +211,10 @@ class RedisServer(Server):
         return redis.Redis(host=LOOPBACK, port=self.port, db=0, **kwargs)
 
     # -- lifecycle hooks -------------------------------------------------------
+    def move_port(self) -> bool:
+        self.port = free_port()
+        return True
+
     def command(self) -> list[str]:
         """Everything on the command line: ``ps`` shows how the server was started."""
         settings: dict[str, ConfigValue] = {

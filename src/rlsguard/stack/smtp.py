@@ -112,6 +112,10 @@ class SmtpSink(PythonServer):
             "--workdir", str(self.workdir),
         )  # fmt: skip
 
+    def move_port(self) -> bool:
+        self.port = free_port()
+        return True
+
     def probe(self) -> bool:
         """The control socket answers and the SMTP port takes connections."""
         try:
