@@ -11,10 +11,12 @@ the parent-death signal fires when the *thread* that forked the child exits.
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import select
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -26,6 +28,7 @@ from pathlib import Path
 from typing import ClassVar, Self
 
 from rlsguard.errors import ServerError
+from rlsguard.stack.net import LOOPBACK
 from rlsguard.stack.runtime import (
     OWNER_ENV,
     RUN_ID_ENV,
@@ -70,6 +73,17 @@ def wait_exit(proc: subprocess.Popen[bytes], timeout: float) -> int:
     if not ready:
         raise subprocess.TimeoutExpired(proc.args, timeout)
     return proc.wait()
+
+
+def port_in_use(port: int) -> bool:
+    """Whether anything holds ``port`` on the loopback (a listener or a client's socket): the
+    check that does not wait for a logging process to write why a server exited."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((LOOPBACK, port))
+        except OSError as exc:
+            return exc.errno == errno.EADDRINUSE
+    return False
 
 
 def _size(path: Path) -> int:
@@ -279,31 +293,22 @@ class Server(ABC):
         """Respawn on a new port when the first start died because its port was taken."""
         if self._ever_ready or self._bind_retries >= BIND_RACE_RETRIES:
             return False
-        self._wait_group_gone()  # Postgres's logger writes the bind error after the postmaster
         said = ""
         for path, offset in self._spawn_offsets.items():
             with contextlib.suppress(OSError), open(path, "rb") as f:
                 f.seek(offset)
                 said += f.read(1 << 16).decode("utf-8", errors="replace").lower()
-        if not any(text in said for text in BIND_RACE_TEXT) or not self.move_port():
+        port = getattr(self, "port", None)
+        lost = any(text in said for text in BIND_RACE_TEXT) or (
+            isinstance(port, int) and port_in_use(port)
+        )
+        if not lost or not self.move_port():
             return False
         self._bind_retries += 1
         log.warning("%s: its port was taken before it bound it; trying another", self.name)
         self.before_spawn()
         self._spawn()
         return True
-
-    def _wait_group_gone(self, timeout: float = 2.0) -> None:
-        """Until no process of the exited child's session is left (bounded)."""
-        if self._proc is None:
-            return
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                os.killpg(self._proc.pid, 0)
-            except (ProcessLookupError, PermissionError):
-                return
-            time.sleep(POLL_INTERVAL_S)
 
     def stop(self, timeout: float = DEFAULT_STOP_TIMEOUT_S) -> None:
         """Graceful stop; escalates to SIGKILL after ``timeout``."""
