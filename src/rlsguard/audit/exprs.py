@@ -104,6 +104,7 @@ class Analysis:
     metadata_reads: tuple[str, ...] = ()  # how user-editable metadata is read
     mentions_anon: bool = False  # tests the requester's role (auth.role(), 'anon')
     anon_null: bool = False  # every OR branch requires `<col> = auth.uid()`: NULL for anon
+    signed_in_true: bool = False  # true for every signed-in user (`auth.uid() is not null`)
 
     @property
     def row_role_tests(self) -> tuple[tuple[str, str], ...]:
@@ -437,8 +438,37 @@ def _compare_constants(node: Any) -> bool | None:
     return outcomes.get(op)
 
 
-def _always(node: Any) -> bool | None:
-    """Constant truth, through ``OR``/``AND`` (``x OR true`` is true, ``x AND false`` false)."""
+def _signed_in_test(node: Any) -> bool:
+    """``auth.uid() IS NOT NULL``, ``auth.role() = 'authenticated'``, ``auth.role() <> 'anon'``:
+    a test every signed-in requester passes, whoever they are."""
+    node = _strip(node)
+    if isinstance(node, ast.NullTest):
+        return node.nulltesttype == NullTestType.IS_NOT_NULL and _is_auth_call(node.arg)
+    if isinstance(node, ast.BoolExpr) and node.boolop == BoolExprType.NOT_EXPR:
+        inner = _strip(node.args[0])
+        return (
+            isinstance(inner, ast.NullTest)
+            and inner.nulltesttype == NullTestType.IS_NULL
+            and _is_auth_call(inner.arg)
+        )
+    if isinstance(node, ast.A_Expr) and node.kind == A_Expr_Kind.AEXPR_OP and node.name:
+        op = node.name[0].sval
+        for call, value in ((node.lexpr, node.rexpr), (node.rexpr, node.lexpr)):
+            if not _is_auth_call(call) or _is_uid(call):
+                continue
+            words = _string_constants(value)
+            if (op == "=" and "authenticated" in words) or (op in ("<>", "!=") and "anon" in words):
+                return True
+    return False
+
+
+def _always(node: Any, signed_in: bool = False) -> bool | None:
+    """Constant truth, through ``OR``/``AND`` (``x OR true`` is true, ``x AND false`` false).
+
+    With ``signed_in``, tests every signed-in requester passes count as true: the truth of the
+    expression for the ``authenticated`` role."""
+    if signed_in and _signed_in_test(node):
+        return True
     truth = constant_truth(node)
     if truth is None:
         truth = _compare_constants(_strip(node))
@@ -446,7 +476,7 @@ def _always(node: Any) -> bool | None:
         return truth
     node = _strip(node)
     if isinstance(node, ast.BoolExpr) and node.boolop != BoolExprType.NOT_EXPR:
-        values = [_always(arg) for arg in node.args]
+        values = [_always(arg, signed_in) for arg in node.args]
         if node.boolop == BoolExprType.OR_EXPR:
             if True in values:
                 return True
@@ -458,7 +488,7 @@ def _always(node: Any) -> bool | None:
             if all(v is True for v in values):
                 return True
     if isinstance(node, ast.BoolExpr) and node.boolop == BoolExprType.NOT_EXPR:
-        inner = _always(node.args[0])
+        inner = _always(node.args[0], signed_in)
         return None if inner is None else not inner
     return None
 
@@ -495,6 +525,7 @@ def analyse(
         metadata_reads=tuple(dict.fromkeys(walker.metadata)),
         mentions_anon=walker.mentions_anon,
         anon_null=_requires_uid(node),
+        signed_in_true=truth is None and _always(node, signed_in=True) is True,
     )
 
 

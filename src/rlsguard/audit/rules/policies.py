@@ -143,6 +143,28 @@ def rls_references_user_metadata(ctx: LintContext) -> Iterator[Finding]:
             )
 
 
+def _admits_all(analysis: Analysis) -> bool:
+    """True for every row, or for every row once the requester is signed in: to the
+    ``authenticated`` role ``auth.uid() is not null`` is as good as ``true``."""
+    return analysis.always_true or analysis.signed_in_true
+
+
+def _signed_in_words(ctx: LintContext, policy: Policy) -> str:
+    """Say so when a clause is only true because a user is signed in (not literally true)."""
+    if any(a.signed_in_true for _, a in ctx.expressions(policy)):
+        return (
+            " (it only tests that a user is signed in: every signed-in user passes it for "
+            "every row, other users' rows included)"
+        )
+    return ""
+
+
+def _truth_word(ctx: LintContext, policy: Policy) -> str:
+    if any(a.signed_in_true for _, a in ctx.expressions(policy)):
+        return "a signed-in-only"
+    return "an always-true"
+
+
 def _true_clauses(ctx: LintContext, policy: Policy) -> list[str]:
     """The clauses of a write policy that admit every row (splinter 0024's cases).
 
@@ -154,17 +176,17 @@ def _true_clauses(ctx: LintContext, policy: Policy) -> list[str]:
     using = ctx.using(policy) if policy.using_raw is not None else None
     if using is None and policy.command in ("UPDATE", "ALL"):
         return clauses  # no existing row is admitted, so no new row is written
-    if policy.command in ("UPDATE", "DELETE", "ALL") and using is not None and using.always_true:
+    if policy.command in ("UPDATE", "DELETE", "ALL") and using is not None and _admits_all(using):
         clauses.append("USING")
     if policy.command in ("INSERT", "UPDATE", "ALL"):
         checked = ctx.with_check(policy)
-        if checked is not None and checked.always_true:
+        if checked is not None and _admits_all(checked):
             clauses.append("WITH CHECK")
         elif (
             checked is None
             and policy.command == "INSERT"
             and using is not None
-            and using.always_true
+            and _admits_all(using)
         ):
             clauses.append("USING (used as the check)")
     return clauses
@@ -192,8 +214,10 @@ def rls_policy_always_true(ctx: LintContext) -> Iterator[Finding]:
             if clauses:
                 yield ctx.finding(
                     table_label(table),
-                    f"policy {policy.name} ({policy.command}, {_who(roles)}) has an always-true "
-                    f"{' and '.join(clauses)}: it admits every row of {table_label(table)}.",
+                    f"policy {policy.name} ({policy.command}, {_who(roles)}) has "
+                    f"{_truth_word(ctx, policy)} {' and '.join(clauses)}: it admits every row "
+                    f"of {table_label(table)}"
+                    f"{_signed_in_words(ctx, policy)}.",
                     location=ctx.location(policy),
                     remediation=_scope_fix(ctx, table, policy),
                     policy=policy.name,
@@ -201,7 +225,7 @@ def rls_policy_always_true(ctx: LintContext) -> Iterator[Finding]:
             elif (
                 policy.command in ("SELECT", "ALL")
                 and policy.using_raw is not None
-                and ctx.using(policy).always_true
+                and _admits_all(ctx.using(policy))
             ):
                 shadowed = [
                     other.name
@@ -210,7 +234,7 @@ def rls_policy_always_true(ctx: LintContext) -> Iterator[Finding]:
                     and other.permissive
                     and other.command in ("SELECT", "ALL")
                     and set(ctx.policy_roles(other)) & set(roles)
-                    and not ctx.using(other).always_true
+                    and not _admits_all(ctx.using(other))
                     and other.using_raw is not None
                 ]
                 if shadowed:
@@ -483,7 +507,7 @@ def sensitive_columns_readable(ctx: LintContext) -> Iterator[Finding]:
         for policy in table.policies:
             if policy.command not in ("SELECT", "ALL") or not policy.permissive:
                 continue
-            if policy.using_raw is None or not ctx.using(policy).always_true:
+            if policy.using_raw is None or not _admits_all(ctx.using(policy)):
                 continue
             for role in ctx.policy_roles(policy):
                 readable = ctx.columns_with(table, role, "SELECT")
@@ -515,6 +539,68 @@ def sensitive_columns_readable(ctx: LintContext) -> Iterator[Finding]:
                         columns=secrets,
                     )
                     break
+
+
+def _strong_owner_column(ctx: LintContext, table: Table) -> str | None:
+    """A column that says a row belongs to one user: one of the table's other policies compares
+    with ``auth.uid()``, or a uuid column with an owner-like name. ``id`` is left out: a
+    profiles table keyed by the user's id is often public on purpose."""
+    _, compared = _read_columns(ctx, table)
+    compared.discard("id")
+    if compared:
+        return sorted(compared)[0]
+    uuid_columns = {c.name for c in table.columns if c.type == "uuid"}
+    return next((n for n in _OWNER_NAMES if n in uuid_columns), None)
+
+
+@rule(
+    "owned_rows_readable_by_all",
+    level="warn",
+    category="security",
+    title="Rows that belong to one user readable by every signed-in user",
+    description="A SELECT policy such as `auth.role() = 'authenticated'`, `auth.uid() is not "
+    "null` or `true`, on a table whose rows have an owner (a column the table's other policies "
+    "compare with `auth.uid()`, or a `user_id`-like uuid column), shows every user's rows to "
+    "every signed-in user: it checks that someone is signed in, not whose row it is.",
+    remediation="Compare the owner column with the requester, as "
+    "`using (user_id = (select auth.uid()))`; if every row is meant to be shared, waive the "
+    "finding with that reason.",
+)
+def owned_rows_readable_by_all(ctx: LintContext) -> Iterator[Finding]:
+    for table in ctx.rls_tables:
+        if not table.rls_enabled:
+            continue
+        column = _strong_owner_column(ctx, table)
+        held = ctx.client_privileges(table, "authenticated") | ctx.column_privileges(
+            table, "authenticated"
+        )
+        if column is None or "SELECT" not in held:
+            continue
+        for policy in table.policies:
+            if policy.command not in ("SELECT", "ALL") or not policy.permissive:
+                continue
+            if policy.using_raw is None or not _admits_all(ctx.using(policy)):
+                continue
+            if "authenticated" not in ctx.policy_roles(policy):
+                continue
+            label = table_label(table)
+            test = (
+                "only tests that a user is signed in"
+                if ctx.using(policy).signed_in_true
+                else "is always true"
+            )
+            yield ctx.finding(
+                label,
+                f"policy {policy.name} ({policy.command}) lets every signed-in user read every "
+                f"row of {label}, whose rows belong to one user each ({column}): its USING "
+                f"{test}, so any user reads other users' rows.",
+                location=ctx.location(policy),
+                remediation=f"Scope {policy.name} to the requester: `alter policy {policy.name} "
+                f"on {label} using ({column} = (select auth.uid()))`; if every row of {label} "
+                "is meant to be shared, waive the finding with that reason.",
+                policy=policy.name,
+                column=column,
+            )
 
 
 def _predicate(ctx: LintContext, policy: Policy) -> Analysis:

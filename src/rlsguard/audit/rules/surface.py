@@ -481,6 +481,41 @@ def public_bucket_allows_listing(ctx: LintContext) -> Iterator[Finding]:
             )
 
 
+@rule(
+    "storage_policy_without_bucket",
+    level="warn",
+    category="security",
+    title="Storage policy that does not name its bucket",
+    description="storage.objects holds the files of every bucket. A policy that never tests "
+    "`bucket_id` (only `storage.foldername(name)` or `owner`) applies to all buckets: "
+    "what was written for avatars also opens the invoices bucket, and every bucket added later.",
+    remediation="Add `bucket_id = '<the bucket>' and ...` to the policy's USING and WITH CHECK.",
+)
+def storage_policy_without_bucket(ctx: LintContext) -> Iterator[Finding]:
+    objects = ctx.catalog.table("storage.objects")
+    if objects is None:
+        return
+    buckets = sorted(b.id for b in ctx.buckets)
+    for policy in objects.policies:
+        roles = ctx.policy_roles(policy)
+        clauses = ctx.expressions(policy)
+        if not policy.permissive or not roles or not clauses:
+            continue
+        if any(not a.parsed or a.always_false or "bucket_id" in a.columns for _, a in clauses):
+            continue
+        which = f" ({', '.join(repr(b) for b in buckets)})" if buckets else ""
+        yield ctx.finding(
+            "storage.objects",
+            f"policy {policy.name} ({policy.command}, {' and '.join(roles)}) on storage.objects "
+            f"never tests bucket_id: it applies to the files of every bucket{which}, and of "
+            "every bucket added later.",
+            location=ctx.location(policy),
+            remediation=f"Add `bucket_id = '<bucket>' and ...` to every clause of {policy.name} "
+            f'(`alter policy "{policy.name}" on storage.objects ...`).',
+            policy=policy.name,
+        )
+
+
 # -- grant mode ---------------------------------------------------------------------------
 
 GRANT_MODE_FIX = (
