@@ -132,6 +132,31 @@ def test_columns_relations_and_functions() -> None:
     assert a.row_role_tests == ()
 
 
+@pytest.mark.parametrize(
+    ("text", "signed_in"),
+    [
+        ("auth.uid() is not null", True),
+        ("( SELECT auth.uid() AS uid) IS NOT NULL", True),
+        ("auth.role() = 'authenticated'::text", True),
+        ("'authenticated'::text = ( SELECT auth.role() AS role)", True),
+        ("(auth.jwt() ->> 'role'::text) = 'authenticated'::text", True),
+        ("NOT (auth.uid() IS NULL)", True),
+        ("auth.role() <> 'anon'::text", True),
+        ("auth.uid() is not null or owner_id = auth.uid()", True),
+        # Narrowed by something about the row or the requester: not every signed-in user.
+        ("auth.uid() is not null and owner_id = auth.uid()", False),
+        ("auth.role() = 'authenticated' and org_id = 3", False),
+        ("auth.uid() is null", False),
+        ("auth.role() = 'service_role'", False),
+        ("owner_id is not null", False),
+        # Literally true is always_true, not signed_in_true.
+        ("true", False),
+    ],
+)
+def test_signed_in_only(text: str, signed_in: bool) -> None:
+    assert facts(text).signed_in_true is signed_in
+
+
 def test_anon_null() -> None:
     assert facts("owner_id = (select auth.uid())").anon_null
     assert facts("owner_id = auth.uid() OR (org_id = 1 AND id = auth.uid())").anon_null

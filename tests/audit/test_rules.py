@@ -186,3 +186,19 @@ def test_always_true_fix_names_the_tables_own_owner_column(findings: list[Findin
     ]
     assert "rpat_wiki_edit" in wiki.remediation
     assert "owner_id" not in wiki.remediation  # rpat_wiki has no owner column to suggest
+
+
+def test_signed_in_only_policies_name_what_they_share(findings: list[Finding]) -> None:
+    notes = _one(findings, "owned_rows_readable_by_all", "public.orrba_notes")
+    assert notes.details["column"] == "user_id"
+    assert "only tests that a user is signed in" in notes.message
+    assert "orrba_notes_read" in notes.remediation
+    assert "user_id = (select auth.uid())" in notes.remediation
+    assert (
+        _one(findings, "owned_rows_readable_by_all", "public.orrba_orders").details["column"]
+        == "buyer"
+    )
+    posts = _one(findings, "rls_policy_always_true", "public.rpat_posts")
+    assert "signed-in-only WITH CHECK" in posts.message
+    assert "rpat_posts_add" in posts.remediation
+    assert "author_id = (select auth.uid())" in posts.remediation
