@@ -558,10 +558,11 @@ def _strong_owner_column(ctx: LintContext, table: Table) -> str | None:
     level="warn",
     category="security",
     title="Rows that belong to one user readable by every signed-in user",
-    description="A SELECT policy such as `auth.role() = 'authenticated'`, `auth.uid() is not "
-    "null` or `true`, on a table whose rows have an owner (a column the table's other policies "
+    description="A SELECT policy such as `auth.role() = 'authenticated'` or `auth.uid() is not "
+    "null`, on a table whose rows have an owner (a column the table's other policies "
     "compare with `auth.uid()`, or a `user_id`-like uuid column), shows every user's rows to "
-    "every signed-in user: it checks that someone is signed in, not whose row it is.",
+    "every signed-in user: it checks that someone is signed in, not whose row it is. (A literal "
+    "`true` is taken as shared on purpose.)",
     remediation="Compare the owner column with the requester, as "
     "`using (user_id = (select auth.uid()))`; if every row is meant to be shared, waive the "
     "finding with that reason.",
@@ -579,21 +580,16 @@ def owned_rows_readable_by_all(ctx: LintContext) -> Iterator[Finding]:
         for policy in table.policies:
             if policy.command not in ("SELECT", "ALL") or not policy.permissive:
                 continue
-            if policy.using_raw is None or not _admits_all(ctx.using(policy)):
-                continue
+            if policy.using_raw is None or not ctx.using(policy).signed_in_true:
+                continue  # a literal `true` says "shared" on purpose (a chat, a directory)
             if "authenticated" not in ctx.policy_roles(policy):
                 continue
             label = table_label(table)
-            test = (
-                "only tests that a user is signed in"
-                if ctx.using(policy).signed_in_true
-                else "is always true"
-            )
             yield ctx.finding(
                 label,
                 f"policy {policy.name} ({policy.command}) lets every signed-in user read every "
                 f"row of {label}, whose rows belong to one user each ({column}): its USING "
-                f"{test}, so any user reads other users' rows.",
+                "only tests that a user is signed in, so any user reads other users' rows.",
                 location=ctx.location(policy),
                 remediation=f"Scope {policy.name} to the requester: `alter policy {policy.name} "
                 f"on {label} using ({column} = (select auth.uid()))`; if every row of {label} "
