@@ -91,6 +91,7 @@ _LEVEL_VARIES = frozenset(
         "update_policy_without_with_check",
         "auth_uid_null_inversion",
         "anon_security_definer_function_executable",
+        "authenticated_security_definer_function_executable",
     }
 )
 
@@ -202,3 +203,14 @@ def test_signed_in_only_policies_name_what_they_share(findings: list[Finding]) -
     assert "signed-in-only WITH CHECK" in posts.message
     assert "rpat_posts_add" in posts.remediation
     assert "author_id = (select auth.uid())" in posts.remediation
+
+
+def test_definer_function_returning_rows_rls_hides_is_an_error(findings: list[Finding]) -> None:
+    rule = "authenticated_security_definer_function_executable"
+    leak = _one(findings, rule, "public.audfe_profile_of")
+    assert leak.level == "error"
+    assert leak.details["tables"] == ["public.audfe_profiles"]
+    assert "security invoker" in leak.remediation.lower()
+    assert "public.audfe_profile_of(target uuid)" in leak.remediation
+    assert _one(findings, rule, "public.audfe_my_profile").level == "warn"
+    assert _one(findings, rule, "public.audfe_report").level == "warn"

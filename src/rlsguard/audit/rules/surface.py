@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from rlsguard.audit.exprs import analyse_body
 from rlsguard.audit.findings import Finding
 from rlsguard.audit.plpgsql import function_writes
 from rlsguard.audit.rules.base import CLIENT_ROLES, LintContext, rule, table_label
@@ -392,12 +393,74 @@ def _definer_functions(ctx: LintContext, role: str) -> Iterator[Finding]:
             continue
         if function.pre_request:
             continue  # PostgREST runs it as anon/authenticated before every request
+        hidden = _rows_it_unhides(ctx, function.body_raw, function.language, function.result)
+        if hidden:
+            yield ctx.finding(
+                name,
+                f"SECURITY DEFINER function {function.signature} runs as {function.owner}, "
+                f"{role} may call it through the API (/rpc/{function.name}), and it returns "
+                f"data from {', '.join(hidden)}, whose SELECT policies show each user only "
+                "their own rows, without ever asking who the caller is (no auth.uid() or "
+                "auth.jwt() in its body): any caller gets rows RLS hides from them (another "
+                "user's, by passing that user's id).",
+                location=location,
+                level="error",
+                remediation=f"Make {function.signature} SECURITY INVOKER (RLS then applies), or "
+                "filter by `(select auth.uid())` inside it instead of a caller-chosen id, or "
+                f"`revoke execute on function {function.signature} from {role}, public`.",
+                tables=hidden,
+            )
+            continue
         yield ctx.finding(
             name,
             f"SECURITY DEFINER function {function.signature} in an exposed schema runs as "
             f"{function.owner} and {role} may call it through the API (/rpc/{function.name}).",
             location=location,
         )
+
+
+def _may_ask_for_the_caller(ctx: LintContext, names: frozenset[str]) -> bool:
+    """Whether a called project function (at any depth) reads ``auth.*``, or cannot be read:
+    a helper such as ``private.staff_class_ids()`` is how a definer function asks who calls."""
+    seen: set[str] = set()
+    todo = list(names)
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        for function in ctx.functions_by_name.get(name, ()):
+            if function.schema in SUPABASE_SCHEMAS:
+                continue
+            facts = ctx.body(function)
+            if not facts.parsed or facts.auth_calls:
+                return True
+            todo.extend(facts.functions)
+    return False
+
+
+def _rows_it_unhides(
+    ctx: LintContext, body: str | None, language: str | None, result: str | None
+) -> list[str]:
+    """Owner-scoped RLS tables a definer function returns data from without consulting the
+    caller: the ``get_profile(user_id uuid)`` leak. Predicates (boolean) and procedures
+    (void) answer a yes/no or return nothing, so they are left to the plain warning."""
+    if not body or not language or (result or "").lower() in ("boolean", "void", "trigger"):
+        return []
+    facts = analyse_body(body, language)
+    if not facts.parsed or facts.auth_calls or _may_ask_for_the_caller(ctx, facts.functions):
+        return []
+    hidden = []
+    for relation in sorted(facts.relations):
+        table = ctx.catalog.table(relation)
+        if table is None or not table.rls_enabled or table.schema in SUPABASE_SCHEMAS:
+            continue
+        if any(
+            p.permissive and p.command in ("SELECT", "ALL") and ctx.using(p).uid_columns
+            for p in table.policies
+        ):
+            hidden.append(relation)
+    return hidden
 
 
 @rule(
