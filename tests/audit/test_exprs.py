@@ -157,6 +157,16 @@ def test_signed_in_only(text: str, signed_in: bool) -> None:
     assert facts(text).signed_in_true is signed_in
 
 
+def test_self_comparisons() -> None:
+    assert facts("owner_id = owner_id").self_comparisons == ("owner_id = owner_id",)
+    slip = "exists (select 1 from public.m where m.user_id = auth.uid() and m.org_id = m.org_id)"
+    assert facts(slip).self_comparisons == ("m.org_id = m.org_id",)
+    assert (
+        facts("exists (select 1 from public.m where m.org_id = docs.org_id)").self_comparisons == ()
+    )
+    assert facts("owner_id = auth.uid()").self_comparisons == ()
+
+
 def test_anon_null() -> None:
     assert facts("owner_id = (select auth.uid())").anon_null
     assert facts("owner_id = auth.uid() OR (org_id = 1 AND id = auth.uid())").anon_null

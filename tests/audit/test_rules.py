@@ -214,3 +214,11 @@ def test_definer_function_returning_rows_rls_hides_is_an_error(findings: list[Fi
     assert "public.audfe_profile_of(target uuid)" in leak.remediation
     assert _one(findings, rule, "public.audfe_my_profile").level == "warn"
     assert _one(findings, rule, "public.audfe_report").level == "warn"
+
+
+def test_self_comparison_names_the_column_to_qualify(findings: list[Finding]) -> None:
+    slip = _one(findings, "policy_compares_column_with_itself", "public.pccwi_projects")
+    assert slip.details["comparisons"] == ["m.team_id = m.team_id"]
+    assert "pccwi_projects.team_id" in slip.remediation
+    typo = _one(findings, "policy_compares_column_with_itself", "public.pccwi_notes")
+    assert typo.details["comparisons"] == ["owner_id = owner_id"]

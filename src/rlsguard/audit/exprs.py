@@ -105,6 +105,7 @@ class Analysis:
     mentions_anon: bool = False  # tests the requester's role (auth.role(), 'anon')
     anon_null: bool = False  # every OR branch requires `<col> = auth.uid()`: NULL for anon
     signed_in_true: bool = False  # true for every signed-in user (`auth.uid() is not null`)
+    self_comparisons: tuple[str, ...] = ()  # `m.team_id = m.team_id`: a column with itself
 
     @property
     def row_role_tests(self) -> tuple[tuple[str, str], ...]:
@@ -239,6 +240,7 @@ class _Walker:
         self.anonymous: list[str] = []
         self.metadata: list[str] = []
         self.mentions_anon = False
+        self.self_comparisons: list[str] = []
 
     # -- scope -------------------------------------------------------------------------
     def target_column(self, node: Any, scopes: tuple[Mapping[str, str], ...]) -> str | None:
@@ -351,6 +353,15 @@ class _Walker:
             return
         if node.kind == A_Expr_Kind.AEXPR_OP and op not in ("=", "<>", "!="):
             return
+        left, right = _strip(node.lexpr), _strip(node.rexpr)
+        if (
+            node.kind == A_Expr_Kind.AEXPR_OP
+            and op == "="
+            and isinstance(left, ast.ColumnRef)
+            and isinstance(right, ast.ColumnRef)
+            and deparse(left) == deparse(right)
+        ):
+            self.self_comparisons.append(deparse(node))
         pairs = [(node.lexpr, node.rexpr)]
         if node.kind in (A_Expr_Kind.AEXPR_OP, A_Expr_Kind.AEXPR_NOT_DISTINCT):
             pairs.append((node.rexpr, node.lexpr))
@@ -526,6 +537,7 @@ def analyse(
         mentions_anon=walker.mentions_anon,
         anon_null=_requires_uid(node),
         signed_in_true=truth is None and _always(node, signed_in=True) is True,
+        self_comparisons=tuple(dict.fromkeys(walker.self_comparisons)),
     )
 
 

@@ -599,6 +599,46 @@ def owned_rows_readable_by_all(ctx: LintContext) -> Iterator[Finding]:
             )
 
 
+@rule(
+    "policy_compares_column_with_itself",
+    level="error",
+    category="security",
+    title="Policy compares a column with itself",
+    description="`x = x` is true for every row where x is not null. It is how the classic "
+    "subquery slip reads once Postgres has resolved it: in `exists (select 1 from members m "
+    "where m.user_id = auth.uid() and m.team_id = team_id)` the unqualified `team_id` names "
+    "the subquery's own column, not the policy's row, so a member of any team passes for "
+    "every row.",
+    remediation="Qualify the outer column with the policy's table: `m.team_id = <table>.team_id`.",
+)
+def policy_compares_column_with_itself(ctx: LintContext) -> Iterator[Finding]:
+    for table in ctx.rls_tables:
+        for policy in table.policies:
+            found = [
+                (clause, text)
+                for clause, analysis in ctx.expressions(policy)
+                for text in analysis.self_comparisons
+            ]
+            if not found:
+                continue
+            label = table_label(table)
+            described = "; ".join(f"{clause}: {text}" for clause, text in found)
+            column = found[0][1].split("=")[0].strip().strip("()").split(".")[-1]
+            yield ctx.finding(
+                label,
+                f"policy {policy.name} compares a column with itself ({described}): true for "
+                "every row where it is not null, so the condition does not tie the row to the "
+                "requester (an unqualified column inside a subquery names the subquery's "
+                "table, not the policy's row).",
+                location=ctx.location(policy),
+                remediation=f"In {policy.name}, qualify the policy's own column with its table: "
+                f"`... = {table.name}.{column}` (compare the subquery's column with "
+                f"{label}'s), then re-test.",
+                policy=policy.name,
+                comparisons=[text for _, text in found],
+            )
+
+
 def _predicate(ctx: LintContext, policy: Policy) -> Analysis:
     return ctx.effective_check(policy) if policy.command == "INSERT" else ctx.using(policy)
 
