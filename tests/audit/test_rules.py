@@ -222,3 +222,13 @@ def test_self_comparison_names_the_column_to_qualify(findings: list[Finding]) ->
     assert "pccwi_projects.team_id" in slip.remediation
     typo = _one(findings, "policy_compares_column_with_itself", "public.pccwi_notes")
     assert typo.details["comparisons"] == ["owner_id = owner_id"]
+
+
+def test_self_granted_privilege_names_column_and_action(findings: list[Finding]) -> None:
+    rule = "policy_lets_users_grant_themselves"
+    join = _one(findings, rule, "public.plugt_members")
+    assert (join.details["action"], join.details["columns"]) == ("INSERT", ["role"])
+    assert "role = 'admin'" in join.message
+    assert "plugt_members_join" in join.remediation
+    profile = _one(findings, rule, "public.plugt_profiles")
+    assert (profile.details["action"], profile.details["columns"]) == ("UPDATE", ["is_admin"])

@@ -13,7 +13,12 @@ import re
 from collections import defaultdict
 from collections.abc import Iterator
 
-from rlsguard.audit.exprs import Analysis, pinned_columns
+from rlsguard.audit.exprs import (
+    PRIVILEGE_FLAG_COLUMNS,
+    Analysis,
+    is_privilege_literal,
+    pinned_columns,
+)
 from rlsguard.audit.findings import Finding
 from rlsguard.audit.plpgsql import ROLE_TABLE, trigger_facts, when_change_tests
 from rlsguard.audit.rules.base import (
@@ -637,6 +642,95 @@ def policy_compares_column_with_itself(ctx: LintContext) -> Iterator[Finding]:
                 policy=policy.name,
                 comparisons=[text for _, text in found],
             )
+
+
+def _privilege_columns(ctx: LintContext) -> dict[str, dict[str, set[str]]]:
+    """``{table: {column: {how}}}``: columns other policies (or the helper functions they call)
+    read from another table as a privilege, as ``m.role = 'admin'`` or ``p.is_admin``."""
+    out: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+    facts = [a for p in ctx.catalog.policies for _, a in ctx.expressions(p)]
+    facts += [ctx.body(f) for f in ctx.catalog.functions if f.schema not in SUPABASE_SCHEMAS]
+    for fact in facts:
+        for relation, column, literal in fact.foreign_literals:
+            if is_privilege_literal(literal):
+                out[relation][column].add(f"{column} = {literal!r}")
+        for relation, column in fact.foreign_columns:
+            if PRIVILEGE_FLAG_COLUMNS.match(column):
+                out[relation][column].add(column)
+    return out
+
+
+@rule(
+    "policy_lets_users_grant_themselves",
+    level="error",
+    category="security",
+    title="Users may write the column that grants privileges",
+    description="Policies elsewhere trust a column of this table as a privilege (`m.role = "
+    "'admin'`, `p.is_admin`), yet an INSERT or UPDATE policy here checks only whose row it is: "
+    "a user inserts a membership with role 'admin' into any team, or sets is_admin on their "
+    "own profile. A column default does not help: the client sends the value.",
+    remediation="Pin the column in the policy's WITH CHECK (`role = 'member'`), revoke INSERT/"
+    "UPDATE on it from the client roles, or refuse the change in a BEFORE trigger.",
+)
+def policy_lets_users_grant_themselves(ctx: LintContext) -> Iterator[Finding]:
+    trusted = _privilege_columns(ctx)
+    for table in ctx.rls_tables:
+        privileged = trusted.get(table.qualified)
+        if not table.rls_enabled or not privileged:
+            continue
+        guards = _trigger_guards(ctx, table)
+        table_columns = frozenset(c.name for c in table.columns)
+        label = table_label(table)
+        for policy in table.policies:
+            if policy.command not in ("INSERT", "UPDATE", "ALL") or not policy.permissive:
+                continue
+            for action in ("INSERT", "UPDATE"):
+                if action not in COMMAND_PRIVILEGES[policy.command]:
+                    continue
+                if action == "UPDATE" and policy.using_raw is None:
+                    continue  # admits no row to update
+                check = (
+                    ctx.effective_check(policy)
+                    if action == "INSERT"
+                    else (ctx.with_check(policy) or ctx.using(policy))
+                )
+                if check.always_false or not check.parsed:
+                    continue
+                raw = check.text
+                pinned = pinned_columns(raw, policy.table, table_columns) if raw else frozenset()
+                writers: dict[str, list[str]] = {}
+                for role in ctx.policy_roles(policy):
+                    free = [
+                        c
+                        for c in sorted(privileged)
+                        if c in ctx.columns_with(table, role, action)
+                        and c not in pinned
+                        and c not in check.columns
+                        and not (action == "UPDATE" and c in guards.guarded)
+                    ]
+                    if free:
+                        writers[role] = free
+                if not writers:
+                    continue
+                columns = sorted({c for free in writers.values() for c in free})
+                how = "; ".join(sorted({h for c in columns for h in privileged[c]}))
+                yield ctx.finding(
+                    label,
+                    f"policy {policy.name} ({policy.command}) lets {_who(list(writers))} "
+                    f"{action.lower()} rows of {label} with any {', '.join(columns)}, which "
+                    f"policies trust as a privilege ({how}): a user can "
+                    f"{'insert' if action == 'INSERT' else 'update'} a row that makes them "
+                    "privileged (e.g. admin of any team).",
+                    location=ctx.location(policy),
+                    remediation=f"Pin {', '.join(columns)} in {policy.name}'s WITH CHECK (as "
+                    f"`{columns[0]} = <the unprivileged value>`), `revoke {action.lower()} "
+                    f"({', '.join(columns)}) on {label} from {', '.join(writers)}`, or refuse "
+                    "the value in a BEFORE trigger.",
+                    policy=policy.name,
+                    action=action,
+                    columns=columns,
+                )
+                break
 
 
 def _predicate(ctx: LintContext, policy: Policy) -> Analysis:
