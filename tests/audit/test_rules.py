@@ -232,3 +232,9 @@ def test_self_granted_privilege_names_column_and_action(findings: list[Finding])
     assert "plugt_members_join" in join.remediation
     profile = _one(findings, rule, "public.plugt_profiles")
     assert (profile.details["action"], profile.details["columns"]) == ("UPDATE", ["is_admin"])
+
+
+def test_personal_data_for_anon_names_the_columns(findings: list[Finding]) -> None:
+    leads = _one(findings, "personal_data_readable_by_anon", "public.pdrba_leads")
+    assert leads.details["columns"] == ["email", "phone"]
+    assert "revoke select (email, phone) on public.pdrba_leads from anon" in leads.remediation

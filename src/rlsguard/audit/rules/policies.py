@@ -29,7 +29,7 @@ from rlsguard.audit.rules.base import (
     rule,
     table_label,
 )
-from rlsguard.audit.rules.surface import credential_reason
+from rlsguard.audit.rules.surface import credential_reason, is_sensitive_column
 from rlsguard.catalog.surface import SUPABASE_SCHEMAS, Policy, Table
 
 _MULTIPLE_PERMISSIVE_ROLES = ("anon", "authenticated", "authenticator", "dashboard_user")
@@ -544,6 +544,52 @@ def sensitive_columns_readable(ctx: LintContext) -> Iterator[Finding]:
                         columns=secrets,
                     )
                     break
+
+
+@rule(
+    "personal_data_readable_by_anon",
+    level="warn",
+    category="security",
+    title="Personal data readable with the public anon key",
+    description="A SELECT policy that is always true for anon, on a table with columns of "
+    "personal data (email, phone, address, birth date, ...): anyone holding the anon key, "
+    "which ships in every client, downloads them all, as from a contact form or waiting "
+    "list meant to be write-only.",
+    remediation="Drop the policy for anon (a form needs only INSERT), scope it to the row's "
+    "owner, or revoke SELECT on the personal columns from anon.",
+)
+def personal_data_readable_by_anon(ctx: LintContext) -> Iterator[Finding]:
+    for table in ctx.rls_tables:
+        if not table.rls_enabled:
+            continue
+        readable = ctx.columns_with(table, "anon", "SELECT")
+        personal = sorted(
+            c.name
+            for c in table.columns
+            if c.name in readable
+            and (is_sensitive_column(c.name) and credential_reason(c.name) is None)
+        )
+        if not personal:
+            continue
+        for policy in table.policies:
+            if policy.command not in ("SELECT", "ALL") or not policy.permissive:
+                continue
+            if not policy.applies_to("anon") or policy.using_raw is None:
+                continue
+            if not ctx.using(policy).always_true:
+                continue
+            label = table_label(table)
+            yield ctx.finding(
+                label,
+                f"policy {policy.name} lets anon (anyone with the public anon key) read every "
+                f"row of {label}, including {', '.join(personal)}.",
+                location=ctx.location(policy),
+                remediation=f"Drop {policy.name} for anon or scope it to the row's owner, or "
+                f"`revoke select ({', '.join(personal)}) on {label} from anon`.",
+                policy=policy.name,
+                columns=personal,
+            )
+            break
 
 
 def _strong_owner_column(ctx: LintContext, table: Table) -> str | None:
