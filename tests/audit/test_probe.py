@@ -64,10 +64,18 @@ def test_synthetic_mode_actors_and_messages(
     made = [n for n in report.notes if n.startswith(("no synthetic row", "synthetic user"))]
     assert made == []  # every synthetic row could be made
     # Tried on nothing, and says why: a table whose rows belong to no one.
-    assert sorted(report.untested) == ["public.pe_documents", "public.pe_reports"]
+    assert sorted(report.untested) == [
+        "public.pe_documents",
+        "public.pe_ledger",
+        "public.pe_reports",
+    ]
     assert report.untested["public.pe_documents"].startswith("its synthetic row belongs to no one")
     by_rule = {f.rule: f for f in report.findings}
-    escalation = by_rule["privilege_escalation"]
+    [escalation] = [
+        f
+        for f in report.findings
+        if f.rule == "privilege_escalation" and f.object == "public.pe_profiles"
+    ]
     assert escalation.details["column"] == "role"
     assert escalation.details["grade"] == "role escalation"
     assert "private.app_role" not in escalation.remediation
@@ -81,6 +89,19 @@ def test_synthetic_mode_actors_and_messages(
     }
     write = by_rule["cross_tenant_write"]
     assert "a row owned by synthetic user b" in write.message
+
+
+def test_a_privilege_flag_nobody_holds_is_tried_with_true(
+    probed: tuple[ProbeReport, Database, dict[str, int]],
+) -> None:
+    [flag] = [
+        f
+        for f in probed[0].findings
+        if f.rule == "privilege_escalation" and f.object == "public.pe_staff"
+    ]
+    assert flag.details["column"] == "is_admin"
+    assert flag.level == "error"
+    assert all(done == ["true"] for done in flag.details["changes"].values())
 
 
 def test_nothing_stays_behind(probed: tuple[ProbeReport, Database, dict[str, int]]) -> None:

@@ -879,6 +879,10 @@ class _Probe:
             values.extend((r[0], _show(r[0])) for r in rows)
             literals = self.trusted.get(table.qualified, {}).get(column, set())
             values.extend((v, _show(v)) for v in sorted(literals))
+            described = shape.column(column)
+            if described is not None and described.category == "B":
+                # An is_admin flag nobody has set yet: no other row offers `true`.
+                values.append((True, "true"))
         else:
             fk = shape.foreign_key(column)
             for world in self.victims(actor):
