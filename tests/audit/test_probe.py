@@ -134,6 +134,11 @@ create trigger pu_refuse before insert on public.pu_frozen
   for each row execute function public.pu_refuse();
 -- A table no client role may touch at all is out of scope, not "0 attempts".
 create table public.pu_backend (id bigint primary key);
+-- Granted but closed by RLS without a policy (storage's tables in a project that uses no
+-- storage): Postgres keeps every API request out, so there is nothing to try.
+create table public.pu_closed (id bigint primary key, note text);
+alter table public.pu_closed enable row level security;
+grant select, insert, update, delete on public.pu_closed to anon, authenticated;
 """
 
 
@@ -152,6 +157,9 @@ def test_untested_tables_say_why_and_signup_metadata_is_sent(
     assert "0 attempts on public.pu_frozen: " in "\n".join(report.notes)
     assert "SECURITY DEFINER" not in cause
     assert "public.pu_backend" not in report.untested
+    assert "public.pu_closed" in report.tables
+    assert "public.pu_closed" not in report.untested
+    assert any(n.startswith("public.pu_closed needs no attempt") for n in report.notes)
     assert "public.notes" not in report.untested
 
 

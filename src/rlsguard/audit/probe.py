@@ -1043,6 +1043,12 @@ def run_probe(
         probe.current = None
         for table in tables:
             if not probe.tried.get(table.qualified):
+                if closed_by_rls(table):
+                    report.notes.append(
+                        f"{table.qualified} needs no attempt: row level security is on and no "
+                        "policy admits any role, so the API can neither read nor change it"
+                    )
+                    continue
                 cause = probe.why_untested(table, actors)
                 report.untested[table.qualified] = cause
                 report.notes.append(f"0 attempts on {table.qualified}: {cause}")
@@ -1053,6 +1059,20 @@ def run_probe(
         )
     )
     return report
+
+
+def closed_by_rls(table: Table) -> bool:
+    """Whether Postgres itself keeps every API request out of ``table``: RLS on, no
+    permissive policy, and not owned by an API role (an owner skips RLS unless forced).
+
+    Storage's tables are exposed in older config.toml templates (``schemas = ["public",
+    "storage", ...]``) and stay closed in every project that adds no storage policy; they are
+    not a gap in the probe."""
+    return (
+        table.rls_enabled
+        and not any(p.permissive for p in table.policies)
+        and table.owner not in ("anon", "authenticated")
+    )
 
 
 def probe_database(db: Database, **options: Any) -> list[Finding]:
