@@ -249,6 +249,25 @@ def _search(conn: psycopg.Connection[Any]) -> None:
         conn.execute("select * from public.search_articles('rows')")
 
 
+@behaviour("private_schema_rpc")
+def _private(conn: psycopg.Connection[Any]) -> None:
+    ada, ben = "b1000000-0000-0000-0000-000000000001", "b1000000-0000-0000-0000-000000000002"
+    acme = "b2000000-0000-0000-0000-000000000001"
+    # Ben reaches the private table only through the RPC function, as a member.
+    assert as_user(conn, ben, "select name, role from public.get_accounts()") == [
+        ("Acme", "member")
+    ]
+    move = f"update app.accounts set primary_owner = '{ben}' where id = '{acme}'"
+    with conn.transaction(force_rollback=True):
+        conn.execute("set local role authenticated")
+        conn.execute("select set_config('request.jwt.claims', %s, true)", (claims(ada),))
+        conn.execute(f"select public.rename_account('{acme}', 'Acme Ltd')")
+        assert conn.execute("select name from app.accounts").fetchall() == [("Acme Ltd",)]
+        assert sqlstate(conn, move) == "42501"  # the guard, for the owner too
+    with conn.transaction(force_rollback=True):  # the service (not an API role) may
+        assert conn.execute(move).rowcount == 1
+
+
 # -- the tests ---------------------------------------------------------------------------------
 
 
