@@ -268,6 +268,19 @@ def _private(conn: psycopg.Connection[Any]) -> None:
         assert conn.execute(move).rowcount == 1
 
 
+@behaviour("storage_regex_mfa")
+def _regex_mfa(conn: psycopg.Connection[Any]) -> None:
+    cy, dee = "c1000000-0000-0000-0000-000000000001", "c1000000-0000-0000-0000-000000000002"
+    files = "select name from storage.objects order by name"
+    assert as_user(conn, None, files) == []  # the pattern is NULL without a user
+    assert as_user(conn, cy, files, aal="aal1") == [(f"{cy}/cv.pdf",)]
+    # Dee verified a factor: an aal1 session sees nothing, aal2 sees her own folder only.
+    assert as_user(conn, dee, files, aal="aal1") == []
+    assert as_user(conn, dee, files, aal="aal2") == [(f"{dee}/id.png",)]
+    assert as_user(conn, dee, "select title from public.todos", aal="aal1") == []
+    assert as_user(conn, dee, "select title from public.todos", aal="aal2") == [("file taxes",)]
+
+
 # -- the tests ---------------------------------------------------------------------------------
 
 
