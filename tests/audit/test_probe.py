@@ -139,6 +139,11 @@ create table public.pu_backend (id bigint primary key);
 create table public.pu_closed (id bigint primary key, note text);
 alter table public.pu_closed enable row level security;
 grant select, insert, update, delete on public.pu_closed to anon, authenticated;
+-- A catalog everyone reads and nobody writes: nothing differs between users.
+create table public.pu_catalog (id text primary key, name text);
+alter table public.pu_catalog enable row level security;
+grant select, insert, update, delete on public.pu_catalog to anon, authenticated;
+create policy pu_catalog_read on public.pu_catalog for select using (true);
 """
 
 
@@ -160,6 +165,11 @@ def test_untested_tables_say_why_and_signup_metadata_is_sent(
     assert "public.pu_closed" in report.tables
     assert "public.pu_closed" not in report.untested
     assert any(n.startswith("public.pu_closed needs no attempt") for n in report.notes)
+    assert "public.pu_catalog" not in report.untested
+    assert any(
+        n.startswith("public.pu_catalog needs no attempt: its only policies let every row")
+        for n in report.notes
+    )
     assert "public.notes" not in report.untested
 
 

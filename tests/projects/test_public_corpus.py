@@ -281,6 +281,17 @@ def _regex_mfa(conn: psycopg.Connection[Any]) -> None:
     assert as_user(conn, dee, "select title from public.todos", aal="aal2") == [("file taxes",)]
 
 
+@behaviour("catalog_auto_expose")
+def _catalog(conn: psycopg.Connection[Any]) -> None:
+    # The default privileges granted the new tables: RLS alone decides.
+    assert as_user(conn, None, "select count(*) from public.products") == [(2,)]
+    assert as_user(conn, ADA, "select count(*) from public.customers") == [(0,)]
+    with conn.transaction(force_rollback=True):
+        conn.execute("set local role anon")
+        write = "insert into public.products (id, name) values ('prod_free', 'Free')"
+        assert sqlstate(conn, write) == "42501"  # granted, but no policy admits a write
+
+
 # -- the tests ---------------------------------------------------------------------------------
 
 
