@@ -35,6 +35,7 @@ from rlsguard.supabase import (
 PUBLIC = Path(__file__).parent / "public"
 NAMES = sorted(p.name for p in PUBLIC.iterdir() if (p / "supabase").is_dir())
 _HINT = re.compile(r'stand_ins = \["([\w-]+)"\]')
+_LINE = re.compile(r"stand_ins = \[[^\]]*\]")  # the whole line a hint says to write
 
 
 def switches(folder: Path) -> tuple[str, ...]:
@@ -324,7 +325,8 @@ def test_applies_with_its_documented_switches(name: str, corpus: PostgresServer)
 def test_without_switches_the_hint_names_the_line_that_works(
     name: str, corpus: PostgresServer, tmp_path: Path
 ) -> None:
-    """Follow each hint: paste its ``stand_ins`` line into rlsguard.toml, until it applies."""
+    """Follow each hint: paste its ``stand_ins`` line, as it is, over rlsguard.toml's (the
+    line keeps the stand-ins already chosen), until the project applies."""
     folder = tmp_path / name
     shutil.copytree(PUBLIC / name, folder)
     (folder / "rlsguard.toml").unlink()
@@ -342,10 +344,11 @@ def test_without_switches_the_hint_names_the_line_that_works(
             text = str(exc)
             assert "--stand-in" in text, text
             assert "--rlsguard-stand-in" in text, text
-            match = _HINT.search(text)
+            match = _LINE.search(text)
             assert match, text
-            followed.append(match.group(1))
-            (folder / "rlsguard.toml").write_text(f"stand_ins = {json.dumps(followed)}\n")
+            line = match.group(0)
+            followed = json.loads(line.partition("=")[2])
+            (folder / "rlsguard.toml").write_text(line + "\n")
     else:
         pytest.fail(f"still failing after following {followed}")
     assert sorted(followed) == sorted(switches(PUBLIC / name))

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import difflib
 import importlib.util
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -399,11 +400,17 @@ STAND_INS: dict[str, StandIn] = {
 }
 
 
-def switch_hint(extension: str) -> str:
-    """The exact switches that turn the stand-in for ``extension`` on, for error messages."""
+def switch_hint(extension: str, chosen: Iterable[str] = ()) -> str:
+    """The exact switches that turn the stand-in for ``extension`` on, for error messages.
+
+    ``chosen`` are the stand-ins already opted into: the line to write keeps them, so a user
+    who pastes it does not lose the one they added for the previous error."""
+    names = [n for n in sorted(chosen) if n != extension] + [extension]
+    line = f"{CONFIG_KEY} = [{', '.join(json.dumps(n) for n in names)}]"
+    where = "rlsguard.toml (or [tool.rlsguard] in pyproject.toml)"
+    config = f"set {line} in {where}" if len(names) > 1 else f"add {line} to {where}"
     return (
-        f'add {CONFIG_KEY} = ["{extension}"] to rlsguard.toml (or [tool.rlsguard] in '
-        f"pyproject.toml), or pass {CLI_OPTION} {extension} to rlsguard / "
+        f"{config}, or pass {CLI_OPTION} {extension} to rlsguard / "
         f"{PYTEST_OPTION} {extension} to pytest"
     )
 
