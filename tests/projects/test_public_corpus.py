@@ -293,6 +293,31 @@ def _catalog(conn: psycopg.Connection[Any]) -> None:
         assert sqlstate(conn, write) == "42501"  # granted, but no policy admits a write
 
 
+@behaviour("upload_pipeline")
+def _uploads(conn: psycopg.Connection[Any]) -> None:
+    conn.execute(
+        "insert into auth.users (id, email) values (%s, 'up@uploads.test'), "
+        "(%s, 'other@uploads.test')",
+        (ADA, BEN),
+    )
+    with conn.transaction():  # an upload, as the storage API makes it for Ada
+        conn.execute("set local role authenticated")
+        conn.execute("select set_config('request.jwt.claims', %s, true)", (claims(ADA),))
+        conn.execute(
+            "select set_config('request.headers', %s, true)",
+            (json.dumps({"authorization": "Bearer ada-token"}),),
+        )
+        conn.execute(
+            "insert into storage.objects (bucket_id, name, owner) values ('uploads', %s, %s)",
+            (f"{ADA}/report.pdf", ADA),
+        )
+    assert as_user(conn, ADA, "select name from public.documents") == [("report.pdf",)]
+    assert as_user(conn, BEN, "select name from public.documents") == []
+    assert conn.execute(
+        "select headers ->> 'Authorization' from net.http_request_queue"
+    ).fetchall() == [("Bearer ada-token",)]
+
+
 # -- the tests ---------------------------------------------------------------------------------
 
 
