@@ -127,7 +127,7 @@ def test_a_probe_that_tried_nothing_names_every_cause(tmp_path: Path) -> None:
             create table public.plans (id bigint primary key, name text);
             alter table public.plans enable row level security;
             grant select on public.plans to anon, authenticated;
-            create policy everyone on public.plans for select using (true);
+            create policy named on public.plans for select using (name is not null);
             """
         ),
         encoding="utf-8",
