@@ -318,6 +318,27 @@ def _uploads(conn: psycopg.Connection[Any]) -> None:
     ).fetchall() == [("Bearer ada-token",)]
 
 
+@behaviour("vector_in_public")
+def _vector_public(conn: psycopg.Connection[Any]) -> None:
+    page = conn.execute("insert into public.doc_pages (path) values ('/rls') returning id")
+    page_id = page.fetchone()[0]  # type: ignore[index]
+    conn.execute(
+        "insert into public.doc_sections (page_id, content, embedding) values "
+        "(%s, 'policies', '[1,0,0]'), (%s, 'grants', '[0,1,0]')",
+        (page_id, page_id),
+    )
+    assert as_user(conn, None, "select count(*) from public.doc_sections") == [(0,)]
+    found = "select content from public.match_sections('[0.9,0.1,0]', 1)"
+    assert as_user(conn, None, found) == [("policies",)]
+    # The stand-in's functions are tagged as the extension's; the project's own are not.
+    tagged = conn.execute(
+        "select p.proname from pg_proc p where p.pronamespace = 'public'::regnamespace "
+        "and obj_description(p.oid, 'pg_proc') = 'rlsguard stand-in for vector'"
+    ).fetchall()
+    assert ("vector_in",) in tagged
+    assert ("match_sections",) not in tagged
+
+
 # -- the tests ---------------------------------------------------------------------------------
 
 

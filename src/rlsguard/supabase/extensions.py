@@ -27,6 +27,7 @@ from typing import Literal
 
 from psycopg import sql
 
+from rlsguard.catalog.surface import STAND_IN_COMMENT
 from rlsguard.errors import ConfigError, StandInWarning, warn
 from rlsguard.supabase import sqlfiles
 from rlsguard.supabase.statements import split
@@ -287,14 +288,23 @@ class StandIn:
             if schema
             else ""
         )
+        # Its functions are tagged as the extension's (a real extension's members are left
+        # out of lint and snapshots through pg_depend; a stand-in has no pg_extension row).
         return (
-            "DO $rlsguard_standin$\nBEGIN\n"
+            "DO $rlsguard_standin$\nDECLARE\n  before oid[];\n  made oid;\nBEGIN\n"
             f"  IF EXISTS (SELECT 1 FROM pg_proc WHERE {where}) THEN\n"
             f"    RAISE NOTICE 'stand-in for {self.extension} already present';\n"
             "    RETURN;\n  END IF;\n"
+            "  before := array(SELECT oid FROM pg_proc);\n"
             "  EXECUTE replace($rlsguard_body$"
             + body
             + f"$rlsguard_body$, '@extschema@', coalesce({schema_expr}, '@extschema@'));\n"
+            "  FOR made IN SELECT p.oid FROM pg_proc p WHERE p.prokind IN ('f', 'p')\n"
+            "      AND p.oid <> ALL (before) AND obj_description(p.oid, 'pg_proc') IS NULL LOOP\n"
+            "    EXECUTE format('COMMENT ON ROUTINE %s IS %L', made::regprocedure, "
+            + _quote(f"{STAND_IN_COMMENT}{self.extension}")
+            + ");\n"
+            "  END LOOP;\n"
             "END\n$rlsguard_standin$"
         )
 
