@@ -215,7 +215,8 @@ def probe(
         causes = "; ".join(report.notes) or "no exposed table or actor"
         err.print(
             f"[red]nothing was checked:[/] the probe made 0 attempts ({escape(causes)}). "
-            "Fix what each cause names, or pass --allow-empty.",
+            "Fix the causes that name a gap, or pass --allow-empty if nothing here is meant "
+            "to be tried.",
             markup=True,
             soft_wrap=True,
         )
