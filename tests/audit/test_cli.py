@@ -100,10 +100,42 @@ def test_probe_fails_when_a_table_got_no_attempt(tmp_path: Path) -> None:
     result = runner.invoke(app, args)
     assert result.exit_code == 1, result.output
     assert "not every table was checked" in result.output
-    assert "0 attempts on 2 table(s)" in result.output
+    assert "0 attempts on 1 table(s)" in result.output
     assert "storage.objects: its synthetic row belongs to no one" in result.output
+    # No client holds a policy on buckets: RLS closes it, there is nothing to try.
+    assert "storage.buckets needs no attempt" in result.output
     allowed = runner.invoke(app, [*args, "--allow-empty"])
     assert allowed.exit_code == 0, allowed.output
     assert "not every table was checked" not in allowed.output
     # The reference platform tries every table: no flag needed.
     assert runner.invoke(app, ["probe", "--supabase-dir", str(REFERENCE)]).exit_code == 0
+
+
+def test_a_probe_that_tried_nothing_names_every_cause(tmp_path: Path) -> None:
+    """It used to name only the last table's cause and tell the user to seed users."""
+    supabase = tmp_path / "supabase"
+    (supabase / "migrations").mkdir(parents=True)
+    (supabase / "config.toml").write_text(
+        '[api]\nschemas = ["public"]\nauto_expose_new_tables = false\n', encoding="utf-8"
+    )
+    (supabase / "migrations" / "20240101000000_init.sql").write_text(
+        textwrap.dedent(
+            """
+            create table public.notes (id bigint primary key, owner uuid references auth.users);
+            alter table public.notes enable row level security;
+            create policy own on public.notes using (owner = (select auth.uid()));
+            create table public.plans (id bigint primary key, name text);
+            alter table public.plans enable row level security;
+            grant select on public.plans to anon, authenticated;
+            create policy named on public.plans for select using (name is not null);
+            """
+        ),
+        encoding="utf-8",
+    )
+    result = runner.invoke(app, ["probe", "--supabase-dir", str(supabase)])
+    assert result.exit_code == 1, result.output
+    verdict = result.output[result.output.index("nothing was checked") :]
+    assert "reachable by anon or authenticated (public.notes)" in verdict
+    assert "auto_expose_new_tables = true" in verdict
+    assert "public.plans: its synthetic row belongs to no one" in verdict
+    assert "Seed the personas" not in verdict

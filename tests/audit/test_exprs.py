@@ -173,6 +173,34 @@ def test_anon_null() -> None:
     assert not facts("owner_id = auth.uid() OR role = 'x'").anon_null
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Storage folder rules: a strict operator over a concatenation holding auth.uid().
+        "bucket_id = 'files' AND name ~ ('^' || (auth.uid())::text || '/')",
+        "bucket_id = 'files' AND name LIKE (select auth.uid())::text || '/%'",
+        "(name ~~ (((SELECT auth.uid() AS uid))::text || '/%'::text))",  # as pg_policy has it
+        "owner_id <> auth.uid()",
+        "(storage.foldername(name))[1] = (auth.uid())::text",
+    ],
+)
+def test_a_test_null_without_a_user_is_anon_null(text: str) -> None:
+    assert facts(text).anon_null
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "owner_id is distinct from auth.uid()",  # not strict: true for anon
+        "name ~ concat('^', auth.uid(), '/')",  # concat() skips NULLs
+        "name ~ ('^' || coalesce(auth.uid()::text, '') || '/')",
+        "bucket_id = 'files'",
+    ],
+)
+def test_a_test_that_survives_a_null_uid_is_not_anon_null(text: str) -> None:
+    assert not facts(text).anon_null
+
+
 def test_unparsable_text_is_not_guessed_at() -> None:
     a = analyse("this is not sql (", None)
     assert not a.parsed

@@ -155,6 +155,37 @@ create trigger pu_refuse before insert on public.pu_frozen
   for each row execute function public.pu_refuse();
 -- A table no client role may touch at all is out of scope, not "0 attempts".
 create table public.pu_backend (id bigint primary key);
+-- Granted but closed by RLS without a policy (storage's tables in a project that uses no
+-- storage): Postgres keeps every API request out, so there is nothing to try.
+create table public.pu_closed (id bigint primary key, note text);
+alter table public.pu_closed enable row level security;
+grant select, insert, update, delete on public.pu_closed to anon, authenticated;
+-- A catalog everyone reads and nobody writes: nothing differs between users.
+create table public.pu_catalog (id text primary key, name text);
+alter table public.pu_catalog enable row level security;
+grant select, insert, update, delete on public.pu_catalog to anon, authenticated;
+create policy pu_catalog_read on public.pu_catalog for select using (true);
+-- A table of uploads: its synthetic row needs a storage object, whose trigger splits the
+-- path (folder/file) and reads request.headers, as a trigger calling an edge function does.
+create table public.pu_upload_log (file_name text not null);
+create function public.pu_on_upload() returns trigger language plpgsql
+set search_path = '' as $$
+begin
+  perform current_setting('request.headers')::json;
+  insert into public.pu_upload_log (file_name) values (new.path_tokens[2]);
+  return null;
+end $$;
+create trigger pu_on_upload after insert on storage.objects
+  for each row execute function public.pu_on_upload();
+create table public.pu_uploads (
+  id bigint generated always as identity primary key,
+  object_id uuid not null references storage.objects (id),
+  created_by uuid not null references auth.users (id)
+);
+alter table public.pu_uploads enable row level security;
+grant select, insert on public.pu_uploads to authenticated;
+create policy pu_uploads_own on public.pu_uploads to authenticated
+  using (created_by = (select auth.uid())) with check (created_by = (select auth.uid()));
 """
 
 
@@ -173,6 +204,16 @@ def test_untested_tables_say_why_and_signup_metadata_is_sent(
     assert "0 attempts on public.pu_frozen: " in "\n".join(report.notes)
     assert "SECURITY DEFINER" not in cause
     assert "public.pu_backend" not in report.untested
+    assert "public.pu_closed" in report.tables
+    assert "public.pu_closed" not in report.untested
+    assert any(n.startswith("public.pu_closed needs no attempt") for n in report.notes)
+    assert "public.pu_catalog" not in report.untested
+    assert "public.pu_uploads" not in report.untested
+    assert not [n for n in report.notes if n.startswith("no synthetic row in storage.objects")]
+    assert any(
+        n.startswith("public.pu_catalog needs no attempt: its only policies let every row")
+        for n in report.notes
+    )
     assert "public.notes" not in report.untested
 
 

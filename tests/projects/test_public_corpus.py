@@ -35,6 +35,7 @@ from rlsguard.supabase import (
 PUBLIC = Path(__file__).parent / "public"
 NAMES = sorted(p.name for p in PUBLIC.iterdir() if (p / "supabase").is_dir())
 _HINT = re.compile(r'stand_ins = \["([\w-]+)"\]')
+_LINE = re.compile(r"stand_ins = \[[^\]]*\]")  # the whole line a hint says to write
 
 
 def switches(folder: Path) -> tuple[str, ...]:
@@ -249,6 +250,95 @@ def _search(conn: psycopg.Connection[Any]) -> None:
         conn.execute("select * from public.search_articles('rows')")
 
 
+@behaviour("private_schema_rpc")
+def _private(conn: psycopg.Connection[Any]) -> None:
+    ada, ben = "b1000000-0000-0000-0000-000000000001", "b1000000-0000-0000-0000-000000000002"
+    acme = "b2000000-0000-0000-0000-000000000001"
+    # Ben reaches the private table only through the RPC function, as a member.
+    assert as_user(conn, ben, "select name, role from public.get_accounts()") == [
+        ("Acme", "member")
+    ]
+    move = f"update app.accounts set primary_owner = '{ben}' where id = '{acme}'"
+    with conn.transaction(force_rollback=True):
+        conn.execute("set local role authenticated")
+        conn.execute("select set_config('request.jwt.claims', %s, true)", (claims(ada),))
+        conn.execute(f"select public.rename_account('{acme}', 'Acme Ltd')")
+        assert conn.execute("select name from app.accounts").fetchall() == [("Acme Ltd",)]
+        assert sqlstate(conn, move) == "42501"  # the guard, for the owner too
+    with conn.transaction(force_rollback=True):  # the service (not an API role) may
+        assert conn.execute(move).rowcount == 1
+
+
+@behaviour("storage_regex_mfa")
+def _regex_mfa(conn: psycopg.Connection[Any]) -> None:
+    cy, dee = "c1000000-0000-0000-0000-000000000001", "c1000000-0000-0000-0000-000000000002"
+    files = "select name from storage.objects order by name"
+    assert as_user(conn, None, files) == []  # the pattern is NULL without a user
+    assert as_user(conn, cy, files, aal="aal1") == [(f"{cy}/cv.pdf",)]
+    # Dee verified a factor: an aal1 session sees nothing, aal2 sees her own folder only.
+    assert as_user(conn, dee, files, aal="aal1") == []
+    assert as_user(conn, dee, files, aal="aal2") == [(f"{dee}/id.png",)]
+    assert as_user(conn, dee, "select title from public.todos", aal="aal1") == []
+    assert as_user(conn, dee, "select title from public.todos", aal="aal2") == [("file taxes",)]
+
+
+@behaviour("catalog_auto_expose")
+def _catalog(conn: psycopg.Connection[Any]) -> None:
+    # The default privileges granted the new tables: RLS alone decides.
+    assert as_user(conn, None, "select count(*) from public.products") == [(2,)]
+    assert as_user(conn, ADA, "select count(*) from public.customers") == [(0,)]
+    with conn.transaction(force_rollback=True):
+        conn.execute("set local role anon")
+        write = "insert into public.products (id, name) values ('prod_free', 'Free')"
+        assert sqlstate(conn, write) == "42501"  # granted, but no policy admits a write
+
+
+@behaviour("upload_pipeline")
+def _uploads(conn: psycopg.Connection[Any]) -> None:
+    conn.execute(
+        "insert into auth.users (id, email) values (%s, 'up@uploads.test'), "
+        "(%s, 'other@uploads.test')",
+        (ADA, BEN),
+    )
+    with conn.transaction():  # an upload, as the storage API makes it for Ada
+        conn.execute("set local role authenticated")
+        conn.execute("select set_config('request.jwt.claims', %s, true)", (claims(ADA),))
+        conn.execute(
+            "select set_config('request.headers', %s, true)",
+            (json.dumps({"authorization": "Bearer ada-token"}),),
+        )
+        conn.execute(
+            "insert into storage.objects (bucket_id, name, owner) values ('uploads', %s, %s)",
+            (f"{ADA}/report.pdf", ADA),
+        )
+    assert as_user(conn, ADA, "select name from public.documents") == [("report.pdf",)]
+    assert as_user(conn, BEN, "select name from public.documents") == []
+    assert conn.execute(
+        "select headers ->> 'Authorization' from net.http_request_queue"
+    ).fetchall() == [("Bearer ada-token",)]
+
+
+@behaviour("vector_in_public")
+def _vector_public(conn: psycopg.Connection[Any]) -> None:
+    page = conn.execute("insert into public.doc_pages (path) values ('/rls') returning id")
+    page_id = page.fetchone()[0]  # type: ignore[index]
+    conn.execute(
+        "insert into public.doc_sections (page_id, content, embedding) values "
+        "(%s, 'policies', '[1,0,0]'), (%s, 'grants', '[0,1,0]')",
+        (page_id, page_id),
+    )
+    assert as_user(conn, None, "select count(*) from public.doc_sections") == [(0,)]
+    found = "select content from public.match_sections('[0.9,0.1,0]', 1)"
+    assert as_user(conn, None, found) == [("policies",)]
+    # The stand-in's functions are tagged as the extension's; the project's own are not.
+    tagged = conn.execute(
+        "select p.proname from pg_proc p where p.pronamespace = 'public'::regnamespace "
+        "and obj_description(p.oid, 'pg_proc') = 'rlsguard stand-in for vector'"
+    ).fetchall()
+    assert ("vector_in",) in tagged
+    assert ("match_sections",) not in tagged
+
+
 # -- the tests ---------------------------------------------------------------------------------
 
 
@@ -281,7 +371,8 @@ def test_applies_with_its_documented_switches(name: str, corpus: PostgresServer)
 def test_without_switches_the_hint_names_the_line_that_works(
     name: str, corpus: PostgresServer, tmp_path: Path
 ) -> None:
-    """Follow each hint: paste its ``stand_ins`` line into rlsguard.toml, until it applies."""
+    """Follow each hint: paste its ``stand_ins`` line, as it is, over rlsguard.toml's (the
+    line keeps the stand-ins already chosen), until the project applies."""
     folder = tmp_path / name
     shutil.copytree(PUBLIC / name, folder)
     (folder / "rlsguard.toml").unlink()
@@ -299,10 +390,11 @@ def test_without_switches_the_hint_names_the_line_that_works(
             text = str(exc)
             assert "--stand-in" in text, text
             assert "--rlsguard-stand-in" in text, text
-            match = _HINT.search(text)
+            match = _LINE.search(text)
             assert match, text
-            followed.append(match.group(1))
-            (folder / "rlsguard.toml").write_text(f"stand_ins = {json.dumps(followed)}\n")
+            line = match.group(0)
+            followed = json.loads(line.partition("=")[2])
+            (folder / "rlsguard.toml").write_text(line + "\n")
     else:
         pytest.fail(f"still failing after following {followed}")
     assert sorted(followed) == sorted(switches(PUBLIC / name))

@@ -103,7 +103,7 @@ class Analysis:
     anonymous_disjuncts: tuple[str, ...] = ()  # 'auth.uid() IS NULL' in an OR
     metadata_reads: tuple[str, ...] = ()  # how user-editable metadata is read
     mentions_anon: bool = False  # tests the requester's role (auth.role(), 'anon')
-    anon_null: bool = False  # every OR branch requires `<col> = auth.uid()`: NULL for anon
+    anon_null: bool = False  # every OR branch has a test NULL without auth.uid(): not anon
     signed_in_true: bool = False  # true for every signed-in user (`auth.uid() is not null`)
     self_comparisons: tuple[str, ...] = ()  # `m.team_id = m.team_id`: a column with itself
 
@@ -405,7 +405,8 @@ def _from_names(items: Any) -> dict[str, str]:
 
 
 def _requires_uid(node: Any) -> bool:
-    """Every ``OR`` branch has an ``AND`` conjunct ``x = auth.uid()``: never true for anon."""
+    """Every ``OR`` branch has an ``AND`` conjunct that is NULL without a signed-in user
+    (``x = auth.uid()``, ``name ~ ('^' || auth.uid() || '/')``): never true for anon."""
     for branch in flatten(_strip(node), BoolExprType.OR_EXPR):
         conjuncts = flatten(_strip(branch), BoolExprType.AND_EXPR)
         if not any(_uid_equality(c) for c in conjuncts):
@@ -413,12 +414,38 @@ def _requires_uid(node: Any) -> bool:
     return True
 
 
+# Strict comparison and pattern operators: NULL when either side is NULL.
+# LIKE and ILIKE come back from pg_policy as ~~ and ~~*.
+_STRICT_TESTS = frozenset(
+    {"=", "<>", "!=", "<", "<=", ">", ">=", "~", "~*", "!~", "!~*", "~~", "~~*", "!~~", "!~~*"}
+)
+
+
 def _uid_equality(node: Any) -> bool:
+    """A test that is NULL (so admits no row) when ``auth.uid()`` is NULL."""
     node = _strip(node)
-    if not isinstance(node, ast.A_Expr) or not node.name or node.name[0].sval != "=":
+    if not isinstance(node, ast.A_Expr) or not node.name:
         return False
-    if node.kind == A_Expr_Kind.AEXPR_OP:
-        return _is_uid(node.lexpr) or _is_uid(node.rexpr)
+    op = node.name[0].sval
+    if node.kind == A_Expr_Kind.AEXPR_OP and op in _STRICT_TESTS:
+        return _null_without_uid(node.lexpr) or _null_without_uid(node.rexpr)
+    if node.kind in (A_Expr_Kind.AEXPR_LIKE, A_Expr_Kind.AEXPR_ILIKE):
+        return _null_without_uid(node.lexpr) or _null_without_uid(node.rexpr)
+    return False
+
+
+def _null_without_uid(node: Any) -> bool:
+    """``auth.uid()`` itself, or a ``||`` concatenation (strict) with it in it."""
+    node = _strip(node)
+    if _is_uid(node):
+        return True
+    if (
+        isinstance(node, ast.A_Expr)
+        and node.kind == A_Expr_Kind.AEXPR_OP
+        and node.name
+        and node.name[0].sval == "||"
+    ):
+        return _null_without_uid(node.lexpr) or _null_without_uid(node.rexpr)
     return False
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pglast import ast, parse_plpgsql, parse_sql
-from pglast.enums import A_Expr_Kind, BoolExprType
+from pglast.enums import A_Expr_Kind, BoolExprType, SQLValueFunctionOp
 from pglast.parser import ParseError
 
 _ERROR_LEVEL = 21  # elog ERROR: RAISE EXCEPTION
@@ -227,7 +227,7 @@ def trigger_facts(body: str, language: str) -> TriggerFacts:
     action = tree[0]["PLpgSQL_function"]["action"]["PLpgSQL_stmt_block"]
     guarded: set[str] = set()
     conditional: set[str] = set()
-    top = action.get("body") or []
+    top = _for_api_callers(action.get("body") or [])
     for node in _walk(top):
         if "PLpgSQL_stmt_if" in node:
             statement = node["PLpgSQL_stmt_if"]
@@ -248,6 +248,56 @@ def trigger_facts(body: str, language: str) -> TriggerFacts:
     return TriggerFacts(
         frozenset(guarded), frozenset(conditional - guarded), _raises(top), parsed=True
     )
+
+
+# The roles every API request runs as (service_role bypasses RLS, so no policy concerns it).
+_API_ROLES = frozenset({"anon", "authenticated"})
+_CALLER = (SQLValueFunctionOp.SVFOP_CURRENT_USER, SQLValueFunctionOp.SVFOP_CURRENT_ROLE)
+
+
+def _for_api_callers(top: list[Any]) -> list[Any]:
+    """The statements every API caller runs: the top of the body, plus the body of each IF
+    that holds for every API role (``if current_user in ('authenticated', 'anon') then``).
+
+    Starter kits guard columns only for API callers so that the service role and migrations
+    may still set them; for the callers an UPDATE policy lets in, such a guard is
+    unconditional."""
+    out = list(top)
+    for node in top:
+        statement = node.get("PLpgSQL_stmt_if") if isinstance(node, dict) else None
+        if statement is None or statement.get("elsif_list"):
+            continue
+        cond = _condition(statement["cond"]["PLpgSQL_expr"]["query"])
+        if cond is not None and _roles_admitted(cond) >= _API_ROLES:
+            out.extend(_for_api_callers(statement.get("then_body") or []))
+    return out
+
+
+def _roles_admitted(cond: Any) -> frozenset[str]:
+    """Of the API roles, those for which ``cond`` (a test of the calling role) is true."""
+    if isinstance(cond, ast.BoolExpr) and cond.boolop == BoolExprType.OR_EXPR:
+        return frozenset().union(*(_roles_admitted(arg) for arg in cond.args))
+    if not isinstance(cond, ast.A_Expr) or not _is_caller(cond.lexpr):
+        return frozenset()
+    name = cond.name[0].sval if cond.name else None
+    items = cond.rexpr if isinstance(cond.rexpr, tuple | list) else (cond.rexpr,)
+    values = {getattr(getattr(i, "val", None), "sval", None) for i in items}
+    if None in values:
+        return frozenset()  # compared with something other than role names
+    if cond.kind in (A_Expr_Kind.AEXPR_OP, A_Expr_Kind.AEXPR_IN):
+        if name == "=":
+            return _API_ROLES & values
+        if name in ("<>", "!="):
+            return _API_ROLES - values
+    return frozenset()
+
+
+def _is_caller(node: Any) -> bool:
+    if isinstance(node, ast.SQLValueFunction):
+        return node.op in _CALLER
+    if isinstance(node, ast.FuncCall) and not node.args:
+        return [f.sval for f in node.funcname] == ["auth", "role"]
+    return False
 
 
 def _mentioned_new_columns(cond: Any) -> set[str]:

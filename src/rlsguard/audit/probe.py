@@ -1047,6 +1047,10 @@ def run_probe(
         probe.current = None
         for table in tables:
             if not probe.tried.get(table.qualified):
+                settled = nothing_to_try(table)
+                if settled is not None:
+                    report.notes.append(f"{table.qualified} needs no attempt: {settled}")
+                    continue
                 cause = probe.why_untested(table, actors)
                 report.untested[table.qualified] = cause
                 report.notes.append(f"0 attempts on {table.qualified}: {cause}")
@@ -1057,6 +1061,30 @@ def run_probe(
         )
     )
     return report
+
+
+def nothing_to_try(table: Table) -> str | None:
+    """Why Postgres itself settles every API request on ``table``, or ``None``.
+
+    RLS on, not owned by an API role (an owner skips RLS unless forced), and either no
+    permissive policy (storage's tables, exposed by older config.toml templates, in a project
+    that adds no storage policy) or only SELECT policies that admit every row (a product
+    catalog): reads are all or nothing by design, and no write can pass. Such a table has no
+    owner the probe could pit users against, and is not a gap in what it checked."""
+    if not table.rls_enabled or table.owner in ("anon", "authenticated"):
+        return None
+    permissive = [p for p in table.policies if p.permissive]
+    if not permissive:
+        return (
+            "row level security is on and no policy admits any role, so the API can neither "
+            "read nor change it"
+        )
+    if all(p.command == "SELECT" and analyse(p.using_raw).always_true for p in permissive):
+        return (
+            "its only policies let every row be read (public by design) and none admits a "
+            "write, so row level security refuses every change"
+        )
+    return None
 
 
 def probe_database(db: Database, **options: Any) -> list[Finding]:

@@ -30,6 +30,7 @@ from rlsguard.audit.exprs import analyse
 from rlsguard.catalog.shapes import AUTH_USERS, ColumnShape, Shapes, TableShape
 from rlsguard.errors import Unsupported
 
+STORAGE_OBJECTS = "storage.objects"
 _LENGTH = re.compile(r"\((\d+)\)")
 _counter = itertools.count(1)
 
@@ -247,6 +248,10 @@ def row_values(
             values[column.name] = make_value(
                 column, world.label, unique=column.name in unique, choices=allowed
             )
+    if table.qualified == STORAGE_OBJECTS and values.get("name") is None and table.column("name"):
+        # An upload is named folder/file, the first folder its user's id by Supabase's
+        # convention; triggers (path_tokens[2]) and folder policies split that path.
+        values["name"] = f"{owner_id}/rlsguard-probe-{world.label}-{next(_counter)}"
     return values
 
 
@@ -303,7 +308,11 @@ def build_world(
             continue
         try:
             with conn.transaction():
+                # Rows are made as the service would make them through the API, where every
+                # request carries request.headers: triggers that read it must not fail.
+                conn.execute("select set_config('request.headers', '{}', true)")
                 world.rows[name] = insert_row(conn, table, values)
+                conn.execute("select set_config('request.headers', '', true)")
         except psycopg.Error as exc:
             world.failures[name] = describe_failure(exc)
             notes.append(f"no synthetic row in {name} for {world.email}: {world.failures[name]}")

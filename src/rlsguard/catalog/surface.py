@@ -102,6 +102,11 @@ _USER_NAMESPACE = (
 )
 
 
+# The comment rlsguard's stand-ins put on every function they create: like a real
+# extension's members (pg_depend), they are not the project's own surface.
+STAND_IN_COMMENT = "rlsguard stand-in for "
+
+
 def _not_extension_member(classid: str, oid: str) -> str:
     return (
         f"not exists (select 1 from pg_depend d where d.classid = '{classid}'::regclass "
@@ -398,6 +403,7 @@ join pg_language l on l.oid = p.prolang
 where p.prokind in ('f', 'p')
   and {_USER_NAMESPACE.format(n="n")}
   and {_not_extension_member("pg_proc", "p.oid")}
+  and not starts_with(coalesce(obj_description(p.oid, 'pg_proc'), ''), '{STAND_IN_COMMENT}')
 """
 _SCHEMAS = f"""
 select n.nspname as name, pg_get_userbyid(n.nspowner) as owner,

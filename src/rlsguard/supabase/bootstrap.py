@@ -260,7 +260,8 @@ def _extensions(
                 f'extension "{name}" is not available on PostgreSQL {state.version}: '
                 f"unqualified calls to its functions will fail. {where_available(name)}"
                 + (
-                    f" Or use rlsguard's {STAND_INS[name].kind} stand-in: {switch_hint(name)}"
+                    f" Or use rlsguard's {STAND_INS[name].kind} stand-in: "
+                    f"{switch_hint(name, stand_ins.extensions)}"
                     if name in STAND_INS
                     else ""
                 )

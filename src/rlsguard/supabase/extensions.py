@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import difflib
 import importlib.util
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,7 @@ from typing import Literal
 
 from psycopg import sql
 
+from rlsguard.catalog.surface import STAND_IN_COMMENT
 from rlsguard.errors import ConfigError, StandInWarning, warn
 from rlsguard.supabase import sqlfiles
 from rlsguard.supabase.statements import split
@@ -286,14 +288,23 @@ class StandIn:
             if schema
             else ""
         )
+        # Its functions are tagged as the extension's (a real extension's members are left
+        # out of lint and snapshots through pg_depend; a stand-in has no pg_extension row).
         return (
-            "DO $rlsguard_standin$\nBEGIN\n"
+            "DO $rlsguard_standin$\nDECLARE\n  before oid[];\n  made oid;\nBEGIN\n"
             f"  IF EXISTS (SELECT 1 FROM pg_proc WHERE {where}) THEN\n"
             f"    RAISE NOTICE 'stand-in for {self.extension} already present';\n"
             "    RETURN;\n  END IF;\n"
+            "  before := array(SELECT oid FROM pg_proc);\n"
             "  EXECUTE replace($rlsguard_body$"
             + body
             + f"$rlsguard_body$, '@extschema@', coalesce({schema_expr}, '@extschema@'));\n"
+            "  FOR made IN SELECT p.oid FROM pg_proc p WHERE p.prokind IN ('f', 'p')\n"
+            "      AND p.oid <> ALL (before) AND obj_description(p.oid, 'pg_proc') IS NULL LOOP\n"
+            "    EXECUTE format('COMMENT ON ROUTINE %s IS %L', made::regprocedure, "
+            + _quote(f"{STAND_IN_COMMENT}{self.extension}")
+            + ");\n"
+            "  END LOOP;\n"
             "END\n$rlsguard_standin$"
         )
 
@@ -399,11 +410,17 @@ STAND_INS: dict[str, StandIn] = {
 }
 
 
-def switch_hint(extension: str) -> str:
-    """The exact switches that turn the stand-in for ``extension`` on, for error messages."""
+def switch_hint(extension: str, chosen: Iterable[str] = ()) -> str:
+    """The exact switches that turn the stand-in for ``extension`` on, for error messages.
+
+    ``chosen`` are the stand-ins already opted into: the line to write keeps them, so a user
+    who pastes it does not lose the one they added for the previous error."""
+    names = [n for n in sorted(chosen) if n != extension] + [extension]
+    line = f"{CONFIG_KEY} = [{', '.join(json.dumps(n) for n in names)}]"
+    where = "rlsguard.toml (or [tool.rlsguard] in pyproject.toml)"
+    config = f"set {line} in {where}" if len(names) > 1 else f"add {line} to {where}"
     return (
-        f'add {CONFIG_KEY} = ["{extension}"] to rlsguard.toml (or [tool.rlsguard] in '
-        f"pyproject.toml), or pass {CLI_OPTION} {extension} to rlsguard / "
+        f"{config}, or pass {CLI_OPTION} {extension} to rlsguard / "
         f"{PYTEST_OPTION} {extension} to pytest"
     )
 

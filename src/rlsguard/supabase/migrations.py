@@ -498,7 +498,7 @@ class MigrationSession:
         if stand_in is not None:
             advice += (
                 f" Or use rlsguard's {stand_in.kind} stand-in ({stand_in.provides}): "
-                f"{switch_hint(name)}."
+                f"{switch_hint(name, self.stand_ins.extensions)}."
             )
         else:
             advice += f" rlsguard has no stand-in for {name}."
@@ -598,7 +598,7 @@ class MigrationSession:
                     f'schema "{match.group(1)}" comes from the "{extension}" extension'  # type: ignore[union-attr]
                     f"{default}, which this server (PostgreSQL {self.server_version}) does not "
                     f"have. {where_available(extension)} Or use rlsguard's stand-in: "
-                    f"{switch_hint(extension)}."
+                    f"{switch_hint(extension, self.stand_ins.extensions)}."
                 )
         if problem.sqlstate == "42704" and (match := _MISSING_LANGUAGE.search(problem.message)):
             language = match.group(1)
@@ -623,7 +623,8 @@ class MigrationSession:
             if language in LANGUAGES:
                 return (
                     f"{where_available(language)} {create} Then use rlsguard's stand-in "
-                    f"(functions apply, calls raise): {switch_hint(language)}."
+                    "(functions apply, calls raise): "
+                    f"{switch_hint(language, self.stand_ins.extensions)}."
                 )
         owner = _OWNER_ROLE.search(problem.message) if problem.sqlstate == "42501" else None
         if owner is not None:
