@@ -124,6 +124,15 @@ def test_update_without_check_grades_what_a_trigger_may_refuse(findings: list[Fi
     assert "Downgraded" in unsure.message
 
 
+def test_update_without_check_leaves_out_roles_its_using_admits_no_row_of(
+    findings: list[Finding],
+) -> None:
+    moved = _one(findings, "update_policy_without_with_check", "public.upwwc_everyone")
+    assert moved.details["columns"] == ["org_id"]
+    assert "authenticated may set" in moved.message
+    assert "anon" not in moved.message
+
+
 def test_a_policy_without_using_is_a_silent_deny(findings: list[Finding]) -> None:
     deny = _one(findings, "rls_policy_always_false", "public.rpaf_no_using")
     assert "silent deny" in deny.message

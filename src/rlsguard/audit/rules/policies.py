@@ -401,6 +401,8 @@ def update_policy_without_with_check(ctx: LintContext) -> Iterator[Finding]:
             updatable: set[str] = set()
             updaters = []
             for role in ctx.policy_roles(policy):
+                if role == "anon" and using.anon_null:
+                    continue  # USING is NULL without auth.uid(): anon updates no row at all
                 columns = ctx.columns_with(table, role, "UPDATE")
                 if columns & (read - pinned):
                     updaters.append(role)
