@@ -10,6 +10,7 @@ that was killed. Killing a server is refused unless rlsguard started it.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any, Literal
 
 import psycopg
@@ -30,6 +31,16 @@ from rlsguard.gameday.holders import (
 )
 from rlsguard.gameday.rig import Runtime
 from rlsguard.workspace.rollback import qualified
+
+
+def _end_held(rt: Runtime, key: str) -> Callable[[Any], dict[str, Any]]:
+    """The release of a fault whose sessions wait in ``rt.state[key]``: end them."""
+
+    def release(admin: Any) -> dict[str, Any]:
+        holder = rt.state.pop(key, None)
+        return {"ended": holder.release(admin) if holder else 0}
+
+    return release
 
 
 def _runtime(ctx: FaultContext) -> Runtime:
@@ -107,16 +118,12 @@ class HoldConnections(Fault):
                 "processes": holder.backends(),
             }
 
-        def release(admin: Any) -> dict[str, Any]:
-            holder = rt.state.pop("hold", None)
-            return {"ended": holder.release(admin) if holder else 0}
-
         return FaultPlan(
             f"connections held as {params.role} until the server refuses new ones (53300)",
             revert=[terminate_sql(name)],
             objects=[name],
             inject=inject,
-            release=release,
+            release=_end_held(rt, "hold"),
         )
 
 
@@ -157,16 +164,12 @@ class IdleInTransaction(Fault):
                 "processes": [backend_of(holder.conns[0])],
             }
 
-        def release(admin: Any) -> dict[str, Any]:
-            holder = rt.state.pop("idle", None)
-            return {"ended": holder.release(admin) if holder else 0}
-
         return FaultPlan(
             f"a session idle in transaction holds a {params.lock} lock on {params.table}",
             revert=[terminate_sql(name)],
             objects=[params.table],
             inject=inject,
-            release=release,
+            release=_end_held(rt, "idle"),
         )
 
 
@@ -198,16 +201,12 @@ class LongTransaction(Fault):
                 "processes": holder.backends(),
             }
 
-        def release(admin: Any) -> dict[str, Any]:
-            holder = rt.state.pop("long", None)
-            return {"ended": holder.release(admin) if holder else 0}
-
         return FaultPlan(
             f"{params.sessions} long transaction(s) lock {params.table} and run pg_sleep",
             revert=[terminate_sql(name)],
             objects=[params.table],
             inject=inject,
-            release=release,
+            release=_end_held(rt, "long"),
         )
 
 
